@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources of the aiops-demo stack."""

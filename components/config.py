@@ -1,0 +1,162 @@
+"""One typed, validated settings object for the whole program.
+
+Every key is declared in Pulumi.yaml with the same default; `tests/test_config.py` keeps the two in
+step. Defaults live here too because `pulumi.Config` only sees Pulumi.yaml defaults when the CLI runs
+the program, not under unit-test mocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import pulumi
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+
+# Bedrock image model families, by model-id prefix. The seeder speaks one request schema per family.
+IMAGE_MODEL_PREFIXES = ("stability.", "amazon.titan-image-generator", "amazon.nova-canvas")
+
+# CloudWatch accepts 10 and 30 seconds (high resolution) or any multiple of 60.
+ALARM_PERIOD_HINT = "10, 30 or a multiple of 60"
+
+DEFAULTS: dict[str, object] = {
+    "imageCount": 5,
+    "imageModelId": "stability.stable-image-core-v1:1",
+    "imageCacheTtlSeconds": 60,
+    "logRetentionDays": 7,
+    "faultInjectionEnabled": True,
+    "faultAlarmThreshold": 3,
+    "faultAlarmPeriodSeconds": 60,
+    "apiGatewayAccountRole": True,
+    "apiDataTrace": False,
+    "apiThrottlingBurstLimit": 50,
+    "apiThrottlingRateLimit": 100,
+    "apiAlarmPeriodSeconds": 60,
+    "investigationsEnabled": True,
+    "investigationRetentionDays": 30,
+    "investigationGroupArn": "",
+    "applicationSignalsEnabled": False,
+    "adotLayerArn": "",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the components need from configuration, already validated."""
+
+    project: str
+    stack: str
+    region: str
+    image_count: int
+    image_model_id: str
+    image_cache_ttl_seconds: int
+    log_retention_days: int
+    fault_injection_enabled: bool
+    fault_alarm_threshold: int
+    fault_alarm_period_seconds: int
+    api_gateway_account_role: bool
+    api_data_trace: bool
+    api_throttling_burst_limit: int
+    api_throttling_rate_limit: int
+    api_alarm_period_seconds: int
+    investigations_enabled: bool
+    investigation_retention_days: int
+    investigation_group_arn: str
+    application_signals_enabled: bool
+    adot_layer_arn: str
+
+    @property
+    def prefix(self) -> str:
+        """Physical-name prefix, so two stacks can live in one account (the seed used the stack name)."""
+        return f"{self.project}-{self.stack}"
+
+
+def _int(config: pulumi.Config, key: str, *, low: int, high: int) -> int:
+    value = config.get_int(key)
+    value = DEFAULTS[key] if value is None else value
+    if not low <= value <= high:
+        raise ValueError(f"config {config.name}:{key} = {value}: allowed values are {low} to {high}")
+    return value
+
+
+def _one_of(config: pulumi.Config, key: str, allowed: Collection[int]) -> int:
+    value = config.get_int(key)
+    value = DEFAULTS[key] if value is None else value
+    if value not in allowed:
+        raise ValueError(f"config {config.name}:{key} = {value}: allowed values are {', '.join(map(str, allowed))}")
+    return value
+
+
+def _bool(config: pulumi.Config, key: str) -> bool:
+    value = config.get_bool(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def _str(config: pulumi.Config, key: str) -> str:
+    value = config.get(key)
+    return DEFAULTS[key] if value is None else value.strip()
+
+
+def _alarm_period(config: pulumi.Config, key: str) -> int:
+    value = _int(config, key, low=10, high=86400)
+    if value not in (10, 30) and value % 60:
+        raise ValueError(f"config {config.name}:{key} = {value}: allowed values are {ALARM_PERIOD_HINT}")
+    return value
+
+
+def _region() -> str:
+    region = pulumi.Config("aws").get("region")
+    if not region:
+        raise ValueError(
+            "config aws:region is not set: set it for this stack, e.g. `pulumi config set aws:region us-west-2`"
+        )
+    return region
+
+
+def load_settings() -> Settings:
+    """Read and validate the stack's configuration. Raises ValueError naming the offending key."""
+    config = pulumi.Config()
+    model_id = _str(config, "imageModelId")
+    if not model_id.startswith(IMAGE_MODEL_PREFIXES):
+        raise ValueError(
+            f"config {config.name}:imageModelId = {model_id!r}: allowed values are Bedrock image model ids "
+            f"starting with {', '.join(IMAGE_MODEL_PREFIXES)}"
+        )
+    settings = Settings(
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        region=_region(),
+        image_count=_int(config, "imageCount", low=1, high=20),
+        image_model_id=model_id,
+        image_cache_ttl_seconds=_int(config, "imageCacheTtlSeconds", low=0, high=3600),
+        log_retention_days=_one_of(config, "logRetentionDays", LOG_RETENTION_DAYS),
+        fault_injection_enabled=_bool(config, "faultInjectionEnabled"),
+        fault_alarm_threshold=_int(config, "faultAlarmThreshold", low=1, high=1000),
+        fault_alarm_period_seconds=_alarm_period(config, "faultAlarmPeriodSeconds"),
+        api_gateway_account_role=_bool(config, "apiGatewayAccountRole"),
+        api_data_trace=_bool(config, "apiDataTrace"),
+        api_throttling_burst_limit=_int(config, "apiThrottlingBurstLimit", low=0, high=5000),
+        api_throttling_rate_limit=_int(config, "apiThrottlingRateLimit", low=0, high=10000),
+        api_alarm_period_seconds=_alarm_period(config, "apiAlarmPeriodSeconds"),
+        investigations_enabled=_bool(config, "investigationsEnabled"),
+        investigation_retention_days=_int(config, "investigationRetentionDays", low=7, high=90),
+        investigation_group_arn=_str(config, "investigationGroupArn"),
+        application_signals_enabled=_bool(config, "applicationSignalsEnabled"),
+        adot_layer_arn=_str(config, "adotLayerArn"),
+    )
+    if settings.application_signals_enabled and not settings.adot_layer_arn:
+        raise ValueError(
+            f"config {config.name}:adotLayerArn is required when applicationSignalsEnabled is true: use the "
+            "AWSOpenTelemetryDistroPython layer ARN for your region, listed in the CloudWatch "
+            "Application Signals guide: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/"
+            "CloudWatch-Application-Signals-Enable-Lambda.html"
+        )
+    if settings.investigation_group_arn and not settings.investigation_group_arn.startswith("arn:"):
+        raise ValueError(
+            f"config {config.name}:investigationGroupArn = {settings.investigation_group_arn!r}: allowed values "
+            "are an empty string (create a group) or the ARN of an existing investigation group"
+        )
+    return settings

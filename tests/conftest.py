@@ -1,0 +1,225 @@
+"""Shared test fixtures: Pulumi mocks that record what the program asks for, moto, handler loading.
+
+Tests never reach AWS: credentials are fake and the region fixed before anything imports boto3.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+# Handlers are imported from functions/<name>/; bytecode there would be packaged into the Lambda zip.
+sys.dont_write_bytecode = True
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ACCOUNT = "123456789012"
+REGION = "us-west-2"
+PROJECT = "aiops-demo"
+STACK = "dev"
+
+for _key in [k for k in os.environ if k.startswith("AWS_")]:
+    del os.environ[_key]
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+)
+
+import pulumi  # noqa: E402  (after the environment is made safe)
+from pulumi.runtime import rpc  # noqa: E402
+from pulumi.runtime.mocks import MockMonitor  # noqa: E402
+
+
+# --------------------------------------------------------------------------------------------- Pulumi
+@dataclass
+class Recorded:
+    """One resource registration as the engine would have seen it."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    urn: str = ""
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
+    custom: bool = True
+
+
+def _arn(service: str, resource: str, *, region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"arn:aws:{service}:{region}:{account}:{resource}"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers with realistic ids and ARNs and remembers every resource the program creates."""
+
+    def __init__(self) -> None:
+        self.resources: list[Recorded] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    # -- queries used by tests
+    def of_type(self, typ: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, name: str | None = None) -> Recorded:
+        found = [r for r in self.of_type(typ) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, name: str) -> Recorded:
+        found = [r for r in self.resources if r.name == name]
+        assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
+        return found[0]
+
+    # -- the Mocks interface
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        name = args.name
+        physical = outputs.get("name") or f"{name}-a1b2c3"
+        outputs.setdefault("name", physical)
+        typ = args.typ
+        resource_id = f"{name}-id"
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = outputs.get("bucket") or f"{name}-a1b2c3"
+            outputs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketRegionalDomainName=f"{bucket}.s3.amazonaws.com")
+            resource_id = bucket
+        elif typ == "aws:iam/role:Role":
+            outputs.update(arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}", uniqueId="AROAEXAMPLE")
+            resource_id = physical
+        elif typ == "aws:iam/policy:Policy":
+            outputs["arn"] = f"arn:aws:iam::{ACCOUNT}:policy/{physical}"
+        elif typ == "aws:lambda/function:Function":
+            arn = _arn("lambda", f"function:{physical}")
+            outputs.update(
+                arn=arn,
+                qualifiedArn=f"{arn}:$LATEST",
+                invokeArn=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations",
+                version="$LATEST",
+            )
+            resource_id = physical
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            outputs["arn"] = _arn("logs", f"log-group:{physical}")
+            resource_id = physical
+        elif typ == "aws:ssm/parameter:Parameter":
+            outputs["arn"] = _arn("ssm", f"parameter{physical}")
+            resource_id = physical
+        elif typ == "aws:apigateway/restApi:RestApi":
+            resource_id = "a1b2c3d4e5"
+            outputs.update(
+                rootResourceId="rootres123",
+                executionArn=_arn("execute-api", resource_id),
+                arn=f"arn:aws:apigateway:{REGION}::/restapis/{resource_id}",
+            )
+        elif typ == "aws:apigateway/stage:Stage":
+            api = outputs.get("restApi")
+            stage = outputs.get("stageName")
+            outputs.update(
+                invokeUrl=f"https://{api}.execute-api.{REGION}.amazonaws.com/{stage}",
+                executionArn=_arn("execute-api", f"{api}/{stage}"),
+                arn=f"arn:aws:apigateway:{REGION}::/restapis/{api}/stages/{stage}",
+            )
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            alarm = outputs.get("name")
+            outputs["arn"] = _arn("cloudwatch", f"alarm:{alarm}")
+            resource_id = alarm
+        elif typ == "aws:cloudwatch/dashboard:Dashboard":
+            outputs["dashboardArn"] = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{outputs.get('dashboardName')}"
+        elif typ.startswith("aws-native:"):
+            outputs.setdefault("arn", _arn(typ.split(":")[1], f"{name}/{name}-id"))
+        else:
+            service = typ.split(":")[1].split("/")[0]
+            outputs.setdefault("arn", _arn(service, f"{name}"))
+        self.resources.append(Recorded(typ=typ, name=name, inputs=dict(args.inputs), custom=bool(args.custom)))
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDAEXAMPLE"}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": REGION, "region": REGION, "id": REGION, "description": "US West (Oregon)"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        raise NotImplementedError(f"no mock for {args.token}")
+
+
+class RecordingMonitor(MockMonitor):
+    """Adds what `new_resource` cannot see to each record: parent, dependencies, retain-on-delete."""
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        mocks: RecordingMocks = self.mocks
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        if not request.custom:  # component resources do not reach new_resource
+            inputs = rpc.deserialize_properties(request.object)
+            mocks.resources.append(Recorded(typ=request.type, name=request.name, inputs=dict(inputs), custom=False))
+        # Registrations may run on several threads: find this one's record by type and name.
+        record = next(r for r in reversed(mocks.resources) if r.typ == request.type and r.name == request.name)
+        record.urn = response.urn
+        record.parent = request.parent
+        record.dependencies = list(request.dependencies)
+        record.retain_on_delete = bool(request.retainOnDelete)
+        return response
+
+
+def set_config(values: dict[str, Any] | None = None, *, region: str | None = REGION) -> None:
+    """Replace the stack configuration seen by `pulumi.Config` (project keys unqualified)."""
+    config = {f"{PROJECT}:{k}" if ":" not in k else k: str(v).lower() if isinstance(v, bool) else str(v)
+              for k, v in (values or {}).items()}
+    if region is not None:
+        config.setdefault("aws:region", region)
+    pulumi.runtime.set_all_config(config)
+
+
+@pytest.fixture
+def mocks(monkeypatch) -> RecordingMocks:
+    """Fresh recording mocks, default config, project root as working directory (as `pulumi up` has)."""
+    monkeypatch.chdir(ROOT)
+    recording = RecordingMocks()
+    pulumi.runtime.set_mocks(
+        recording, project=PROJECT, stack=STACK, preview=False, monitor=RecordingMonitor(recording)
+    )
+    set_config()
+    yield recording
+    set_config()
+
+
+def depends_on(dependent: Recorded, dependency: Recorded) -> bool:
+    """True if `dependent` waits for `dependency`, directly or through a property input."""
+    return dependency.urn in dependent.dependencies
+
+
+# --------------------------------------------------------------------------------------------- functions
+def load_handler(name: str) -> ModuleType:
+    """Import functions/<name>/handler.py as a fresh module (each test gets cold-start state)."""
+    path = ROOT / "functions" / name / "handler.py"
+    module_name = f"fn_{name}_handler"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def aws_mock():
+    """moto for every AWS service, with fake credentials and the fixed region."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
