@@ -13,8 +13,30 @@ from dataclasses import dataclass
 import pulumi
 
 # The values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 # Bedrock image model families, by model-id prefix. The seeder speaks one request schema per family.
 IMAGE_MODEL_PREFIXES = ("stability.", "amazon.titan-image-generator", "amazon.nova-canvas")

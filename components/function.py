@@ -32,6 +32,15 @@ XRAY_WRITE = {
 
 
 @dataclass(frozen=True)
+class Instrumentation:
+    """Extra layers, environment and managed policies a function gets for tracing (Application Signals)."""
+
+    layers: Sequence[pulumi.Input[str]] = ()
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    managed_policy_arns: Sequence[pulumi.Input[str]] = ()
+
+
+@dataclass(frozen=True)
 class PythonFunctionArgs:
     code_dir: str  # folder under functions/ holding handler.py (entry point `handler.handler`)
     function_name: str  # physical name; the log group is named after it, so it must be known up front

@@ -5,6 +5,7 @@ Tests never reach AWS: credentials are fake and the region fixed before anything
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import sys
@@ -41,8 +42,8 @@ os.environ.update(
 )
 
 import pulumi  # noqa: E402  (after the environment is made safe)
-from pulumi.runtime import rpc  # noqa: E402
 from pulumi.runtime.mocks import MockMonitor  # noqa: E402
+from pulumi.runtime.stack import wait_for_rpcs  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------- Pulumi
@@ -95,7 +96,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         resource_id = f"{name}-id"
         if typ == "aws:s3/bucket:Bucket":
             bucket = outputs.get("bucket") or f"{name}-a1b2c3"
-            outputs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketRegionalDomainName=f"{bucket}.s3.amazonaws.com")
+            outputs.update(
+                bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketRegionalDomainName=f"{bucket}.s3.amazonaws.com"
+            )
             resource_id = bucket
         elif typ == "aws:iam/role:Role":
             outputs.update(arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}", uniqueId="AROAEXAMPLE")
@@ -165,9 +168,6 @@ class RecordingMonitor(MockMonitor):
         mocks: RecordingMocks = self.mocks
         if request.type == "pulumi:pulumi:Stack":
             return response
-        if not request.custom:  # component resources do not reach new_resource
-            inputs = rpc.deserialize_properties(request.object)
-            mocks.resources.append(Recorded(typ=request.type, name=request.name, inputs=dict(inputs), custom=False))
         # Registrations may run on several threads: find this one's record by type and name.
         record = next(r for r in reversed(mocks.resources) if r.typ == request.type and r.name == request.name)
         record.urn = response.urn
@@ -179,8 +179,10 @@ class RecordingMonitor(MockMonitor):
 
 def set_config(values: dict[str, Any] | None = None, *, region: str | None = REGION) -> None:
     """Replace the stack configuration seen by `pulumi.Config` (project keys unqualified)."""
-    config = {f"{PROJECT}:{k}" if ":" not in k else k: str(v).lower() if isinstance(v, bool) else str(v)
-              for k, v in (values or {}).items()}
+    config = {
+        f"{PROJECT}:{k}" if ":" not in k else k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in (values or {}).items()
+    }
     if region is not None:
         config.setdefault("aws:region", region)
     pulumi.runtime.set_all_config(config)
@@ -197,6 +199,20 @@ def mocks(monkeypatch) -> RecordingMocks:
     set_config()
     yield recording
     set_config()
+
+
+def settled(*outputs: pulumi.Input[Any]) -> pulumi.Output[list[Any]]:
+    """The values of `outputs`, once every resource registration so far has reached the mocks.
+
+    Return `settled(...).apply(check)` from a `@pulumi.runtime.test`: `check` then sees every
+    resource the program created, not only those behind the outputs it awaits.
+    """
+
+    async def all_registered() -> None:
+        await wait_for_rpcs(await_all_outstanding_tasks=False)
+
+    barrier = pulumi.Output.from_input(asyncio.ensure_future(all_registered()))
+    return pulumi.Output.all(barrier, *outputs).apply(lambda values: list(values[1:]))
 
 
 def depends_on(dependent: Recorded, dependency: Recorded) -> bool:

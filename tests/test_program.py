@@ -1,0 +1,43 @@
+"""The whole program (`__main__.py`) under Pulumi mocks: it runs, and exports the seed's outputs."""
+
+from __future__ import annotations
+
+import runpy
+
+import pulumi
+import pytest
+from conftest import REGION, ROOT, set_config, settled
+
+
+def run_program() -> dict[str, pulumi.Output]:
+    """Run __main__.py as `pulumi up` would and return the stack outputs it exported."""
+    stack = pulumi.runtime.get_root_resource()
+    stack.outputs.clear()
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    return dict(stack.outputs)
+
+
+@pulumi.runtime.test
+def test_program_exports_the_seed_outputs_with_real_values(mocks):
+    outputs = run_program()
+    names = sorted(outputs)
+
+    def check(values):
+        exported = dict(zip(names, values, strict=True))
+        assert exported["S3BucketName"] == "images-images-a1b2c3"  # the mocks' auto-name for it
+        assert exported["BucketNameParameter"] == "/aiops-demo-dev/bucket-name"
+        assert exported["LambdaFunctionName"] == "aiops-demo-dev-image-api"
+        assert exported["BedrockLambdaName"] == "aiops-demo-dev-image-seeder"
+        assert exported["ApiEndpoint"] == f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com/prod/random"
+        # Every function the program builds comes with its own log group and role.
+        functions = mocks.of_type("aws:lambda/function:Function")
+        log_groups = {r.inputs["name"] for r in mocks.of_type("aws:cloudwatch/logGroup:LogGroup")}
+        assert {f"/aws/lambda/{f.inputs['name']}" for f in functions} <= log_groups
+
+    return settled(*[outputs[n] for n in names]).apply(check)
+
+
+def test_program_fails_at_preview_on_bad_config(mocks):
+    set_config({"imageCount": 0})
+    with pytest.raises(ValueError, match="aiops-demo:imageCount"):
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
