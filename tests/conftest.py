@@ -215,6 +215,16 @@ def settled(*outputs: pulumi.Input[Any]) -> pulumi.Output[list[Any]]:
     return pulumi.Output.all(barrier, *outputs).apply(lambda values: list(values[1:]))
 
 
+def run_program() -> dict[str, pulumi.Output[Any]]:
+    """Run __main__.py as `pulumi up` would (under the current mocks) and return its stack outputs."""
+    import runpy
+
+    stack = pulumi.runtime.get_root_resource()
+    stack.outputs.clear()
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    return dict(stack.outputs)
+
+
 def depends_on(dependent: Recorded, dependency: Recorded) -> bool:
     """True if `dependent` waits for `dependency`, directly or through a property input."""
     return dependency.urn in dependent.dependencies

@@ -6,15 +6,7 @@ import runpy
 
 import pulumi
 import pytest
-from conftest import REGION, ROOT, set_config, settled
-
-
-def run_program() -> dict[str, pulumi.Output]:
-    """Run __main__.py as `pulumi up` would and return the stack outputs it exported."""
-    stack = pulumi.runtime.get_root_resource()
-    stack.outputs.clear()
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-    return dict(stack.outputs)
+from conftest import REGION, ROOT, run_program, set_config, settled
 
 
 @pulumi.runtime.test
@@ -41,3 +33,29 @@ def test_program_fails_at_preview_on_bad_config(mocks):
     set_config({"imageCount": 0})
     with pytest.raises(ValueError, match="aiops-demo:imageCount"):
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pulumi.runtime.test
+def test_fault_chain_exists_only_when_enabled(mocks, enabled):
+    set_config({"faultInjectionEnabled": enabled})
+    outputs = run_program()
+    names = sorted(outputs)
+
+    def check(values):
+        exported = dict(zip(names, values, strict=True))
+        alarms = {a.inputs["name"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+        functions = {f.inputs["name"] for f in mocks.of_type("aws:lambda/function:Function")}
+        assert ("aiops-demo-dev-lambda-trigger-alarm" in alarms) is enabled
+        assert ("aiops-demo-dev-fault-injector" in functions) is enabled
+        assert len(mocks.of_type("aiops:index:FaultInjection")) == int(enabled)
+        if enabled:
+            assert exported["BucketPolicyLambdaName"] == "aiops-demo-dev-fault-injector"
+            assert exported["CloudWatchAlarmName"] == "aiops-demo-dev-lambda-trigger-alarm"
+        else:
+            assert "BucketPolicyLambdaName" not in exported and "CloudWatchAlarmName" not in exported
+            # Only the API's permission is left: nothing may invoke a function from an alarm.
+            principals = [p.inputs["principal"] for p in mocks.of_type("aws:lambda/permission:Permission")]
+            assert principals == ["apigateway.amazonaws.com"]
+
+    return settled(*[outputs[n] for n in names]).apply(check)

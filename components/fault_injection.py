@@ -1,0 +1,115 @@
+"""FaultInjection: the incident drill's trigger — invocations alarm → fault_injector → bucket-policy Deny.
+
+When the image function is invoked `threshold` times within `period_seconds`, the alarm goes to ALARM and
+its action runs fault_injector asynchronously; the function adds Sid-tagged Deny statements for the image
+function's role to the bucket policy. `{"action": "restore"}` removes them (see the function's docstring).
+
+The whole chain lives here, so a stack that does not construct this component (faultInjectionEnabled
+false) has none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.function import PythonFunction, PythonFunctionArgs
+
+ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class FaultInjectionArgs:
+    prefix: str  # "<project>-<stack>": physical names, so two stacks can share an account
+    bucket: aws.s3.Bucket  # the image bucket whose policy the fault changes
+    target_function: PythonFunction  # the image function: its invocations trip the alarm, its role is denied
+    log_retention_days: int
+    threshold: int = 3  # invocations (Sum) within one period that trip the alarm
+    period_seconds: int = 60
+
+
+class FaultInjection(pulumi.ComponentResource):
+    """The alarm on the image function's invocations and the function its action runs."""
+
+    function: PythonFunction  # fault_injector
+    alarm: aws.cloudwatch.MetricAlarm  # "<prefix>-lambda-trigger-alarm"
+    permission: aws.lambda_.Permission  # lets that alarm (and only it) invoke fault_injector
+
+    def __init__(self, name: str, args: FaultInjectionArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aiops:index:FaultInjection", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        target = args.target_function
+
+        self.function = PythonFunction(
+            f"{name}-injector",
+            PythonFunctionArgs(
+                code_dir="fault_injector",
+                function_name=f"{args.prefix}-fault-injector",
+                description="Incident drill: adds (on ALARM) or removes ({action: restore}) a bucket-policy Deny",
+                log_retention_days=args.log_retention_days,
+                timeout=30,
+                environment={"BUCKET_NAME": args.bucket.bucket, "TARGET_ROLE_ARN": target.role.arn},
+                statements=[
+                    {
+                        # Read-merge-write of the policy, and delete when restore leaves nothing. Nothing
+                        # else: the fault function cannot read or write objects.
+                        "Sid": "ManageImageBucketPolicy",
+                        "Effect": "Allow",
+                        "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                        "Resource": args.bucket.arn,
+                    }
+                ],
+            ),
+            opts=child,
+        )
+
+        self.alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-alarm",
+            name=f"{args.prefix}-lambda-trigger-alarm",
+            alarm_description=pulumi.Output.format(
+                "Incident drill trigger: {0} invoked {1} or more times in {2} s. The action runs {3}, which denies "
+                "{0}'s role access to the image bucket (the API then answers 500). Undo: invoke {3} with "
+                '{{"action": "restore"}}.',
+                target.function.name,
+                args.threshold,
+                args.period_seconds,
+                self.function.function.name,
+            ),
+            namespace="AWS/Lambda",
+            metric_name="Invocations",
+            statistic="Sum",
+            dimensions={"FunctionName": target.function.name},
+            threshold=args.threshold,
+            period=args.period_seconds,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            # No traffic is not an incident: the alarm returns to OK instead of INSUFFICIENT_DATA.
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.function.function.arn],
+            opts=child,
+        )
+
+        # The permission needs the alarm's ARN, so it is created just after the alarm. The alarm can only
+        # act once the image function has been invoked `threshold` times after creation, seconds later at
+        # the earliest; an action that did run first would fail visibly in the alarm's history, and the
+        # alarm acts again on its next transition to ALARM.
+        self.permission = aws.lambda_.Permission(
+            f"{name}-alarm-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.function.name,
+            principal=ALARM_PRINCIPAL,
+            source_arn=self.alarm.arn,
+            source_account=aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id,
+            opts=child,
+        )
+
+        self.register_outputs(
+            {
+                "functionName": self.function.function.name,
+                "functionArn": self.function.function.arn,
+                "alarmName": self.alarm.name,
+                "alarmArn": self.alarm.arn,
+            }
+        )

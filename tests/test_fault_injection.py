@@ -1,0 +1,158 @@
+"""FaultInjection under Pulumi mocks: the alarm → function → bucket-policy chain is wired as the drill needs."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+from conftest import ACCOUNT, REGION, depends_on, settled
+
+from components.fault_injection import FaultInjection, FaultInjectionArgs
+from components.image_service import ImageService, ImageServiceArgs
+
+PREFIX = "aiops-demo-dev"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+
+
+def image_service(prefix: str = PREFIX) -> ImageService:
+    return ImageService(
+        "images",
+        ImageServiceArgs(
+            prefix=prefix,
+            region=REGION,
+            image_count=5,
+            image_model_id="stability.stable-image-core-v1:1",
+            image_cache_ttl_seconds=60,
+            log_retention_days=7,
+        ),
+    )
+
+
+def build(**overrides) -> tuple[ImageService, FaultInjection]:
+    images = image_service()
+    args = {
+        "prefix": PREFIX,
+        "bucket": images.bucket,
+        "target_function": images.api_function,
+        "log_retention_days": 14,
+    } | overrides
+    return images, FaultInjection("fault", FaultInjectionArgs(**args))
+
+
+@pulumi.runtime.test
+def test_alarm_trips_on_image_function_invocations_and_runs_the_fault_function(mocks):
+    _, fault = build()
+
+    def check(values):
+        fault_arn, alarm_name = values
+        alarm = mocks.one(ALARM)
+        inputs = alarm.inputs
+        assert alarm_name == inputs["name"] == f"{PREFIX}-lambda-trigger-alarm"
+        assert (inputs["namespace"], inputs["metricName"], inputs["statistic"]) == ("AWS/Lambda", "Invocations", "Sum")
+        assert inputs["dimensions"] == {"FunctionName": f"{PREFIX}-image-api"}
+        assert inputs["threshold"] == 3
+        assert inputs["period"] == 60
+        assert inputs["evaluationPeriods"] == 1
+        assert inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert inputs["treatMissingData"] == "notBreaching"
+        assert inputs["alarmActions"] == [fault_arn]
+        assert fault_arn == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-fault-injector"
+        assert "okActions" not in inputs and "insufficientDataActions" not in inputs
+        # An operator reading the alarm learns what it does and how to undo it.
+        description = inputs["alarmDescription"]
+        assert f"{PREFIX}-image-api" in description and f"{PREFIX}-fault-injector" in description
+        assert '{"action": "restore"}' in description
+        assert alarm.parent == mocks.one("aiops:index:FaultInjection").urn
+
+    return settled(fault.function.function.arn, fault.alarm.name).apply(check)
+
+
+@pulumi.runtime.test
+def test_custom_threshold_and_period_reach_the_alarm(mocks):
+    build(threshold=7, period_seconds=300)
+
+    def check(_):
+        inputs = mocks.one(ALARM).inputs
+        assert (inputs["threshold"], inputs["period"]) == (7, 300)
+        assert "7 or more times in 300 s" in inputs["alarmDescription"]
+
+    return settled().apply(check)
+
+
+@pulumi.runtime.test
+def test_only_this_alarm_in_this_account_may_invoke_the_fault_function(mocks):
+    _, fault = build()
+
+    def check(values):
+        alarm_arn, fault_name = values
+        permission = mocks.one(PERMISSION, "fault-alarm-invoke")
+        inputs = permission.inputs
+        assert inputs["action"] == "lambda:InvokeFunction"
+        assert inputs["function"] == fault_name == f"{PREFIX}-fault-injector"
+        assert inputs["principal"] == "lambda.alarms.cloudwatch.amazonaws.com"
+        assert (
+            inputs["sourceArn"]
+            == alarm_arn
+            == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm"
+        )
+        assert inputs["sourceAccount"] == ACCOUNT
+        assert depends_on(permission, mocks.one(ALARM))
+        assert permission.parent == mocks.one("aiops:index:FaultInjection").urn
+
+    return settled(fault.alarm.arn, fault.function.function.name).apply(check)
+
+
+@pulumi.runtime.test
+def test_fault_function_role_can_only_manage_the_image_bucket_policy(mocks):
+    images, fault = build()
+
+    def check(values):
+        bucket_arn, log_group_arn = values
+        policy = mocks.one("aws:iam/rolePolicy:RolePolicy", "fault-injector-policy")
+        assert json.loads(policy.inputs["policy"])["Statement"] == [
+            {
+                "Sid": "ManageImageBucketPolicy",
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                "Resource": bucket_arn,
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn}:*",
+            },
+            {
+                "Sid": "XRayWrite",
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": "*",
+            },
+        ]
+        assert bucket_arn.startswith("arn:aws:s3:::") and "*" not in bucket_arn
+
+    return settled(images.bucket.arn, fault.function.log_group.arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_fault_function_is_packaged_alone_and_told_the_bucket_and_the_role_to_deny(mocks):
+    images, fault = build()
+
+    def check(values):
+        bucket_name, image_role_arn, log_group_name = values
+        fn = mocks.one(FUNCTION, "fault-injector-fn")
+        assert fn.inputs["name"] == f"{PREFIX}-fault-injector"
+        assert fn.inputs["code"].path == "functions/fault_injector"
+        assert fn.inputs["environment"]["variables"] == {"BUCKET_NAME": bucket_name, "TARGET_ROLE_ARN": image_role_arn}
+        assert image_role_arn.startswith(f"arn:aws:iam::{ACCOUNT}:role/images-image-api-role")  # not its own role
+        assert log_group_name == f"/aws/lambda/{PREFIX}-fault-injector"
+        assert mocks.one("aws:cloudwatch/logGroup:LogGroup", "fault-injector-logs").inputs["retentionInDays"] == 14
+        component = mocks.one("aiops:index:PythonFunction", "fault-injector")
+        assert component.parent == mocks.one("aiops:index:FaultInjection").urn
+
+    return settled(images.bucket.bucket, images.api_function.role.arn, fault.function.log_group.name).apply(check)
+
+
+# Absence when faultInjectionEnabled is false: tests/test_program.py runs __main__.py both ways.
