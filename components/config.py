@@ -135,6 +135,10 @@ def _region() -> str:
         raise ValueError(
             "config aws:region is not set: set it for this stack, e.g. `pulumi config set aws:region us-west-2`"
         )
+    # The investigation group and Application Signals use the aws-native provider: one region for both.
+    native_region = pulumi.Config("aws-native").get("region")
+    if native_region and native_region != region:
+        raise ValueError(f"config aws-native:region = {native_region}: allowed value is aws:region ({region})")
     return region
 
 
@@ -176,9 +180,10 @@ def load_settings() -> Settings:
             "Application Signals guide: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/"
             "CloudWatch-Application-Signals-Enable-Lambda.html"
         )
-    if settings.investigation_group_arn and not settings.investigation_group_arn.startswith("arn:"):
+    group_arn = settings.investigation_group_arn
+    if group_arn and (not group_arn.startswith("arn:") or group_arn.split(":")[3:4] != [settings.region]):
         raise ValueError(
             f"config {config.name}:investigationGroupArn = {settings.investigation_group_arn!r}: allowed values "
-            "are an empty string (create a group) or the ARN of an existing investigation group"
+            f"are an empty string (create a group) or the ARN of an existing investigation group in {settings.region}"
         )
     return settings

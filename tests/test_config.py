@@ -49,7 +49,8 @@ def test_explicit_false_and_zero_are_kept_not_replaced_by_defaults(mocks):
         ("investigationRetentionDays", 6, "7 to 90"),
         ("investigationRetentionDays", 91, "7 to 90"),
         ("imageModelId", "amazon.titan-text-express-v1", "stability."),
-        ("investigationGroupArn", "my-group", "ARN of an existing investigation group"),
+        ("investigationGroupArn", "my-group", "ARN of an existing investigation group in us-west-2"),
+        ("investigationGroupArn", "arn:aws:aiops:eu-west-1:123456789012:investigation-group/abc", "in us-west-2"),
     ],
 )
 def test_bad_value_fails_with_the_key_and_what_is_allowed(mocks, key, value, allowed):
@@ -75,3 +76,15 @@ def test_application_signals_needs_the_layer_arn(mocks):
     set_config({"applicationSignalsEnabled": True})
     with pytest.raises(ValueError, match=r"adotLayerArn is required.*Application-Signals"):
         load_settings()
+
+
+def test_aws_native_region_must_match_aws_region(mocks):
+    set_config({"aws-native:region": "eu-west-1"})
+    with pytest.raises(ValueError, match=r"aws-native:region = eu-west-1: allowed value is aws:region \(us-west-2\)"):
+        load_settings()
+
+
+def test_adopted_group_in_the_stack_region_is_accepted(mocks):
+    arn = "arn:aws:aiops:us-west-2:123456789012:investigation-group/abc"
+    set_config({"investigationGroupArn": arn, "aws-native:region": "us-west-2"})
+    assert load_settings().investigation_group_arn == arn

@@ -1,0 +1,367 @@
+"""Observability: the signals an investigation needs and the alarm that starts one.
+
+Execution logs and per-method metrics on the stage, the API 5XX alarm (whose action starts a CloudWatch
+investigation where the region offers them), the image function's Errors alarm, a dashboard, and — when
+enabled — Application Signals. Built after ImageService (and FaultInjection, when it exists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_aws_native as aws_native
+
+from components.api_logging import ApiLogging
+from components.function import Instrumentation
+from components.image_service import ImageService
+
+# Regions with a CloudWatch investigations (AIOps) endpoint, from "Amazon AI Operations endpoints and quotas",
+# https://docs.aws.amazon.com/general/latest/gr/aiops_region.html — update here when AWS adds regions.
+INVESTIGATION_REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "eu-south-2",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-east-1",
+    "ap-southeast-5",
+    "ap-southeast-7",
+)
+LOCAL_INVESTIGATOR = "python -m drill investigate"
+
+AIOPS_ASSISTANT_POLICY = "arn:aws:iam::aws:policy/AIOpsAssistantPolicy"
+APPLICATION_SIGNALS_LAMBDA_POLICY = "arn:aws:iam::aws:policy/CloudWatchLambdaApplicationSignalsExecutionRolePolicy"
+OTEL_EXEC_WRAPPER = "/opt/otel-instrument"
+
+LAMBDA_ERRORS_PERIOD_SECONDS = 60
+
+
+def application_signals_instrumentation(layer_arn: str) -> Instrumentation:
+    """What the image function needs for Application Signals: the ADOT layer, its wrapper and the managed policy."""
+    return Instrumentation(
+        layers=[layer_arn],
+        environment={"AWS_LAMBDA_EXEC_WRAPPER": OTEL_EXEC_WRAPPER},
+        managed_policy_arns=[APPLICATION_SIGNALS_LAMBDA_POLICY],
+    )
+
+
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    prefix: str  # "<project>-<stack>"
+    region: str
+    service: ImageService
+    api_logging: ApiLogging
+    log_retention_days: int
+    invocations_alarm_name: pulumi.Input[str] | None = None  # FaultInjection's alarm; None when it is disabled
+    api_data_trace: bool = False  # full request/response bodies in execution logs
+    throttling_burst_limit: int = 50
+    throttling_rate_limit: int = 100
+    api_alarm_period_seconds: int = 60
+    investigations_enabled: bool = True
+    investigation_retention_days: int = 30
+    investigation_group_arn: str = ""  # adopt this existing group instead of creating one
+    application_signals_enabled: bool = False
+
+
+def investigation_trust_policy(account: pulumi.Input[str], region: str) -> dict[str, Any]:
+    """Only CloudWatch investigations, acting for an investigation group of this account and region."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "aiops.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {
+                        "aws:SourceArn": pulumi.Output.concat(
+                            "arn:aws:aiops:", region, ":", account, ":investigation-group/*"
+                        )
+                    },
+                },
+            }
+        ],
+    }
+
+
+def investigation_group_policy(account: pulumi.Input[str], region: str) -> dict[str, Any]:
+    """Lets this account's CloudWatch alarms (and nothing else) open investigations and add events to them.
+
+    "Resource": "*" is what AWS documents for this resource policy: it is attached to one group, and the
+    group's ARN does not exist until the group (which carries the policy) has been created.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AlarmsStartInvestigations",
+                "Effect": "Allow",
+                "Principal": {"Service": "aiops.alarms.cloudwatch.amazonaws.com"},
+                "Action": ["aiops:CreateInvestigation", "aiops:CreateInvestigationEvent"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {
+                        "aws:SourceArn": pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", account, ":alarm:*")
+                    },
+                },
+            }
+        ],
+    }
+
+
+def dashboard_url(region: str, dashboard_name: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.concat(
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/",
+        dashboard_name,
+    )
+
+
+class Observability(pulumi.ComponentResource):
+    """Stage logging and metrics, the 5XX and Errors alarms, the dashboard, investigations, Application Signals."""
+
+    execution_log_group: aws.cloudwatch.LogGroup
+    method_settings: aws.apigateway.MethodSettings
+    api_5xx_alarm: aws.cloudwatch.MetricAlarm
+    lambda_errors_alarm: aws.cloudwatch.MetricAlarm
+    dashboard: aws.cloudwatch.Dashboard
+    dashboard_url: pulumi.Output[str]
+    investigation_role: aws.iam.Role | None
+    investigation_group: aws_native.aiops.InvestigationGroup | None
+    investigation_group_arn: pulumi.Output[str] | None  # None when investigations are off or unavailable
+    discovery: aws_native.applicationsignals.Discovery | None
+
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aiops:index:Observability", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        service = args.service
+        account = aws.get_caller_identity_output().account_id
+
+        self.execution_log_group, self.method_settings = self._stage_logging(name, args)
+        self.investigation_role, self.investigation_group, self.investigation_group_arn = self._investigations(
+            name, args, account
+        )
+        self.api_5xx_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-api-5xx",
+            name=f"{args.prefix}-api-5xx-alarm",
+            alarm_description="The image API answered with a 5XX; starts a CloudWatch investigation where available",
+            namespace="AWS/ApiGateway",
+            metric_name="5XXError",
+            statistic="Sum",
+            dimensions={"ApiName": service.rest_api.name, "Stage": service.stage.stage_name},
+            period=args.api_alarm_period_seconds,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.investigation_group_arn] if self.investigation_group_arn is not None else [],
+            opts=child,
+        )
+        self.lambda_errors_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-image-api-errors",
+            name=f"{args.prefix}-image-api-errors-alarm",
+            alarm_description="The image function failed (exception or timeout)",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            statistic="Sum",
+            dimensions={"FunctionName": service.api_function.function.name},
+            period=LAMBDA_ERRORS_PERIOD_SECONDS,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            opts=child,
+        )
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.prefix,
+            dashboard_body=pulumi.Output.json_dumps(self._dashboard_body(args, account)),
+            opts=child,
+        )
+        self.dashboard_url = dashboard_url(args.region, self.dashboard.dashboard_name)
+        # Account-wide and idempotent (it only creates a service-linked role): kept on destroy, like the
+        # API Gateway account setting, so one stack's destroy does not switch it off for others.
+        self.discovery = (
+            aws_native.applicationsignals.Discovery(
+                f"{name}-application-signals", opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+            )
+            if args.application_signals_enabled
+            else None
+        )
+
+        self.register_outputs(
+            {
+                "apiAlarmName": self.api_5xx_alarm.name,
+                "errorsAlarmName": self.lambda_errors_alarm.name,
+                "dashboardUrl": self.dashboard_url,
+                "investigationGroupArn": self.investigation_group_arn,
+            }
+        )
+
+    @property
+    def stack_outputs(self) -> dict[str, pulumi.Output[str]]:
+        """Stack outputs under their contract names; InvestigationGroupArn is absent when there is no group."""
+        outputs = {
+            "ApiGateway5XXAlarmName": self.api_5xx_alarm.name,
+            "LambdaErrorsAlarmName": self.lambda_errors_alarm.name,
+            "DashboardUrl": self.dashboard_url,
+        }
+        if self.investigation_group_arn is not None:
+            outputs["InvestigationGroupArn"] = self.investigation_group_arn
+        return outputs
+
+    def _stage_logging(
+        self, name: str, args: ObservabilityArgs
+    ) -> tuple[aws.cloudwatch.LogGroup, aws.apigateway.MethodSettings]:
+        service = args.service
+        # API Gateway would create this group itself, without retention, and destroy would leave it behind.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-execution-logs",
+            name=pulumi.Output.concat(
+                "API-Gateway-Execution-Logs_", service.rest_api.id, "/", service.stage.stage_name
+            ),
+            retention_in_days=args.log_retention_days,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        settings = aws.apigateway.MethodSettings(
+            f"{name}-method-settings",
+            rest_api=service.rest_api.id,
+            stage_name=service.stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                metrics_enabled=True,
+                logging_level="INFO",
+                data_trace_enabled=args.api_data_trace,
+                throttling_burst_limit=args.throttling_burst_limit,
+                throttling_rate_limit=float(args.throttling_rate_limit),
+            ),
+            # Logging needs the account's CloudWatch role, and must start only once our log group exists.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *args.api_logging.stage_depends_on]),
+        )
+        return log_group, settings
+
+    def _investigations(
+        self, name: str, args: ObservabilityArgs, account: pulumi.Output[str]
+    ) -> tuple[aws.iam.Role | None, aws_native.aiops.InvestigationGroup | None, pulumi.Output[str] | None]:
+        if not args.investigations_enabled:
+            return None, None, None
+        if args.region not in INVESTIGATION_REGIONS:
+            pulumi.log.warn(
+                f"CloudWatch investigations are not available in {args.region}: no investigation group is set up "
+                f"and the 5XX alarm starts none. Regions that offer them: {', '.join(INVESTIGATION_REGIONS)}. "
+                f"Investigate with the project's own investigator instead: `{LOCAL_INVESTIGATOR}`.",
+                resource=self,
+            )
+            return None, None, None
+        if args.investigation_group_arn:  # one group per account and region: use the one that exists
+            return None, None, pulumi.Output.from_input(args.investigation_group_arn)
+
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-investigation-role",
+            assume_role_policy=pulumi.Output.json_dumps(investigation_trust_policy(account, args.region)),
+            description=f"CloudWatch investigations of {args.prefix}: read-only access to telemetry",
+            opts=child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-investigation-role-policy", role=role.name, policy_arn=AIOPS_ASSISTANT_POLICY, opts=child
+        )
+        group = aws_native.aiops.InvestigationGroup(
+            f"{name}-investigations",
+            name=f"{args.prefix}-investigations",
+            role_arn=role.arn,
+            retention_in_days=args.investigation_retention_days,
+            is_cloud_trail_event_history_enabled=True,
+            investigation_group_policy=pulumi.Output.json_dumps(investigation_group_policy(account, args.region)),
+            # The group validates that its role can read telemetry when it is created.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+        )
+        return role, group, group.arn
+
+    def _dashboard_body(self, args: ObservabilityArgs, account: pulumi.Output[str]) -> dict[str, Any]:
+        service = args.service
+        region = args.region
+        api = ["ApiName", service.rest_api.name, "Stage", service.stage.stage_name]
+        fn = ["FunctionName", service.api_function.function.name]
+
+        def metrics(title: str, lines: list[list[Any]]) -> dict[str, Any]:
+            return {
+                "type": "metric",
+                "width": 12,
+                "height": 6,
+                "properties": {"title": title, "region": region, "view": "timeSeries", "period": 60, "metrics": lines},
+            }
+
+        alarm_arns = [self.api_5xx_alarm.arn, self.lambda_errors_alarm.arn]
+        if args.invocations_alarm_name is not None:
+            alarm_arns.append(
+                pulumi.Output.concat(
+                    "arn:aws:cloudwatch:", region, ":", account, ":alarm:", args.invocations_alarm_name
+                )
+            )
+        error_query = pulumi.Output.concat(
+            "SOURCE '",
+            service.api_function.log_group.name,
+            "' | fields @timestamp, message, error_code, operation, bucket, requestId"
+            " | filter level = 'ERROR' | sort @timestamp desc | limit 50",
+        )
+        widgets = [
+            {
+                "type": "alarm",
+                "width": 24,
+                "height": 3,
+                "properties": {"title": "Alarms", "alarms": alarm_arns},
+            },
+            metrics(
+                "API requests and errors",
+                [
+                    ["AWS/ApiGateway", "Count", *api, {"stat": "Sum", "label": "Requests"}],
+                    ["AWS/ApiGateway", "5XXError", *api, {"stat": "Sum", "label": "5XX"}],
+                    ["AWS/ApiGateway", "4XXError", *api, {"stat": "Sum", "label": "4XX"}],
+                ],
+            ),
+            metrics(
+                "API latency (ms)",
+                [
+                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p50", "label": "p50"}],
+                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
+                ],
+            ),
+            metrics(
+                "Image function invocations, errors and throttles",
+                [
+                    ["AWS/Lambda", "Invocations", *fn, {"stat": "Sum"}],
+                    ["AWS/Lambda", "Errors", *fn, {"stat": "Sum"}],
+                    ["AWS/Lambda", "Throttles", *fn, {"stat": "Sum"}],
+                ],
+            ),
+            metrics(
+                "Image function duration (ms)",
+                [
+                    ["AWS/Lambda", "Duration", *fn, {"stat": "Average", "label": "average"}],
+                    ["AWS/Lambda", "Duration", *fn, {"stat": "p99", "label": "p99"}],
+                ],
+            ),
+            {
+                "type": "log",
+                "width": 24,
+                "height": 6,
+                "properties": {
+                    "title": "Recent image function errors",
+                    "region": region,
+                    "view": "table",
+                    "query": error_query,
+                },
+            },
+        ]
+        return {"widgets": widgets}

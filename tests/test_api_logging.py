@@ -1,0 +1,125 @@
+"""ApiLogging under Pulumi mocks: access-log group and format, the retained API Gateway account role."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+from conftest import ACCOUNT, REGION, depends_on, settled
+
+from components.api_logging import ACCESS_LOG_FORMAT, ApiLogging, ApiLoggingArgs
+from components.image_service import ImageService, ImageServiceArgs
+
+PREFIX = "aiops-demo-dev"
+ACCOUNT_ROLE_TYPES = (
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:apigateway/account:Account",
+)
+
+
+def build(**overrides) -> ApiLogging:
+    return ApiLogging("api-logging", ApiLoggingArgs(**({"prefix": PREFIX, "log_retention_days": 14} | overrides)))
+
+
+@pulumi.runtime.test
+def test_access_log_group_has_retention_and_the_stage_settings_point_at_it(mocks):
+    logging = build()
+
+    def check(values):
+        group_arn, destination = values
+        group = mocks.one("aws:cloudwatch/logGroup:LogGroup").inputs
+        assert group["name"] == f"/aws/apigateway/{PREFIX}-api-access"
+        assert group["retentionInDays"] == 14
+        assert (
+            destination == group_arn == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apigateway/{PREFIX}-api-access"
+        )
+
+    return settled(logging.access_log_group.arn, logging.stage_access_log.destination_arn).apply(check)
+
+
+def test_access_log_format_is_one_json_object_with_the_fields_an_investigation_filters_on():
+    assert "\n" not in ACCESS_LOG_FORMAT  # one log line per request
+    fields = json.loads(ACCESS_LOG_FORMAT)
+    assert fields == {
+        "requestId": "$context.requestId",
+        "xrayTraceId": "$context.xrayTraceId",
+        "requestTime": "$context.requestTime",
+        "ip": "$context.identity.sourceIp",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationError": "$context.integration.error",
+        "integrationLatency": "$context.integration.latency",
+        "errorMessage": "$context.error.message",
+    }
+
+
+@pulumi.runtime.test
+def test_account_role_is_trusted_by_api_gateway_pushes_logs_and_everything_is_kept_on_destroy(mocks):
+    logging = build()
+
+    def check(values):
+        role_arn, role_name = values
+        role = mocks.one("aws:iam/role:Role")
+        assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
+            {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+        attachment = mocks.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        assert attachment.inputs["role"] == role_name
+        assert (
+            attachment.inputs["policyArn"]
+            == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+        )
+        account = mocks.one("aws:apigateway/account:Account")
+        assert account.inputs["cloudwatchRoleArn"] == role_arn
+        assert depends_on(account, attachment)  # API Gateway checks the role's permissions when it is set
+        for typ in ACCOUNT_ROLE_TYPES:
+            assert mocks.one(typ).retain_on_delete, typ
+        assert mocks.one("aws:cloudwatch/logGroup:LogGroup").retain_on_delete is False
+        assert logging.stage_depends_on == [logging.account]
+
+    return settled(logging.role.arn, logging.role.name).apply(check)
+
+
+@pulumi.runtime.test
+def test_without_account_role_nothing_account_wide_is_created_and_the_stage_waits_for_nothing(mocks):
+    logging = build(account_role=False)
+
+    def check(_):
+        for typ in ACCOUNT_ROLE_TYPES:
+            assert mocks.of_type(typ) == [], typ
+        assert logging.role is None and logging.account is None
+        assert logging.stage_depends_on == []
+        assert len(mocks.of_type("aws:cloudwatch/logGroup:LogGroup")) == 1
+
+    return settled(logging.access_log_group.arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_stage_waits_for_the_account_setting_and_writes_access_logs(mocks):
+    logging = build()
+    service = ImageService(
+        "images",
+        ImageServiceArgs(
+            prefix=PREFIX,
+            region=REGION,
+            image_count=1,
+            image_model_id="stability.stable-image-core-v1:1",
+            image_cache_ttl_seconds=60,
+            log_retention_days=14,
+            stage_access_log=logging.stage_access_log,
+            stage_depends_on=logging.stage_depends_on,
+        ),
+    )
+
+    def check(values):
+        group_arn, _ = values
+        stage = mocks.one("aws:apigateway/stage:Stage")
+        assert depends_on(stage, mocks.one("aws:apigateway/account:Account"))
+        assert stage.inputs["accessLogSettings"]["destinationArn"] == group_arn
+        assert json.loads(stage.inputs["accessLogSettings"]["format"])["status"] == "$context.status"
+
+    return settled(logging.access_log_group.arn, service.stage.id).apply(check)
