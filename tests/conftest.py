@@ -231,6 +231,30 @@ def depends_on(dependent: Recorded, dependency: Recorded) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- functions
+FAULT_ALARM = f"{PROJECT}-{STACK}-lambda-trigger-alarm"
+
+
+def alarm_event(state: str = "ALARM", alarm_name: str = FAULT_ALARM) -> dict[str, Any]:
+    """The event a CloudWatch alarm action delivers to a Lambda function (configuration trimmed)."""
+    return {
+        "source": "aws.cloudwatch",
+        "alarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}",
+        "accountId": ACCOUNT,
+        "time": "2025-01-01T12:00:00.000+0000",
+        "region": REGION,
+        "alarmData": {
+            "alarmName": alarm_name,
+            "state": {
+                "value": state,
+                "reason": "Threshold Crossed: 1 datapoint [3.0] was >= the threshold (3.0).",
+                "timestamp": "2025-01-01T12:00:00.000+0000",
+            },
+            "previousState": {"value": "OK", "reason": "", "timestamp": "2025-01-01T11:59:00.000+0000"},
+            "configuration": {"description": "Incident drill trigger", "metrics": []},
+        },
+    }
+
+
 def load_handler(name: str) -> ModuleType:
     """Import functions/<name>/handler.py as a fresh module (each test gets cold-start state)."""
     path = ROOT / "functions" / name / "handler.py"
@@ -242,10 +266,20 @@ def load_handler(name: str) -> ModuleType:
     return module
 
 
+# A fresh default boto3 session re-reads the service models (~0.3 s a test); one is shared instead. It is
+# made inside moto's context, after moto is imported, so moto's request stubber is among its handlers —
+# a session made before that would send requests to AWS. Each client still gets its own event hooks.
+_SHARED_SESSION: list[Any] = []
+
+
 @pytest.fixture
-def aws_mock():
-    """moto for every AWS service, with fake credentials and the fixed region."""
+def aws_mock(monkeypatch):
+    """moto for every AWS service, with fake credentials, the fixed region and a shared boto3 session."""
+    import boto3
     from moto import mock_aws
 
     with mock_aws():
+        if not _SHARED_SESSION:
+            _SHARED_SESSION.append(boto3.Session(region_name=REGION))
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", _SHARED_SESSION[0])
         yield

@@ -9,7 +9,7 @@ from types import ModuleType, SimpleNamespace
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, REGION, load_handler
+from conftest import ACCOUNT, REGION, alarm_event, load_handler
 
 BUCKET = "aiops-demo-dev-images"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/aiops-demo-dev-image-api-role"
@@ -47,36 +47,9 @@ AUDITOR = {
 }
 POLICY_CALLS = {"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"}
 
-_SESSIONS: list[boto3.Session] = []  # one session for all tests: see tests/test_image_api.py
-
-
-def alarm_event(state: str = "ALARM") -> dict:
-    """What CloudWatch sends a Lambda alarm action (trimmed configuration)."""
-    name = "aiops-demo-dev-lambda-trigger-alarm"
-    return {
-        "source": "aws.cloudwatch",
-        "alarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
-        "accountId": ACCOUNT,
-        "time": "2025-01-01T12:00:00.000+0000",
-        "region": REGION,
-        "alarmData": {
-            "alarmName": name,
-            "state": {
-                "value": state,
-                "reason": "Threshold Crossed: 1 datapoint [3.0] was >= the threshold (3.0).",
-                "timestamp": "2025-01-01T12:00:00.000+0000",
-            },
-            "previousState": {"value": "OK", "reason": "", "timestamp": "2025-01-01T11:59:00.000+0000"},
-            "configuration": {"description": "Incident drill trigger", "metrics": []},
-        },
-    }
-
 
 @pytest.fixture
 def s3(aws_mock, monkeypatch):
-    if not _SESSIONS:
-        _SESSIONS.append(boto3.Session(region_name=REGION))
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", _SESSIONS[0])
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
     monkeypatch.setenv("TARGET_ROLE_ARN", ROLE_ARN)
     client = boto3.client("s3", region_name=REGION)

@@ -19,19 +19,9 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"  # not valid UTF-8: the bod
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x80\xff\xd9"
 
 
-# moto gives every test a fresh default session, which re-reads the service models (~0.3 s a test). One
-# session is shared instead: made inside moto's context (so moto's request stubber is among its handlers,
-# which a session made before moto is imported would lack), fake credentials, and each client still gets
-# its own copy of the event hooks.
-_SESSIONS: list[boto3.Session] = []
-
-
 @pytest.fixture
 def aws(aws_mock, monkeypatch):
-    """moto with the shared session, and the handler's environment set before it is loaded."""
-    if not _SESSIONS:
-        _SESSIONS.append(boto3.Session(region_name=REGION))
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", _SESSIONS[0])  # the handler's clients come from it too
+    """moto (with conftest's shared session), and the handler's environment set before it is loaded."""
     monkeypatch.setenv("BUCKET_NAME_PARAMETER", PARAMETER)
     monkeypatch.delenv("IMAGE_CACHE_TTL_SECONDS", raising=False)
 

@@ -17,7 +17,7 @@ from types import ModuleType
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, REGION, load_handler
+from conftest import ACCOUNT, REGION, alarm_event, load_handler
 
 PREFIX = "aiops-demo-dev"
 BUCKET = f"{PREFIX}-images"
@@ -43,29 +43,6 @@ LAMBDA_TRUST = json.dumps(
         ],
     }
 )
-
-_SESSIONS: list[boto3.Session] = []  # one session for all tests: see tests/test_image_api.py
-
-
-def alarm_event(state: str = "ALARM") -> dict:
-    """The event a CloudWatch alarm action delivers to Lambda."""
-    return {
-        "source": "aws.cloudwatch",
-        "alarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{ALARM}",
-        "accountId": ACCOUNT,
-        "time": "2025-01-01T12:00:00.000+0000",
-        "region": REGION,
-        "alarmData": {
-            "alarmName": ALARM,
-            "state": {
-                "value": state,
-                "reason": "Threshold Crossed: 1 datapoint [3.0] was >= the threshold (3.0).",
-                "timestamp": "2025-01-01T12:00:00.000+0000",
-            },
-            "previousState": {"value": "OK", "reason": "", "timestamp": "2025-01-01T11:59:00.000+0000"},
-            "configuration": {"metrics": []},
-        },
-    }
 
 
 @dataclass
@@ -99,10 +76,7 @@ def as_role(session: boto3.Session, role_arn: str, *services: str) -> dict[str, 
 
 def make_stack(monkeypatch, *, target_role: str = IMAGE_ROLE, policy: dict | None = None) -> Stack:
     """Bucket with images, the parameter, both roles; both handlers loaded and running as their roles."""
-    if not _SESSIONS:
-        _SESSIONS.append(boto3.Session(region_name=REGION))
-    session = _SESSIONS[0]
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+    session = boto3.DEFAULT_SESSION  # conftest's shared session, inside moto
     iam = session.client("iam")
     roles = {
         name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
