@@ -1,0 +1,75 @@
+"""API 4XX/5XX and image-function error, throttle and invocation counts in the window."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from drill.investigator.collectors._base import EvidenceList, Scope
+from drill.investigator.model import Evidence, iso
+
+SOURCE = "metrics"
+MAX_POINTS = 1440  # per metric; GetMetricData answers at most 100,800 datapoints per call
+
+
+def period_seconds(scope: Scope) -> int:
+    """One-minute resolution for short windows, coarser (a multiple of 60 s) for long ones."""
+    seconds = (scope.window.end - scope.window.start).total_seconds()
+    return max(60, math.ceil(seconds / MAX_POINTS / 60) * 60)
+
+
+def queries(scope: Scope) -> dict[str, tuple[str, str, dict[str, str], str]]:
+    """Query id -> (namespace, metric, dimensions, label)."""
+    target = scope.target
+    found: dict[str, tuple[str, str, dict[str, str], str]] = {}
+    if target.api_name:
+        api = {"ApiName": target.api_name, "Stage": target.api_stage}
+        found["api_5xx"] = ("AWS/ApiGateway", "5XXError", api, f"API {target.api_name}/{target.api_stage} 5XX")
+        found["api_4xx"] = ("AWS/ApiGateway", "4XXError", api, f"API {target.api_name}/{target.api_stage} 4XX")
+    function = {"FunctionName": target.function_name}
+    found["fn_errors"] = ("AWS/Lambda", "Errors", function, f"function {target.function_name} errors")
+    found["fn_throttles"] = ("AWS/Lambda", "Throttles", function, f"function {target.function_name} throttles")
+    found["fn_invocations"] = ("AWS/Lambda", "Invocations", function, f"function {target.function_name} invocations")
+    return found
+
+
+def collect(scope: Scope) -> list[Evidence]:
+    out = EvidenceList(SOURCE, scope)
+    wanted = queries(scope)
+    period = period_seconds(scope)
+    response = scope.clients.cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": query_id,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": namespace,
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                    },
+                    "Period": period,
+                    "Stat": "Sum",
+                },
+            }
+            for query_id, (namespace, metric, dims, _) in wanted.items()
+        ],
+        StartTime=scope.window.start,
+        EndTime=scope.window.end,
+    )
+    results = {r["Id"]: r for r in response["MetricDataResults"]}
+    for query_id, (namespace, metric, _, label) in wanted.items():
+        result = results.get(query_id, {})
+        points = sorted(
+            (t, v) for t, v in zip(result.get("Timestamps", []), result.get("Values", []), strict=False) if v > 0
+        )
+        total = sum(v for _, v in points)
+        first: datetime | None = points[0][0] if points else None
+        is_symptom = query_id in {"api_5xx", "fn_errors", "fn_throttles"}
+        out.add(
+            f"{label}: {total:g} in the window ({namespace} {metric} Sum)"
+            + (f", first at {iso(first)}" if first else ""),
+            {"metric": query_id, "sum": total, "first": iso(first) if first else None},
+            time=first,
+            event=f"first {label} datapoint ({total:g} in the window)" if first and is_symptom else None,
+        )
+    return out.items

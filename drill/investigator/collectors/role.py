@@ -1,0 +1,146 @@
+"""The image function's role: may it read the parameter, list the bucket and get its objects?
+
+`iam:SimulatePrincipalPolicy` answers authoritatively where it is available (it needs
+`iam:SimulatePrincipalPolicy` permission; moto lacks it). Otherwise the role's inline and attached
+policies and its permissions boundary are evaluated here, wildcards and explicit Deny included.
+Service control policies and session policies are not visible to either method.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from drill.aws import FATAL_ERRORS, SOURCE_ERRORS, error_code
+from drill.investigator.collectors._base import EvidenceList, Scope, SourceUnavailable, sample_object_arn
+from drill.investigator.model import Evidence
+from drill.investigator.policy import Caller, identity_decision
+
+SOURCE = "role_policy"
+
+
+def required_permissions(scope: Scope) -> list[tuple[str, str]]:
+    target = scope.target
+    return [
+        ("ssm:GetParameter", target.parameter_arn),
+        ("s3:ListBucket", target.bucket_arn),
+        ("s3:GetObject", sample_object_arn(scope)),
+    ]
+
+
+def simulated_label(statement: dict[str, Any]) -> str:
+    """Name a simulator match the way local evaluation does ("inline policy X" / "managed policy X")."""
+    kind = "inline" if statement.get("SourcePolicyType") == "role" else "managed"
+    return f"{kind} policy {statement.get('SourcePolicyId', '?')}"
+
+
+def simulate(scope: Scope, checks: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
+    """Decisions from IAM's policy simulator, or None when it cannot be used here."""
+    iam, role_arn = scope.clients.iam, scope.target.role_arn
+    results = []
+    try:
+        for action, resource in checks:
+            found = iam.simulate_principal_policy(
+                PolicySourceArn=role_arn, ActionNames=[action], ResourceArns=[resource]
+            )["EvaluationResults"]
+            result = found[0] if found else {}
+            results.append(
+                {
+                    "decision": result.get("EvalDecision", "implicitDeny"),
+                    "certain": True,
+                    "statements": [simulated_label(s) for s in result.get("MatchedStatements", [])],
+                }
+            )
+    except FATAL_ERRORS:
+        raise
+    except SOURCE_ERRORS:
+        return None
+    return results
+
+
+def role_policies(scope: Scope) -> tuple[dict[str, Any], Any, dict[str, str]]:
+    """The role's policy documents by label, its permissions boundary (or None), managed policy ARNs by label."""
+    iam, role_name = scope.clients.iam, scope.target.role_name
+    policies: dict[str, Any] = {}
+    arns: dict[str, str] = {}
+    for page in iam.get_paginator("list_role_policies").paginate(RoleName=role_name):
+        for name in page["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+            policies[f"inline policy {name}"] = document  # boto3 decodes IAM documents to dicts
+    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name):
+        for attached in page["AttachedPolicies"]:
+            label = f"managed policy {attached['PolicyName']}"
+            policies[label] = managed_document(scope, attached["PolicyArn"])
+            arns[label] = attached["PolicyArn"]
+    boundary_arn = iam.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+    boundary = managed_document(scope, boundary_arn) if boundary_arn else None
+    return policies, boundary, arns
+
+
+def managed_document(scope: Scope, arn: str) -> Any:
+    iam = scope.clients.iam
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+
+
+def evaluate_locally(scope: Scope, checks: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], str, dict]:
+    target = scope.target
+    policies, boundary, arns = role_policies(scope)
+    caller = Caller.lambda_role(target.role_arn, target.session_arn, target.account, target.role_id)
+    results = []
+    for action, resource in checks:
+        decision = identity_decision(policies, caller, action, resource, boundary)
+        results.append(
+            {
+                "decision": decision.decision,
+                "certain": decision.certain,
+                "statements": [m.label for m in decision.statements],
+            }
+        )
+    described = f"{len(policies)} policies" + (" and a permissions boundary" if boundary is not None else "")
+    return results, described, arns
+
+
+def collect(scope: Scope) -> list[Evidence]:
+    target, out = scope.target, EvidenceList(SOURCE, scope)
+    if not target.role_arn:
+        raise SourceUnavailable(target.notes.get("role_arn", "the image function's role is unknown"))
+    checks = required_permissions(scope)
+    results = simulate(scope, checks)
+    arns: dict[str, str] = {}
+    if results is not None:
+        method, how = "simulate", "iam:SimulatePrincipalPolicy"
+    else:
+        try:
+            results, described, arns = evaluate_locally(scope, checks)
+        except ClientError as err:
+            raise SourceUnavailable(
+                f"iam:SimulatePrincipalPolicy unavailable and the role's policies unreadable ({error_code(err)})"
+            ) from err
+        method, how = "local", f"local evaluation of the role's {described} (policy simulator unavailable)"
+    for (action, resource), result in zip(checks, results, strict=True):
+        decision, certain = result["decision"], result["certain"]
+        by = f" by {', '.join(result['statements'])}" if result["statements"] else ""
+        if decision == "allowed":
+            text = f"role {target.role_name} allows {action} on {resource}{by}"
+        elif decision == "explicitDeny":
+            text = f"role {target.role_name} explicitly denies {action} on {resource}{by}"
+        else:
+            text = f"role {target.role_name} does not allow {action} on {resource} (no Allow statement matches)"
+        if not certain:
+            text += " (uncertain: a condition could not be evaluated)"
+        out.add(
+            f"{text}; {how}",
+            {
+                "action": action,
+                "resource": resource,
+                "decision": decision,
+                "certain": certain,
+                "method": method,
+                "role": target.role_arn,
+                "statements": result["statements"],
+                "policy_arns": arns,
+            },
+        )
+    return out.items

@@ -1,0 +1,83 @@
+"""The stack's outputs: from a JSON file or from `pulumi stack output --json`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from drill.errors import UsageError
+
+# Output names are the stack's contract (README, components); the fault-chain ones are absent when
+# faultInjectionEnabled=false.
+BUCKET = "S3BucketName"
+IMAGE_FUNCTION = "LambdaFunctionName"
+SEEDER_FUNCTION = "BedrockLambdaName"
+FAULT_FUNCTION = "BucketPolicyLambdaName"
+INVOCATIONS_ALARM = "CloudWatchAlarmName"
+API_5XX_ALARM = "ApiGateway5XXAlarmName"
+ERRORS_ALARM = "LambdaErrorsAlarmName"
+API_ENDPOINT = "ApiEndpoint"
+PARAMETER = "BucketNameParameter"
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """Stack outputs as strings; `require` names the missing key in its error."""
+
+    values: Mapping[str, str]
+    origin: str  # where they came from, for error messages
+
+    def get(self, key: str) -> str | None:
+        value = self.values.get(key)
+        return value or None
+
+    def require(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise UsageError(f"stack output {key!r} is missing from {self.origin}")
+        return value
+
+    @property
+    def fault_chain(self) -> bool:
+        """True when the stack was deployed with the fault-injection chain."""
+        return self.get(FAULT_FUNCTION) is not None and self.get(INVOCATIONS_ALARM) is not None
+
+
+def parse_outputs(text: str, origin: str) -> StackOutputs:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UsageError(f"{origin} is not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{origin} must hold a JSON object of stack outputs, got {type(data).__name__}")
+    # Scalars only: a structured output is not one the drill reads, so keep it as JSON text.
+    values = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items() if v is not None}
+    return StackOutputs(values=values, origin=origin)
+
+
+def load_outputs(path: str | None, stack: str | None, *, runner: Runner = subprocess.run) -> StackOutputs:
+    """Read `--outputs FILE`, or ask the Pulumi CLI (`--stack` picks the stack)."""
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise UsageError(f"cannot read outputs file {path}: {err.strerror or err}") from None
+        return parse_outputs(text, f"outputs file {path}")
+    command = ["pulumi", "stack", "output", "--json"] + (["--stack", stack] if stack else [])
+    try:
+        done = runner(command, capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError:
+        raise UsageError(
+            "pulumi CLI not found on PATH; install it or pass --outputs FILE (from `pulumi stack output --json`)"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise UsageError("`pulumi stack output --json` did not answer within 120 s") from None
+    if done.returncode != 0:
+        first = next((line.strip() for line in (done.stderr or "").splitlines() if line.strip()), "")
+        raise UsageError(f"`{' '.join(command)}` failed (exit {done.returncode}): {first or 'no message'}")
+    return parse_outputs(done.stdout, f"`{' '.join(command)}`")

@@ -1,0 +1,251 @@
+"""`python -m drill` end to end against a moto server: every root-cause kind, the healthy stack, errors.
+
+All stacks live in one moto server under their own prefix, so the investigate subprocesses run in
+parallel (each costs about a second of interpreter start-up).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from drill_fixtures import (
+    ROOT_DIR,
+    MotoStack,
+    build_stack,
+    cli_env,
+    delete_all_images,
+    delete_parameter,
+    free_port,
+    inject_fault_like_the_fault_function,
+    moto_server,  # noqa: F401  (fixture)
+    point_parameter_at_missing_bucket,
+    remove_role_permission,
+    throttle_function,
+)
+
+from drill import cli
+
+CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Callable[[MotoStack], str] | None]] = {
+    # case: (fault applied, expected kind, expected resource)
+    "healthy": (None, None, None),
+    "policy": (inject_fault_like_the_fault_function, "bucket_policy_deny", lambda s: s.bucket),
+    "role": (remove_role_permission, "role_permission_missing", lambda s: s.role_arn),
+    "noparam": (delete_parameter, "parameter_missing", lambda s: s.parameter),
+    "wrongbucket": (point_parameter_at_missing_bucket, "parameter_wrong_bucket", lambda s: s.parameter),
+    "noimages": (delete_all_images, "no_images", lambda s: s.bucket),
+    "throttled": (throttle_function, "function_throttled", lambda s: s.function),
+}
+
+
+def run_drill(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """Start `python -m drill ARGS` from the repository root (as a person would run it)."""
+    command = [sys.executable, "-m", "drill", *args]
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
+        command,
+        cwd=ROOT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# Stacks whose S3 objects the fault touches cannot carry the TLS-only policy in moto (it ignores
+# conditions, so the policy would deny the deletion itself).
+WITHOUT_TLS_POLICY = {"noimages"}
+
+
+@pytest.fixture(scope="module")
+def reports(moto_server, tmp_path_factory):  # noqa: F811
+    """case -> (stack, exit code, parsed JSON report, stderr), plus "markdown" and "help" runs, in parallel."""
+    folder = tmp_path_factory.mktemp("drill-cli")
+    env = cli_env(moto_server)
+    stacks, running = {}, {}
+    for case, (fault, _, _) in CASES.items():
+        stack = build_stack(moto_server, f"aiops-demo-{case}", tls_only_policy=case not in WITHOUT_TLS_POLICY)
+        if fault:
+            fault(stack)
+        outputs = folder / f"{case}.json"
+        outputs.write_text(json.dumps(stack.outputs))
+        stacks[case] = stack
+        running[case] = run_drill("investigate", "--json", "--outputs", str(outputs), env=env)
+    # The same throttled stack, read again for the human report.
+    running["markdown"] = run_drill(
+        "investigate", "--since", "10", "--outputs", str(folder / "throttled.json"), env=env
+    )
+    stacks["markdown"] = stacks["throttled"]
+    running["help"] = run_drill("--help", env=env)
+    results = {}
+    for case, process in running.items():
+        stdout, stderr = process.communicate(timeout=60)
+        report = json.loads(stdout) if case in CASES and stdout.strip() else stdout
+        results[case] = (stacks.get(case), process.returncode, report, stderr)
+    return results
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c != "healthy"])
+def test_each_root_cause_kind_is_identified_through_the_cli(reports, case):
+    stack, code, report, stderr = reports[case]
+    _, kind, resource = CASES[case]
+    assert code == 0, stderr
+    assert report["status"] == "fault"
+    assert report["root_cause"]["kind"] == kind
+    assert report["root_cause"]["resource"] == resource(stack)
+    assert report["hypotheses"][0]["kind"] == kind
+    assert report["remediation"], "a fault comes with the command that fixes it"
+
+
+def test_healthy_stack_reports_healthy_with_no_root_cause(reports):
+    _, code, report, stderr = reports["healthy"]
+    assert code == 0, stderr
+    assert report["status"] == "healthy"
+    assert report["root_cause"] is None
+    # The stack's TLS-only Deny (Principal *, aws:SecureTransport=false) does not deny the role.
+    policy = [e for e in report["evidence"] if e["source"] == "bucket_policy"]
+    assert len(policy) == 1 and "none denies" in policy[0]["detail"]
+
+
+def test_report_json_has_exactly_the_documented_shape(reports):
+    _, _, report, _ = reports["policy"]
+    assert set(report) == {"status", "root_cause", "hypotheses", "evidence", "impact_path", "timeline", "remediation"}
+    assert set(report["root_cause"]) == {"kind", "resource", "summary", "actor", "changed_at"}
+    assert all(set(h) == {"kind", "resource", "confidence", "evidence"} for h in report["hypotheses"])
+    assert all(set(e) == {"id", "source", "time", "detail"} for e in report["evidence"])
+    assert all(set(t) == {"time", "event"} for t in report["timeline"])
+    ids = {e["id"] for e in report["evidence"]}
+    assert set(report["hypotheses"][0]["evidence"]) <= ids  # hypotheses cite evidence, not copies of it
+    assert [h["confidence"] for h in report["hypotheses"]] == sorted(
+        (h["confidence"] for h in report["hypotheses"]), reverse=True
+    )
+    assert report["impact_path"][0].startswith(f"bucket policy of {reports['policy'][0].bucket}")
+    assert report["remediation"][0] == "python -m drill restore"
+    assert "aiops-demo-policy-fault-injector" in report["remediation"][1]
+    assert '{"action":"restore"}' in report["remediation"][1]
+
+
+def test_unavailable_sources_are_reported_not_fatal(reports):
+    for case in ("healthy", "policy"):
+        evidence = {e["id"]: e for e in reports[case][2]["evidence"]}
+        # moto implements neither cloudtrail:LookupEvents nor cloudwatch:DescribeAlarmHistory.
+        for source in ("cloudtrail", "alarm_history"):
+            item = evidence[f"{source}-unavailable"]
+            assert item["source"] == source
+            assert "unavailable" in item["detail"]
+        # ... and the other sources were still read.
+        assert {"bucket_policy-1", "role_policy-1", "parameter-1", "images-1", "concurrency-1"} <= set(evidence)
+    # Without CloudTrail the actor and time of the change are unknown, never invented.
+    assert reports["policy"][2]["root_cause"]["actor"] is None
+    assert reports["policy"][2]["root_cause"]["changed_at"] is None
+
+
+def test_markdown_report_has_every_section(reports):
+    stack, code, text, stderr = reports["markdown"]
+    assert code == 0, stderr
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == ["## Summary", "## Root cause", "## Impact path", "## Timeline", "## Evidence", "## Remediation"]
+    assert "- Kind: `function_throttled`" in text
+    assert f"aws lambda delete-function-concurrency --function-name {stack.function}" in text
+
+
+# ------------------------------------------------------------------------------------------ errors
+def test_help_works_for_the_program_and_every_command(reports):
+    _, code, text, _ = reports["help"]
+    assert code == 0 and all(command in text for command in ("status", "trigger", "investigate", "restore", "run"))
+    for command in ("status", "trigger", "investigate", "restore", "run"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([command, "--help"], out=io.StringIO())
+        assert exit_info.value.code == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["explode"],
+        ["investigate", "--since", "0"],
+        ["investigate", "--since", "soon"],
+        ["trigger", "--timeout", "-1"],
+        ["status", "--outputs"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+
+
+def write_outputs(tmp_path: Path, outputs: dict[str, str]) -> str:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return str(path)
+
+
+def run_main(*argv: str, **kwargs) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=out, err=err, **kwargs)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_missing_output_key_is_named_in_one_line(tmp_path):
+    outputs = write_outputs(tmp_path, {"S3BucketName": "b", "LambdaFunctionName": "aiops-demo-dev-image-api"})
+    code, out, err = run_main("investigate", "--outputs", outputs)
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0
+    assert "'BucketNameParameter'" in err and outputs in err
+
+
+def test_unreadable_outputs_file_and_missing_pulumi_are_usage_errors(tmp_path):
+    code, _, err = run_main("status", "--outputs", str(tmp_path / "nope.json"))
+    assert code == 2 and "cannot read outputs file" in err
+
+    def no_pulumi(*args, **kwargs):
+        raise FileNotFoundError("pulumi")
+
+    code, _, err = run_main("status", "--stack", "dev", runner=no_pulumi)
+    assert code == 2 and "pulumi CLI not found" in err and "--outputs" in err
+
+
+def full_outputs(prefix: str = "aiops-demo-dev", fault_chain: bool = True) -> dict[str, str]:
+    outputs = {
+        "S3BucketName": f"{prefix}-images",
+        "LambdaFunctionName": f"{prefix}-image-api",
+        "BucketNameParameter": f"/{prefix}/bucket-name",
+        "ApiEndpoint": "https://a1b2c3d4e5.execute-api.us-west-2.amazonaws.com/prod/random",
+        "ApiGateway5XXAlarmName": f"{prefix}-api-5xx-alarm",
+    }
+    if fault_chain:
+        outputs |= {
+            "BucketPolicyLambdaName": f"{prefix}-fault-injector",
+            "CloudWatchAlarmName": f"{prefix}-lambda-trigger-alarm",
+        }
+    return outputs
+
+
+@pytest.mark.parametrize("command", ["trigger", "run"])
+def test_trigger_on_a_stack_without_the_fault_chain_says_so(tmp_path, command):
+    code, _, err = run_main(command, "--outputs", write_outputs(tmp_path, full_outputs(fault_chain=False)))
+    assert code == 2
+    assert err.count("\n") == 1 and "without the fault chain" in err and "BucketPolicyLambdaName" in err
+
+
+def test_missing_credentials_are_one_line_exit_2(tmp_path, monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = run_main("investigate", "--outputs", write_outputs(tmp_path, full_outputs()))
+    assert code == 2
+    assert err.count("\n") == 1 and "no AWS credentials found" in err
+
+
+def test_unreachable_endpoint_is_one_line_exit_1(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, _, err = run_main("investigate", "--outputs", write_outputs(tmp_path, full_outputs()))
+    assert code == 1
+    assert err.count("\n") == 1 and "cannot reach the AWS endpoint http://127.0.0.1:" in err

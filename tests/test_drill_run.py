@@ -1,0 +1,281 @@
+"""The whole drill in moto with the real handlers called in process (moto cannot run Lambda).
+
+A small "world" stands in for what AWS does around the handlers: the function caller dispatches by
+function name, the API probe calls the image handler with an API Gateway proxy event, Lambda's JSON
+log lines go to the function's log group, and CloudWatch's alarm evaluation is simulated on the
+clock: once the image function has been invoked threshold times, the invocations alarm goes to ALARM
+and its action runs the fault handler with a real-shaped alarm event.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from conftest import load_handler
+from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack
+
+from drill import cli, steps
+from drill.aws import Clients, account_id
+from drill.stack import StackOutputs
+
+PREFIX = "aiops-demo-dev"
+# Attributes every LogRecord has; anything else came from `extra=` and becomes a top-level JSON field.
+STANDARD_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_function", default=None)
+
+
+class LambdaJsonLogs(logging.Handler):
+    """Writes the running handler's records to /aws/lambda/<function> as Lambda's JSON log format does."""
+
+    def __init__(self, logs) -> None:
+        super().__init__(level=logging.INFO)
+        self.logs = logs
+        self.streams: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        function = current_function.get()
+        if function is None:
+            return
+        group, stream = f"/aws/lambda/{function}", "2026/11/25/[$LATEST]0123456789abcdef"
+        if group not in self.streams:
+            self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            self.streams.add(group)
+        line = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e812345678",
+            **{k: v for k, v in vars(record).items() if k not in STANDARD_RECORD_FIELDS},
+        }
+        self.logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(record.created * 1000), "message": json.dumps(line)}],
+        )
+
+
+class World:
+    """The seams the drill's steps take, backed by moto and the real handlers."""
+
+    def __init__(self, stack: MotoStack, image: Any, fault: Any) -> None:
+        self.stack, self.image, self.fault = stack, image, fault
+        self.cloudwatch = stack.client("cloudwatch")
+        self.now = 0.0
+        self.invocations = 0
+        self.statuses: list[int] = []
+        self.alarm_events: list[dict] = []
+        self.alarm_fires = True  # False: CloudWatch never evaluates (a trigger that times out)
+
+    # -- clock
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.evaluate_alarms()
+
+    # -- Lambda
+    def call(self, function: str, event: dict) -> Any:
+        token = current_function.set(function)
+        try:
+            if function == self.stack.function:
+                self.invocations += 1
+                return self.image.handler(event, None)
+            if function == self.stack.outputs.get("BucketPolicyLambdaName"):
+                return self.fault.handler(event, None)
+            raise AssertionError(f"no such function {function}")
+        finally:
+            current_function.reset(token)
+
+    # -- API Gateway
+    def probe(self) -> steps.Probe:
+        answer = self.call(self.stack.function, steps.api_gateway_event())
+        status = answer["statusCode"]
+        self.statuses.append(status)
+        if status >= 500:  # the API's 5XX alarm would follow
+            self.cloudwatch.set_alarm_state(
+                AlarmName=self.stack.outputs["ApiGateway5XXAlarmName"],
+                StateValue="ALARM",
+                StateReason="Threshold Crossed: 5XXError >= 1",
+            )
+        return steps.Probe(status, 12.0)
+
+    # -- CloudWatch
+    def evaluate_alarms(self) -> None:
+        name = self.stack.outputs.get("CloudWatchAlarmName")
+        if not (name and self.alarm_fires):
+            return
+        alarm = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        if alarm["StateValue"] == "ALARM" or self.invocations < alarm["Threshold"]:
+            return
+        reason = f"Threshold Crossed: 1 datapoint [{self.invocations}.0] was >= the threshold ({alarm['Threshold']})."
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+        event = {
+            "source": "aws.cloudwatch",
+            "alarmArn": alarm["AlarmArn"],
+            "accountId": ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+            "region": REGION,
+            "alarmData": {
+                "alarmName": name,
+                "state": {"value": "ALARM", "reason": reason, "timestamp": datetime.now(UTC).isoformat()},
+                "previousState": {"value": "OK", "reason": "Threshold Crossed", "timestamp": "2026-11-25T10:00:00Z"},
+                "configuration": {
+                    "metrics": [
+                        {
+                            "id": "m1",
+                            "metricStat": {
+                                "metric": {
+                                    "namespace": "AWS/Lambda",
+                                    "name": "Invocations",
+                                    "dimensions": {"FunctionName": self.stack.function},
+                                },
+                                "period": 60,
+                                "stat": "Sum",
+                            },
+                            "returnData": True,
+                        }
+                    ]
+                },
+            },
+        }
+        self.alarm_events.append(event)
+        # The alarm action invokes the fault function asynchronously; its answer goes nowhere.
+        self.call(self.stack.outputs["BucketPolicyLambdaName"], event)
+
+    def drill(self, outputs: StackOutputs | None = None) -> steps.Drill:
+        clients = Clients(boto3.session.Session(region_name=REGION))
+        return steps.Drill(
+            outputs=outputs or StackOutputs(self.stack.outputs, "test"),
+            clients=clients,
+            account=account_id(clients),
+            region=REGION,
+            api_probe=self.probe,
+            function_caller=self.call,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+
+@pytest.fixture
+def world(aws_mock, monkeypatch):
+    stack = build_stack(None, PREFIX, tls_only_policy=False)  # moto would apply TLS-only to every GetObject
+    monkeypatch.setenv("BUCKET_NAME_PARAMETER", stack.parameter)
+    monkeypatch.setenv("IMAGE_CACHE_TTL_SECONDS", "60")
+    monkeypatch.setenv("BUCKET_NAME", stack.bucket)
+    monkeypatch.setenv("TARGET_ROLE_ARN", stack.role_arn)
+    logs = LambdaJsonLogs(stack.client("logs"))
+    logging.getLogger().addHandler(logs)
+    try:
+        yield World(stack, load_handler("image_api"), load_handler("fault_injector"))
+    finally:
+        logging.getLogger().removeHandler(logs)
+
+
+def run_cli(world: World, *argv: str, tmp_path) -> tuple[int, str, str]:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(world.stack.outputs))
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        [*argv, "--outputs", str(path)], out=out, err=err, make=lambda args, outputs, stream: world.drill(outputs)
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_run_goes_200_then_5xx_then_finds_the_injected_deny_then_200(world, tmp_path):
+    code, out, err = run_cli(world, "run", "--json", "--interval", "5", tmp_path=tmp_path)
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert result["ok"] is True
+    names = [s["step"] for s in result["steps"]]
+    assert names == ["status", "trigger", "investigate", "restore", "status"]
+    first, trigger, report, restore, last = result["steps"]
+
+    # 200 -> 5XX -> 200 as the API saw it
+    assert first["api"]["status"] == 200 and first["fault_present"] is False and first["image_count"] == 3
+    assert world.statuses[0] == 200 and 500 in world.statuses and world.statuses[-1] == 200
+    assert trigger["invocations"] == 3 and trigger["alarm_reached"] and trigger["api_failed"]
+    events = [e["event"] for e in trigger["timeline"]]
+    assert events[3:5] == [f"alarm {PREFIX}-lambda-trigger-alarm is ALARM", "API answers HTTP 500 in 12 ms"]
+    assert trigger["fault_sids"] == ["AiopsFaultInjectionDenyListBucket", "AiopsFaultInjectionDenyGetObject"]
+    assert len(world.alarm_events) == 1  # the action ran once, on the change to ALARM
+
+    # the report names the injected deny, cites the function's error lines and the 5XX alarm
+    assert report["status"] == "fault"
+    assert report["root_cause"]["kind"] == "bucket_policy_deny"
+    assert report["root_cause"]["resource"] == world.stack.bucket
+    cited = report["hypotheses"][0]["evidence"]
+    assert any(i.startswith("logs-") for i in cited) and any(i.startswith("alarms-") for i in cited)
+    assert report["remediation"][0] == "python -m drill restore"
+    assert any("GetObject" in step for step in report["impact_path"])
+
+    assert restore["api_status"] == 200 and restore["fault_sids"] == []
+    assert last["api"]["status"] == 200 and last["fault_present"] is False
+    assert world.stack.client("s3").list_objects_v2(Bucket=world.stack.bucket)["KeyCount"] == 4
+
+
+def test_run_that_never_alarms_fails_but_still_restores(world, tmp_path):
+    world.alarm_fires = False
+    code, out, _ = run_cli(world, "run", "--trigger-timeout", "30", "--interval", "10", tmp_path=tmp_path)
+    assert code == 1
+    table = out.splitlines()[-5:]
+    assert table[0].split() == ["step", "result", "seconds", "summary"]
+    assert [row.split()[:2] for row in table[1:]] == [
+        ["status", "ok"],
+        ["trigger", "FAILED"],
+        ["restore", "ok"],
+        ["status", "ok"],
+    ]
+    assert "timed out after 30s" in out
+    assert world.now >= 30  # the fake clock ran out, the real one did not
+
+
+def test_status_reports_the_fault_and_exits_1_while_it_is_present(world, tmp_path):
+    world.invocations = 3
+    world.evaluate_alarms()  # the fault is in
+    code, out, _ = run_cli(world, "status", "--json", tmp_path=tmp_path)
+    status = json.loads(out)
+    assert code == 1
+    assert status["fault_present"] is True and status["api"]["status"] == 500
+    assert status["alarms"][world.stack.outputs["CloudWatchAlarmName"]] == "ALARM"
+
+
+def test_restore_without_the_fault_function_removes_only_the_injected_statements(world):
+    s3 = world.stack.client("s3")
+    keep = {
+        "Sid": "DenyDeleteBucket",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": f"arn:aws:s3:::{world.stack.bucket}",
+    }
+    s3.put_bucket_policy(Bucket=world.stack.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [keep]}))
+    world.invocations = 3
+    world.evaluate_alarms()
+    assert world.probe().status == 500
+    outputs = {k: v for k, v in world.stack.outputs.items() if k != "BucketPolicyLambdaName"}
+
+    result = steps.restore(world.drill(StackOutputs(outputs, "test")), timeout=10, interval=1)
+
+    assert result.ok, result.summary
+    assert "directly" in result.lines[0]
+    policy = json.loads(s3.get_bucket_policy(Bucket=world.stack.bucket)["Policy"])
+    assert policy["Statement"] == [keep]
+    assert world.statuses[-1] == 200
+
+
+def test_trigger_waits_for_an_alarm_left_in_alarm_because_its_action_only_runs_on_a_change(world):
+    name = world.stack.outputs["CloudWatchAlarmName"]
+    world.cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="last drill")
+    result = steps.trigger(world.drill(), timeout=20, interval=10)
+    assert not result.ok
+    assert "stayed in ALARM" in result.summary
+    assert world.invocations == 0  # invoking now would not run the fault injector
