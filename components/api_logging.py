@@ -12,18 +12,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_trust_policy
+
 PUSH_TO_CLOUDWATCH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
-APIGATEWAY_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "apigateway.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+APIGATEWAY_TRUST = service_trust_policy("apigateway.amazonaws.com")
 
 # One JSON object per request, so Logs Insights (and an investigation) can filter on fields directly.
 ACCESS_LOG_FIELDS = {

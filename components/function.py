@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_trust_policy
+
 FUNCTIONS_DIR = "functions"  # relative to the project root, where `pulumi up` runs the program
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
@@ -73,16 +75,7 @@ def role_policy_document(statements: Sequence[Statement], log_group_arn: pulumi.
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [*statements, log_write, XRAY_WRITE]})
 
 
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+LAMBDA_TRUST = service_trust_policy("lambda.amazonaws.com")
 
 
 class PythonFunction(pulumi.ComponentResource):

@@ -16,6 +16,7 @@ import pulumi_aws_native as aws_native
 
 from components.api_logging import ApiLogging
 from components.function import Instrumentation
+from components.iam import service_trust_policy
 from components.image_service import ImageService
 
 # Regions with a CloudWatch investigations (AIOps) endpoint, from "Amazon AI Operations endpoints and quotas",
@@ -74,24 +75,15 @@ class ObservabilityArgs:
 
 def investigation_trust_policy(account: pulumi.Input[str], region: str) -> dict[str, Any]:
     """Only CloudWatch investigations, acting for an investigation group of this account and region."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "aiops.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {
-                        "aws:SourceArn": pulumi.Output.concat(
-                            "arn:aws:aiops:", region, ":", account, ":investigation-group/*"
-                        )
-                    },
-                },
-            }
-        ],
-    }
+    return service_trust_policy(
+        "aiops.amazonaws.com",
+        condition={
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {
+                "aws:SourceArn": pulumi.Output.concat("arn:aws:aiops:", region, ":", account, ":investigation-group/*")
+            },
+        },
+    )
 
 
 def investigation_group_policy(account: pulumi.Input[str], region: str) -> dict[str, Any]:
