@@ -215,6 +215,21 @@ def settled(*outputs: pulumi.Input[Any]) -> pulumi.Output[list[Any]]:
     return pulumi.Output.all(barrier, *outputs).apply(lambda values: list(values[1:]))
 
 
+def image_service(**overrides: Any):
+    """An ImageService with test defaults; keyword arguments override ImageServiceArgs fields."""
+    from components.image_service import ImageService, ImageServiceArgs
+
+    args = {
+        "prefix": f"{PROJECT}-{STACK}",
+        "region": REGION,
+        "image_count": 5,
+        "image_model_id": "stability.stable-image-core-v1:1",
+        "image_cache_ttl_seconds": 60,
+        "log_retention_days": 7,
+    } | overrides
+    return ImageService("images", ImageServiceArgs(**args))
+
+
 def run_program() -> dict[str, pulumi.Output[Any]]:
     """Run __main__.py as `pulumi up` would (under the current mocks) and return its stack outputs."""
     import runpy

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pulumi
-from conftest import ACCOUNT, REGION, depends_on, settled
+from conftest import ACCOUNT, REGION, depends_on, image_service, settled
 
 from components.api_logging import ACCESS_LOG_FORMAT, ApiLogging, ApiLoggingArgs
-from components.image_service import ImageService, ImageServiceArgs
 
 PREFIX = "aiops-demo-dev"
 ACCOUNT_ROLE_TYPES = (
@@ -101,19 +100,7 @@ def test_without_account_role_nothing_account_wide_is_created_and_the_stage_wait
 @pulumi.runtime.test
 def test_the_stage_waits_for_the_account_setting_and_writes_access_logs(mocks):
     logging = build()
-    service = ImageService(
-        "images",
-        ImageServiceArgs(
-            prefix=PREFIX,
-            region=REGION,
-            image_count=1,
-            image_model_id="stability.stable-image-core-v1:1",
-            image_cache_ttl_seconds=60,
-            log_retention_days=14,
-            stage_access_log=logging.stage_access_log,
-            stage_depends_on=logging.stage_depends_on,
-        ),
-    )
+    service = image_service(stage_access_log=logging.stage_access_log, stage_depends_on=logging.stage_depends_on)
 
     def check(values):
         group_arn, _ = values

@@ -5,29 +5,15 @@ from __future__ import annotations
 import json
 
 import pulumi
-from conftest import ACCOUNT, REGION, depends_on, settled
+from conftest import ACCOUNT, REGION, depends_on, image_service, settled
 
 from components.fault_injection import FaultInjection, FaultInjectionArgs
-from components.image_service import ImageService, ImageServiceArgs
+from components.image_service import ImageService
 
 PREFIX = "aiops-demo-dev"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
-
-
-def image_service(prefix: str = PREFIX) -> ImageService:
-    return ImageService(
-        "images",
-        ImageServiceArgs(
-            prefix=prefix,
-            region=REGION,
-            image_count=5,
-            image_model_id="stability.stable-image-core-v1:1",
-            image_cache_ttl_seconds=60,
-            log_retention_days=7,
-        ),
-    )
 
 
 def build(**overrides) -> tuple[ImageService, FaultInjection]:

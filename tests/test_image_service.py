@@ -7,25 +7,17 @@ from types import SimpleNamespace
 
 import pulumi
 import pulumi_aws as aws
-from conftest import ACCOUNT, REGION, depends_on, settled
+from conftest import ACCOUNT, REGION, depends_on, image_service, settled
 
 from components.function import Instrumentation
-from components.image_service import ImageService, ImageServiceArgs, _api_hash
+from components.image_service import ImageService, _api_hash
 
 PREFIX = "aiops-demo-dev"
 MODEL = "stability.stable-image-core-v1:1"
 
 
 def build(**overrides) -> ImageService:
-    args = {
-        "prefix": PREFIX,
-        "region": REGION,
-        "image_count": 5,
-        "image_model_id": MODEL,
-        "image_cache_ttl_seconds": 60,
-        "log_retention_days": 7,
-    } | overrides
-    return ImageService("images", ImageServiceArgs(**args))
+    return image_service(**overrides)
 
 
 def statements_of(mocks, function_component: str) -> list[dict]:

@@ -6,12 +6,11 @@ import json
 
 import pulumi
 import pytest
-from conftest import ACCOUNT, REGION, depends_on, set_config, settled
+from conftest import ACCOUNT, REGION, depends_on, image_service, set_config, settled
 
 from components.api_logging import ApiLogging, ApiLoggingArgs
 from components.config import load_settings
 from components.function import Instrumentation
-from components.image_service import ImageService, ImageServiceArgs
 from components.observability import (
     INVESTIGATION_REGIONS,
     Observability,
@@ -34,19 +33,11 @@ def build(*, account_role: bool = True, instrumentation: Instrumentation | None 
     api_logging = ApiLogging(
         "api-logging", ApiLoggingArgs(prefix=PREFIX, log_retention_days=14, account_role=account_role)
     )
-    service = ImageService(
-        "images",
-        ImageServiceArgs(
-            prefix=PREFIX,
-            region=REGION,
-            image_count=1,
-            image_model_id="stability.stable-image-core-v1:1",
-            image_cache_ttl_seconds=60,
-            log_retention_days=14,
-            stage_access_log=api_logging.stage_access_log,
-            stage_depends_on=api_logging.stage_depends_on,
-            api_instrumentation=instrumentation or Instrumentation(),
-        ),
+    service = image_service(
+        log_retention_days=14,
+        stage_access_log=api_logging.stage_access_log,
+        stage_depends_on=api_logging.stage_depends_on,
+        api_instrumentation=instrumentation or Instrumentation(),
     )
     args = {
         "prefix": PREFIX,
