@@ -249,6 +249,18 @@ def depends_on(dependent: Recorded, dependency: Recorded) -> bool:
 FAULT_ALARM = f"{PROJECT}-{STACK}-lambda-trigger-alarm"
 
 
+def tls_only_statement(bucket: str) -> dict[str, Any]:
+    """The bucket-policy statement ImageService deploys (deny any request not made over TLS)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def alarm_event(state: str = "ALARM", alarm_name: str = FAULT_ALARM) -> dict[str, Any]:
     """The event a CloudWatch alarm action delivers to a Lambda function (configuration trimmed)."""
     return {

@@ -13,27 +13,16 @@ import os
 import socket
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from conftest import ACCOUNT, REGION, ROOT, tls_only_statement
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
-ACCOUNT = "123456789012"
-REGION = "us-west-2"
-TLS_ONLY = {
-    "Sid": "DenyInsecureTransport",
-    "Effect": "Deny",
-    "Principal": "*",
-    "Action": "s3:*",
-    "Resource": ["arn:aws:s3:::{bucket}", "arn:aws:s3:::{bucket}/*"],
-    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-}
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+from components.iam import service_trust_policy
+
+ROOT_DIR = ROOT
+LAMBDA_TRUST = service_trust_policy("lambda.amazonaws.com")
 
 
 def free_port() -> int:
@@ -150,8 +139,8 @@ def build_stack(
     if tls_only_policy:
         # moto ignores conditions, so this would deny GetObject to everyone there: only for tests that do
         # not read objects. The drill must not count it against the image role.
-        statement = json.loads(json.dumps(TLS_ONLY).replace("{bucket}", bucket))
-        c["s3"].put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+        policy = {"Version": "2012-10-17", "Statement": [tls_only_statement(bucket)]}
+        c["s3"].put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     c["ssm"].put_parameter(Name=parameter, Type="String", Value=bucket)
 
     role_name = f"{prefix}-image-api-role"

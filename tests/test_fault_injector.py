@@ -9,7 +9,7 @@ from types import ModuleType, SimpleNamespace
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, REGION, alarm_event, load_handler
+from conftest import ACCOUNT, REGION, alarm_event, load_handler, tls_only_statement
 
 BUCKET = "aiops-demo-dev-images"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/aiops-demo-dev-image-api-role"
@@ -30,14 +30,7 @@ OURS = [
         "Resource": f"arn:aws:s3:::{BUCKET}/*",
     },
 ]
-TLS_ONLY = {
-    "Sid": "DenyInsecureTransport",
-    "Effect": "Deny",
-    "Principal": "*",
-    "Action": "s3:*",
-    "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
-    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-}
+TLS_ONLY = tls_only_statement(BUCKET)
 AUDITOR = {
     "Sid": "AuditorRead",
     "Effect": "Allow",

@@ -17,7 +17,9 @@ from types import ModuleType
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, REGION, alarm_event, load_handler
+from conftest import ACCOUNT, REGION, alarm_event, load_handler, tls_only_statement
+
+from components.iam import service_trust_policy
 
 PREFIX = "aiops-demo-dev"
 BUCKET = f"{PREFIX}-images"
@@ -27,22 +29,8 @@ FAULT_ROLE = f"{PREFIX}-fault-injector-role"
 ALARM = f"{PREFIX}-lambda-trigger-alarm"
 IMAGES = {"dog-1.png": b"\x89PNG\r\n\x1a\n-one", "dog-2.jpg": b"\xff\xd8\xff\xe0-two"}
 GET = {"httpMethod": "GET", "path": "/random"}
-TLS_ONLY = {
-    "Sid": "DenyInsecureTransport",
-    "Effect": "Deny",
-    "Principal": "*",
-    "Action": "s3:*",
-    "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
-    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-}
-LAMBDA_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
+TLS_ONLY = tls_only_statement(BUCKET)
+LAMBDA_TRUST = json.dumps(service_trust_policy("lambda.amazonaws.com"))
 
 
 @dataclass
