@@ -62,7 +62,7 @@ class ObservabilityArgs:
     service: ImageService
     api_logging: ApiLogging
     log_retention_days: int
-    invocations_alarm_name: pulumi.Input[str] | None = None  # FaultInjection's alarm; None when it is disabled
+    invocations_alarm_arn: pulumi.Input[str] | None = None  # FaultInjection's alarm; None when it is disabled
     api_data_trace: bool = False  # full request/response bodies in execution logs
     throttling_burst_limit: int = 50
     throttling_rate_limit: int = 100
@@ -177,7 +177,7 @@ class Observability(pulumi.ComponentResource):
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=args.prefix,
-            dashboard_body=pulumi.Output.json_dumps(self._dashboard_body(args, account)),
+            dashboard_body=pulumi.Output.json_dumps(self._dashboard_body(args)),
             opts=child,
         )
         self.dashboard_url = dashboard_url(args.region, self.dashboard.dashboard_name)
@@ -280,7 +280,7 @@ class Observability(pulumi.ComponentResource):
         )
         return role, group, group.arn
 
-    def _dashboard_body(self, args: ObservabilityArgs, account: pulumi.Output[str]) -> dict[str, Any]:
+    def _dashboard_body(self, args: ObservabilityArgs) -> dict[str, Any]:
         service = args.service
         region = args.region
         api = ["ApiName", service.rest_api.name, "Stage", service.stage.stage_name]
@@ -295,12 +295,8 @@ class Observability(pulumi.ComponentResource):
             }
 
         alarm_arns = [self.api_5xx_alarm.arn, self.lambda_errors_alarm.arn]
-        if args.invocations_alarm_name is not None:
-            alarm_arns.append(
-                pulumi.Output.concat(
-                    "arn:aws:cloudwatch:", region, ":", account, ":alarm:", args.invocations_alarm_name
-                )
-            )
+        if args.invocations_alarm_arn is not None:
+            alarm_arns.append(args.invocations_alarm_arn)
         error_query = pulumi.Output.concat(
             "SOURCE '",
             service.api_function.log_group.name,

@@ -341,7 +341,7 @@ def test_dashboard_shows_api_and_function_metrics_under_their_real_names(mocks):
 
 @pulumi.runtime.test
 def test_dashboard_lists_every_alarm_and_the_image_function_error_lines(mocks):
-    build(invocations_alarm_name=f"{PREFIX}-lambda-trigger-alarm")
+    build(invocations_alarm_arn=f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm")
 
     def check(_):
         widgets = widgets_of(mocks)
@@ -362,7 +362,7 @@ def test_dashboard_lists_every_alarm_and_the_image_function_error_lines(mocks):
 
 @pulumi.runtime.test
 def test_dashboard_without_fault_injection_lists_only_this_components_alarms(mocks):
-    build(invocations_alarm_name=None)
+    build(invocations_alarm_arn=None)
 
     def check(_):
         (alarms,) = [w for w in widgets_of(mocks) if w["type"] == "alarm"]
