@@ -73,7 +73,8 @@ def _stack_config(namespace: str, provider_args: type) -> dict[str, Any]:
             continue
         # Structured and non-string settings (assumeRoles, endpoints, maxRetries, ...) arrive as JSON text.
         value = raw if typing.get_args(parameter.annotation)[:1] == (str,) else json.loads(raw)
-        forwarded[name] = pulumi.Output.secret(value) if pulumi.runtime.is_config_secret(f"{namespace}:{key}") else value
+        secret = pulumi.runtime.is_config_secret(f"{namespace}:{key}")
+        forwarded[name] = pulumi.Output.secret(value) if secret else value
     return forwarded
 
 

@@ -50,7 +50,8 @@ def taggable(typ: str) -> bool:
 
 def providers(mocks: RecordingMocks) -> dict[str, Recorded]:
     """The explicit provider registrations, by package."""
-    return {r.typ.removeprefix("pulumi:providers:"): r for r in mocks.resources if r.typ.startswith("pulumi:providers:")}
+    prefix = "pulumi:providers:"
+    return {r.typ.removeprefix(prefix): r for r in mocks.resources if r.typ.startswith(prefix)}
 
 
 def uses(resource: Recorded, provider: Recorded) -> bool:
@@ -81,13 +82,16 @@ def test_every_taggable_resource_is_on_a_provider_that_tags_it(mocks):
         resources = cloud_resources(mocks)
         tagged = [r for r in resources if taggable(r.typ)]
         # Not vacuous: roles, functions, log groups, the bucket, alarms, the API and the group at least.
-        assert {"aws:iam/role:Role", "aws:lambda/function:Function", "aws:s3/bucket:Bucket",
-                "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:apigateway/restApi:RestApi",
-                "aws-native:aiops:InvestigationGroup"} <= {r.typ for r in tagged}  # fmt: skip
-        untagged_route = [
-            f"{r.typ} {r.name}" for r in tagged if not uses(r, by_package[r.typ.split(":")[0]])
-        ]
-        assert untagged_route == [], "taggable resources on the default provider get no tags"
+        assert {
+            "aws:iam/role:Role",
+            "aws:lambda/function:Function",
+            "aws:s3/bucket:Bucket",
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+            "aws:apigateway/restApi:RestApi",
+            "aws-native:aiops:InvestigationGroup",
+        } <= {r.typ for r in tagged}
+        on_default_provider = [f"{r.typ} {r.name}" for r in tagged if not uses(r, by_package[r.typ.split(":")[0]])]
+        assert on_default_provider == [], "taggable resources on the default provider get no tags"
         # Untaggable ones too: the stack has one region, whichever way a resource is created.
         assert all(uses(r, by_package[r.typ.split(":")[0]]) for r in resources)
 
@@ -161,4 +165,5 @@ def test_explicit_providers_keep_the_stacks_provider_config(mocks):
 
 def test_sdk_class_lookup_follows_python_names():
     assert sdk_class("aws:lambda/function:Function") is aws.lambda_.Function
-    assert taggable("aws:lambda/function:Function") and not taggable("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert taggable("aws:lambda/function:Function")
+    assert not taggable("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
