@@ -8,8 +8,11 @@ from components.fault_injection import FaultInjection, FaultInjectionArgs
 from components.function import Instrumentation
 from components.image_service import ImageService, ImageServiceArgs
 from components.observability import Observability, ObservabilityArgs, application_signals_instrumentation
+from components.providers import application_tags, stack_providers
 
 settings = load_settings()
+# Every component builds on these providers: one region, and the application tags on every taggable resource.
+providers = stack_providers(settings.region, application_tags(settings.project, settings.stack))
 
 # Built before the image service: its stage logs to this group and waits for the account's log role.
 api_logging = ApiLogging(
@@ -19,6 +22,7 @@ api_logging = ApiLogging(
         log_retention_days=settings.log_retention_days,
         account_role=settings.api_gateway_account_role,
     ),
+    opts=providers.options,
 )
 images = ImageService(
     "images",
@@ -35,6 +39,7 @@ images = ImageService(
         if settings.application_signals_enabled
         else Instrumentation(),
     ),
+    opts=providers.options,
 )
 fault = (
     FaultInjection(
@@ -47,6 +52,7 @@ fault = (
             threshold=settings.fault_alarm_threshold,
             period_seconds=settings.fault_alarm_period_seconds,
         ),
+        opts=providers.options,
     )
     if settings.fault_injection_enabled
     else None
@@ -69,6 +75,7 @@ observability = Observability(
         investigation_group_arn=settings.investigation_group_arn,
         application_signals_enabled=settings.application_signals_enabled,
     ),
+    opts=providers.options,
 )
 
 # Output names follow the seed template, so its runbook keeps working; the rest are new.

@@ -18,6 +18,7 @@ from components.api_logging import ApiLogging
 from components.function import Instrumentation
 from components.iam import service_trust_policy
 from components.image_service import ImageService
+from components.providers import APPLICATION_TAG
 
 # Regions with a CloudWatch investigations (AIOps) endpoint, from "Amazon AI Operations endpoints and quotas",
 # https://docs.aws.amazon.com/general/latest/gr/aiops_region.html — update here when AWS adds regions.
@@ -137,7 +138,7 @@ class Observability(pulumi.ComponentResource):
         super().__init__("aiops:index:Observability", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         service = args.service
-        account = aws.get_caller_identity_output().account_id
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         self.execution_log_group, self.method_settings = self._stage_logging(name, args)
         self.investigation_role, self.investigation_group, self.investigation_group_arn = self._investigations(
@@ -274,6 +275,8 @@ class Observability(pulumi.ComponentResource):
             role_arn=role.arn,
             retention_in_days=args.investigation_retention_days,
             is_cloud_trail_event_history_enabled=True,
+            # Where investigations cannot discover how resources relate, they narrow the search by these tag keys.
+            tag_key_boundaries=[APPLICATION_TAG],
             investigation_group_policy=pulumi.Output.json_dumps(investigation_group_policy(account, args.region)),
             # The group validates that its role can read telemetry when it is created.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),

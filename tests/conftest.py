@@ -59,6 +59,7 @@ class Recorded:
     dependencies: list[str] = field(default_factory=list)
     retain_on_delete: bool = False
     custom: bool = True
+    provider: str = ""  # the provider reference sent ("<provider urn>::<id>"); empty means the default provider
 
 
 def _arn(service: str, resource: str, *, region: str = REGION, account: str = ACCOUNT) -> str:
@@ -71,6 +72,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.call_providers: list[tuple[str, str]] = []  # (token, provider reference) of every invoke
 
     # -- queries used by tests
     def of_type(self, typ: str) -> list[Recorded]:
@@ -146,11 +148,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         else:
             service = typ.split(":")[1].split("/")[0]
             outputs.setdefault("arn", _arn(service, f"{name}"))
-        self.resources.append(Recorded(typ=typ, name=name, inputs=dict(args.inputs), custom=bool(args.custom)))
+        self.resources.append(
+            Recorded(typ=typ, name=name, inputs=dict(args.inputs), custom=bool(args.custom), provider=args.provider)
+        )
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.calls.append((args.token, dict(args.args)))
+        self.call_providers.append((args.token, args.provider))
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDAEXAMPLE"}
         if args.token == "aws:index/getRegion:getRegion":
