@@ -49,8 +49,10 @@ fault = (
             bucket=images.bucket,
             target_function=images.api_function,
             log_retention_days=settings.log_retention_days,
+            region=settings.region,
             threshold=settings.fault_alarm_threshold,
             period_seconds=settings.fault_alarm_period_seconds,
+            armed=settings.fault_armed,
         ),
         opts=providers.options,
     )
@@ -85,6 +87,8 @@ pulumi.export("LambdaFunctionName", images.api_function.function.name)
 pulumi.export("BedrockLambdaName", images.seeder_function.function.name)
 pulumi.export("ApiEndpoint", images.api_endpoint)
 pulumi.export("ImageSeedResult", images.seeding.result)
+pulumi.export("ImageFunctionRoleArn", images.api_function.role.arn)
+pulumi.export("RestApiId", images.rest_api.id)
 if fault:
     pulumi.export("BucketPolicyLambdaName", fault.function.function.name)
     pulumi.export("CloudWatchAlarmName", fault.alarm.name)

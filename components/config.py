@@ -41,8 +41,9 @@ LOG_RETENTION_DAYS = (
 # Bedrock image model families, by model-id prefix. The seeder speaks one request schema per family.
 IMAGE_MODEL_PREFIXES = ("stability.", "amazon.titan-image-generator", "amazon.nova-canvas")
 
-# CloudWatch accepts 10 and 30 seconds (high resolution) or any multiple of 60.
-ALARM_PERIOD_HINT = "10, 30 or a multiple of 60"
+# Lambda Invocations and API Gateway 5XXError are one-minute metrics: a 10 or 30 s period lapses into
+# INSUFFICIENT_DATA between datapoints (and bills as a high-resolution alarm), so only whole minutes.
+ALARM_PERIOD_HINT = "multiples of 60 from 60 to 86400"
 
 DEFAULTS: dict[str, object] = {
     "imageCount": 5,
@@ -52,6 +53,7 @@ DEFAULTS: dict[str, object] = {
     "faultInjectionEnabled": True,
     "faultAlarmThreshold": 3,
     "faultAlarmPeriodSeconds": 60,
+    "faultArmed": True,
     "apiGatewayAccountRole": True,
     "apiDataTrace": False,
     "apiThrottlingBurstLimit": 50,
@@ -79,6 +81,7 @@ class Settings:
     fault_injection_enabled: bool
     fault_alarm_threshold: int
     fault_alarm_period_seconds: int
+    fault_armed: bool  # the invocations alarm's actions_enabled: whether it may run the fault after deploy
     api_gateway_account_role: bool
     api_data_trace: bool
     api_throttling_burst_limit: int
@@ -123,8 +126,9 @@ def _str(config: pulumi.Config, key: str) -> str:
 
 
 def _alarm_period(config: pulumi.Config, key: str) -> int:
-    value = _int(config, key, low=10, high=86400)
-    if value not in (10, 30) and value % 60:
+    value = config.get_int(key)
+    value = DEFAULTS[key] if value is None else value
+    if not 60 <= value <= 86400 or value % 60:
         raise ValueError(f"config {config.name}:{key} = {value}: allowed values are {ALARM_PERIOD_HINT}")
     return value
 
@@ -162,6 +166,7 @@ def load_settings() -> Settings:
         fault_injection_enabled=_bool(config, "faultInjectionEnabled"),
         fault_alarm_threshold=_int(config, "faultAlarmThreshold", low=1, high=1000),
         fault_alarm_period_seconds=_alarm_period(config, "faultAlarmPeriodSeconds"),
+        fault_armed=_bool(config, "faultArmed"),
         api_gateway_account_role=_bool(config, "apiGatewayAccountRole"),
         api_data_trace=_bool(config, "apiDataTrace"),
         api_throttling_burst_limit=_int(config, "apiThrottlingBurstLimit", low=0, high=5000),

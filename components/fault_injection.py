@@ -19,6 +19,20 @@ from components.function import PythonFunction, PythonFunctionArgs
 
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 
+# Alarm actions invoke asynchronously: without this, a throttled or failed invoke is retried twice and an
+# event may wait hours in the queue. The function also ignores events older than this (same figure).
+MAX_EVENT_AGE_SECONDS = 300
+
+
+def alarm_name(prefix: str) -> str:
+    return f"{prefix}-lambda-trigger-alarm"
+
+
+def alarm_arn(region: str, account: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
+    """The alarm's ARN from its deterministic name: the function learns it without waiting for the alarm
+    (whose action is the function — depending on the alarm would be a cycle)."""
+    return pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", account, ":alarm:", alarm_name(prefix))
+
 
 @dataclass(frozen=True)
 class FaultInjectionArgs:
@@ -26,8 +40,10 @@ class FaultInjectionArgs:
     bucket: aws.s3.Bucket  # the image bucket whose policy the fault changes
     target_function: PythonFunction  # the image function: its invocations trip the alarm, its role is denied
     log_retention_days: int
+    region: str
     threshold: int = 3  # invocations (Sum) within one period that trip the alarm
     period_seconds: int = 60
+    armed: bool = True  # the alarm's actions_enabled (config faultArmed); the drill arms and disarms it
 
 
 class FaultInjection(pulumi.ComponentResource):
@@ -36,11 +52,13 @@ class FaultInjection(pulumi.ComponentResource):
     function: PythonFunction  # fault_injector
     alarm: aws.cloudwatch.MetricAlarm  # "<prefix>-lambda-trigger-alarm"
     permission: aws.lambda_.Permission  # lets that alarm (and only it) invoke fault_injector
+    invoke_config: aws.lambda_.FunctionEventInvokeConfig  # no retries, short event age
 
     def __init__(self, name: str, args: FaultInjectionArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aiops:index:FaultInjection", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         target = args.target_function
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         self.function = PythonFunction(
             f"{name}-injector",
@@ -50,7 +68,12 @@ class FaultInjection(pulumi.ComponentResource):
                 description="Incident drill: adds (on ALARM) or removes ({action: restore}) a bucket-policy Deny",
                 log_retention_days=args.log_retention_days,
                 timeout=30,
-                environment={"BUCKET_NAME": args.bucket.bucket, "TARGET_ROLE_ARN": target.role.arn},
+                environment={
+                    "BUCKET_NAME": args.bucket.bucket,
+                    "TARGET_ROLE_ARN": target.role.arn,
+                    # The function acts only on events from this alarm.
+                    "ALARM_ARN": alarm_arn(args.region, account, args.prefix),
+                },
                 statements=[
                     {
                         # Read-merge-write of the policy, and delete when restore leaves nothing. Nothing
@@ -64,10 +87,18 @@ class FaultInjection(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # No reserved concurrency: it fails the deploy in accounts whose concurrency quota is 10.
+        self.invoke_config = aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async",
+            function_name=self.function.function.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
+            opts=child,
+        )
 
         self.alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-alarm",
-            name=f"{args.prefix}-lambda-trigger-alarm",
+            name=alarm_name(args.prefix),
             alarm_description=pulumi.Output.format(
                 "Incident drill trigger: {0} invoked {1} or more times in {2} s. The action runs {3}, which denies "
                 "{0}'s role access to the image bucket (the API then answers 500). Undo: invoke {3} with "
@@ -88,6 +119,7 @@ class FaultInjection(pulumi.ComponentResource):
             # No traffic is not an incident: the alarm returns to OK instead of INSUFFICIENT_DATA.
             treat_missing_data="notBreaching",
             alarm_actions=[self.function.function.arn],
+            actions_enabled=args.armed,
             opts=child,
         )
 
@@ -101,8 +133,10 @@ class FaultInjection(pulumi.ComponentResource):
             function=self.function.function.name,
             principal=ALARM_PRINCIPAL,
             source_arn=self.alarm.arn,
-            source_account=aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id,
-            opts=child,
+            source_account=account,
+            # The alarm can invoke only through this permission: by then the function's role policy
+            # and its async settings are in place.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.function.invoke_ready, self.invoke_config]),
         )
 
         self.register_outputs(

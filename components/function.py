@@ -84,6 +84,10 @@ class PythonFunction(pulumi.ComponentResource):
     function: aws.lambda_.Function
     role: aws.iam.Role
     log_group: aws.cloudwatch.LogGroup
+    policy: aws.iam.RolePolicy
+    # What anything that invokes the function (an API stage, an alarm's permission, a deploy-time
+    # Invocation) must wait for: the function and every policy of its role.
+    invoke_ready: list[pulumi.Resource]
 
     def __init__(self, name: str, args: PythonFunctionArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aiops:index:PythonFunction", name, None, opts)
@@ -102,7 +106,7 @@ class PythonFunction(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        policy = aws.iam.RolePolicy(
+        self.policy = policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
             policy=role_policy_document(args.statements, self.log_group.arn),
@@ -134,10 +138,12 @@ class PythonFunction(pulumi.ComponentResource):
                 system_log_level="WARN",
             ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            # The log group must exist first (or Lambda creates an unmanaged one), and the role's
-            # permissions must be in place before anything can invoke the function.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy, *attachments]),
+            # The log group must exist first (or Lambda creates an unmanaged one). The role's policies
+            # need not: creating the function only needs the role. What invokes the function waits for
+            # them through `invoke_ready`, so the function does not lengthen the deploy's critical path.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
         )
+        self.invoke_ready = [self.function, policy, *attachments]
         self.register_outputs(
             {
                 "functionName": self.function.name,

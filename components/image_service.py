@@ -6,7 +6,6 @@ The seeder fills the bucket once at deploy, from Bedrock or from its bundled sam
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,19 +14,17 @@ import pulumi
 import pulumi_aws as aws
 
 from components.function import Instrumentation, PythonFunction, PythonFunctionArgs
+from components.rest_api import (
+    ROUTE,
+    STAGE_NAME,
+    document_body,
+    document_hash,
+    function_invoke_arn,
+    openapi_document,
+)
+from components.seeder_iam import foundation_model_arn, seeder_statements
 
-STAGE_NAME = "prod"
-ROUTE = "random"
-
-# curl and browsers send `Accept: */*`; API Gateway decodes the function's base64 body to binary only
-# when the Accept header matches a binary media type, and only "*/*" matches that header.
-BINARY_MEDIA_TYPES = ["image/jpeg", "image/png", "*/*"]
-
-CORS_HEADERS = {
-    "Access-Control-Allow-Headers": "'Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token'",
-    "Access-Control-Allow-Methods": "'GET,OPTIONS'",
-    "Access-Control-Allow-Origin": "'*'",
-}
+__all__ = ["ROUTE", "STAGE_NAME", "ImageService", "ImageServiceArgs", "foundation_model_arn"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,17 @@ class ImageServiceArgs:
     api_instrumentation: Instrumentation = field(default_factory=Instrumentation)
 
 
-def foundation_model_arn(region: str, model_id: str) -> str:
-    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+def parameter_name(prefix: str) -> str:
+    return f"/{prefix}/bucket-name"
+
+
+def api_function_name(prefix: str) -> str:
+    return f"{prefix}-image-api"
+
+
+def parameter_arn(region: str, account: pulumi.Input[str], name: str) -> pulumi.Output[str]:
+    """The parameter's ARN from its name (which starts with "/"), so readers need not wait for it."""
+    return pulumi.Output.concat("arn:aws:ssm:", region, ":", account, ":parameter", name)
 
 
 class ImageService(pulumi.ComponentResource):
@@ -63,11 +69,15 @@ class ImageService(pulumi.ComponentResource):
     def __init__(self, name: str, args: ImageServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aiops:index:ImageService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Names are deterministic, so ARNs built from them let readers start without waiting for the
+        # resource (the deploy's critical path stays short); ordering that matters is explicit.
+        self._account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self._parameter_name = parameter_name(args.prefix)
 
         self.bucket, bucket_ready = self._bucket(name, child)
         self.parameter = aws.ssm.Parameter(
             f"{name}-bucket-name",
-            name=f"/{args.prefix}/bucket-name",
+            name=self._parameter_name,
             type="String",
             # Not a secret: `insecure_value` keeps it readable in diffs and state (`value` is always secret).
             insecure_value=self.bucket.bucket,
@@ -76,14 +86,15 @@ class ImageService(pulumi.ComponentResource):
         )
         self.api_function = self._api_function(name, args)
         self.seeder_function = self._seeder_function(name, args)
-        # Run once at deploy (and again only if the model or count changes); the seeder is idempotent
-        # and reports Bedrock failures in its result instead of failing the deploy.
+        # Run at deploy, and again when the model, the count or the bucket (a replaced, empty one)
+        # changes; the seeder decides what a re-run means and reports Bedrock failures in its result
+        # instead of failing the deploy. It runs only once its role's policy is in place.
         self.seeding = aws.lambda_.Invocation(
             f"{name}-seed",
             function_name=self.seeder_function.function.name,
             input=json.dumps({"reason": "deploy"}),
-            triggers={"model": args.image_model_id, "count": str(args.image_count)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=bucket_ready),
+            triggers={"model": args.image_model_id, "count": str(args.image_count), "bucket": self.bucket.bucket},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*bucket_ready, *self.seeder_function.invoke_ready]),
         )
         self.rest_api, self.stage = self._api(name, args)
         self.api_endpoint = pulumi.Output.concat(self.stage.invoke_url, "/", ROUTE)
@@ -93,8 +104,10 @@ class ImageService(pulumi.ComponentResource):
                 "bucketName": self.bucket.bucket,
                 "parameterName": self.parameter.name,
                 "apiFunctionName": self.api_function.function.name,
+                "apiFunctionRoleArn": self.api_function.role.arn,
                 "seederFunctionName": self.seeder_function.function.name,
                 "seedResult": self.seeding.result,
+                "restApiId": self.rest_api.id,
                 "apiEndpoint": self.api_endpoint,
             }
         )
@@ -157,12 +170,12 @@ class ImageService(pulumi.ComponentResource):
             f"{name}-image-api",
             PythonFunctionArgs(
                 code_dir="image_api",
-                function_name=f"{args.prefix}-image-api",
+                function_name=api_function_name(args.prefix),
                 description="Returns a random image from the image bucket",
                 log_retention_days=args.log_retention_days,
                 timeout=30,
                 environment={
-                    "BUCKET_NAME_PARAMETER": self.parameter.name,
+                    "BUCKET_NAME_PARAMETER": self._parameter_name,
                     "IMAGE_CACHE_TTL_SECONDS": str(args.image_cache_ttl_seconds),
                     **instrumentation.environment,
                 },
@@ -173,7 +186,7 @@ class ImageService(pulumi.ComponentResource):
                         "Sid": "ReadBucketNameParameter",
                         "Effect": "Allow",
                         "Action": "ssm:GetParameter",
-                        "Resource": self.parameter.arn,
+                        "Resource": parameter_arn(args.region, self._account, self._parameter_name),
                     },
                     {
                         "Sid": "ListImages",
@@ -207,70 +220,46 @@ class ImageService(pulumi.ComponentResource):
                     "MODEL_ID": args.image_model_id,
                     "IMAGE_COUNT": str(args.image_count),
                 },
-                statements=[
-                    {
-                        "Sid": "GenerateImages",
-                        "Effect": "Allow",
-                        "Action": "bedrock:InvokeModel",
-                        "Resource": foundation_model_arn(args.region, args.image_model_id),
-                    },
-                    {
-                        "Sid": "CheckForImages",
-                        "Effect": "Allow",
-                        "Action": "s3:ListBucket",
-                        "Resource": self.bucket.arn,
-                    },
-                    {
-                        "Sid": "StoreImages",
-                        "Effect": "Allow",
-                        "Action": "s3:PutObject",
-                        "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
-                    },
-                ],
+                statements=seeder_statements(self.bucket.arn, args.region, args.image_model_id),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _api(self, name: str, args: ImageServiceArgs) -> tuple[aws.apigateway.RestApi, aws.apigateway.Stage]:
         child = pulumi.ResourceOptions(parent=self)
+        api_name = f"{args.prefix}-api"
+        description = "Random image service (aiops-demo)"
+        invoke_arn = self._account.apply(
+            lambda account: function_invoke_arn(args.region, account, api_function_name(args.prefix))
+        )
+        body = invoke_arn.apply(lambda arn: document_body(openapi_document(api_name, description, arn)))
         api = aws.apigateway.RestApi(
             f"{name}-api",
-            name=f"{args.prefix}-api",
-            description="Random image service (aiops-demo)",
+            name=api_name,
+            description=description,
+            body=body,
+            # The endpoint type is not part of the document (API Gateway takes it as an import parameter).
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
-            binary_media_types=BINARY_MEDIA_TYPES,
             opts=child,
         )
-        resource = aws.apigateway.Resource(
-            f"{name}-random", rest_api=api.id, parent_id=api.root_resource_id, path_part=ROUTE, opts=child
-        )
-        get = aws.apigateway.Method(
-            f"{name}-get",
-            rest_api=api.id,
-            resource_id=resource.id,
-            http_method="GET",
-            authorization="NONE",
-            opts=child,
-        )
-        get_integration = aws.apigateway.Integration(
-            f"{name}-get-integration",
-            rest_api=api.id,
-            resource_id=resource.id,
-            http_method=get.http_method,
-            type="AWS_PROXY",
-            integration_http_method="POST",
-            uri=self.api_function.function.invoke_arn,
-            opts=child,
-        )
-        options, options_parts = self._cors_preflight(name, api, resource)
-
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=api.id,
-            description="Managed by Pulumi; replaced when the API's routes change",
-            # A deployment is a snapshot: without a trigger it would not follow method changes.
-            triggers={"redeployment": _api_hash(resource, get, get_integration, options, *options_parts)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[get_integration, *options_parts]),
+            description="Managed by Pulumi; replaced when the API's OpenAPI document changes",
+            # A deployment is a snapshot: the document's hash makes every change to it a new deployment.
+            triggers={"redeployment": body.apply(document_hash)},
+            opts=child,
+        )
+        # The API does not wait for the function: the stage (the moment traffic can arrive) waits for the
+        # permission, which waits for the function, for the function's role policies, and for the
+        # parameter the function reads on its first request.
+        permission = aws.lambda_.Permission(
+            f"{name}-api-invoke",
+            action="lambda:InvokeFunction",
+            function=self.api_function.function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.execution_arn, f"/*/GET/{ROUTE}"),
+            opts=child,
         )
         stage = aws.apigateway.Stage(
             f"{name}-stage",
@@ -280,81 +269,9 @@ class ImageService(pulumi.ComponentResource):
             description="Production stage",
             xray_tracing_enabled=True,
             access_log_settings=args.stage_access_log,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.stage_depends_on)),
-        )
-        aws.lambda_.Permission(
-            f"{name}-api-invoke",
-            action="lambda:InvokeFunction",
-            function=self.api_function.function.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(api.execution_arn, f"/*/GET/{ROUTE}"),
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*args.stage_depends_on, permission, *self.api_function.invoke_ready, self.parameter],
+            ),
         )
         return api, stage
-
-    def _cors_preflight(
-        self, name: str, api: aws.apigateway.RestApi, resource: aws.apigateway.Resource
-    ) -> tuple[aws.apigateway.Method, list[pulumi.CustomResource]]:
-        child = pulumi.ResourceOptions(parent=self)
-        options = aws.apigateway.Method(
-            f"{name}-options",
-            rest_api=api.id,
-            resource_id=resource.id,
-            http_method="OPTIONS",
-            authorization="NONE",
-            opts=child,
-        )
-        integration = aws.apigateway.Integration(
-            f"{name}-options-integration",
-            rest_api=api.id,
-            resource_id=resource.id,
-            http_method=options.http_method,
-            type="MOCK",
-            request_templates={"application/json": json.dumps({"statusCode": 200})},
-            # With "*/*" as a binary media type the preflight body would be binary and the
-            # mapping template could not run; convert it to text first.
-            content_handling="CONVERT_TO_TEXT",
-            opts=child,
-        )
-        method_response = aws.apigateway.MethodResponse(
-            f"{name}-options-200",
-            rest_api=api.id,
-            resource_id=resource.id,
-            http_method=options.http_method,
-            status_code="200",
-            response_parameters={f"method.response.header.{h}": True for h in CORS_HEADERS},
-            opts=child,
-        )
-        integration_response = aws.apigateway.IntegrationResponse(
-            f"{name}-options-integration-200",
-            rest_api=api.id,
-            resource_id=resource.id,
-            http_method=options.http_method,
-            status_code=method_response.status_code,
-            response_parameters={f"method.response.header.{h}": v for h, v in CORS_HEADERS.items()},
-            response_templates={"application/json": ""},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),
-        )
-        return options, [integration, method_response, integration_response]
-
-
-def _api_hash(*parts: pulumi.CustomResource) -> pulumi.Output[str]:
-    """A digest of everything a deployment snapshots: ids and the definitions that can change in place."""
-    watched = (
-        "path_part",
-        "http_method",
-        "authorization",
-        "type",
-        "uri",
-        "integration_http_method",
-        "content_handling",
-        "request_templates",
-        "response_parameters",
-        "response_templates",
-        "status_code",
-    )
-    definition = [
-        {"urn": part.urn, "id": part.id, **{key: getattr(part, key) for key in watched if hasattr(part, key)}}
-        for part in parts
-    ]
-    return pulumi.Output.json_dumps(definition).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())

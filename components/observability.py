@@ -17,7 +17,7 @@ import pulumi_aws_native as aws_native
 from components.api_logging import ApiLogging
 from components.function import Instrumentation
 from components.iam import service_trust_policy
-from components.image_service import ImageService
+from components.image_service import STAGE_NAME, ImageService
 from components.providers import APPLICATION_TAG
 
 # Regions with a CloudWatch investigations (AIOps) endpoint, from "Amazon AI Operations endpoints and quotas",
@@ -45,6 +45,11 @@ APPLICATION_SIGNALS_LAMBDA_POLICY = "arn:aws:iam::aws:policy/CloudWatchLambdaApp
 OTEL_EXEC_WRAPPER = "/opt/otel-instrument"
 
 LAMBDA_ERRORS_PERIOD_SECONDS = 60
+
+# Application Signals discovery is one per account, kept once on, and creating it where it exists fails
+# (a second stack, a redeploy after destroy, an account that has it on). The stack leaves it unmanaged;
+# StartDiscovery is the one-time, repeatable step: https://docs.aws.amazon.com/applicationsignals/latest/APIReference/API_StartDiscovery.html
+APPLICATION_SIGNALS_DISCOVERY_STEP = "aws application-signals start-discovery --region {region}"
 
 
 def application_signals_instrumentation(layer_arn: str) -> Instrumentation:
@@ -75,14 +80,13 @@ class ObservabilityArgs:
 
 
 def investigation_trust_policy(account: pulumi.Input[str], region: str) -> dict[str, Any]:
-    """Only CloudWatch investigations, acting for an investigation group of this account and region."""
+    """Only CloudWatch investigations acting for this account and region, in the form AWS documents
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Investigations-GetStarted-Group.html)."""
     return service_trust_policy(
         "aiops.amazonaws.com",
         condition={
             "StringEquals": {"aws:SourceAccount": account},
-            "ArnLike": {
-                "aws:SourceArn": pulumi.Output.concat("arn:aws:aiops:", region, ":", account, ":investigation-group/*")
-            },
+            "ArnLike": {"aws:SourceArn": pulumi.Output.concat("arn:aws:aiops:", region, ":", account, ":*")},
         },
     )
 
@@ -132,7 +136,6 @@ class Observability(pulumi.ComponentResource):
     investigation_role: aws.iam.Role | None
     investigation_group: aws_native.aiops.InvestigationGroup | None
     investigation_group_arn: pulumi.Output[str] | None  # None when investigations are off or unavailable
-    discovery: aws_native.applicationsignals.Discovery | None
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aiops:index:Observability", name, None, opts)
@@ -151,7 +154,7 @@ class Observability(pulumi.ComponentResource):
             namespace="AWS/ApiGateway",
             metric_name="5XXError",
             statistic="Sum",
-            dimensions={"ApiName": service.rest_api.name, "Stage": service.stage.stage_name},
+            dimensions={"ApiName": service.rest_api.name, "Stage": STAGE_NAME},
             period=args.api_alarm_period_seconds,
             evaluation_periods=1,
             threshold=1,
@@ -182,15 +185,13 @@ class Observability(pulumi.ComponentResource):
             opts=child,
         )
         self.dashboard_url = dashboard_url(args.region, self.dashboard.dashboard_name)
-        # Account-wide and idempotent (it only creates a service-linked role): kept on destroy, like the
-        # API Gateway account setting, so one stack's destroy does not switch it off for others.
-        self.discovery = (
-            aws_native.applicationsignals.Discovery(
-                f"{name}-application-signals", opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        if args.application_signals_enabled:  # discovery is account-wide: a one-time step, not a resource
+            pulumi.log.warn(
+                "Application Signals: the image function is instrumented. Discovery is account-wide and not "
+                "managed by this stack; once per account and region (repeatable, harmless if on): "
+                f"`{APPLICATION_SIGNALS_DISCOVERY_STEP.format(region=args.region)}`.",
+                resource=self,
             )
-            if args.application_signals_enabled
-            else None
-        )
 
         self.register_outputs(
             {
@@ -220,16 +221,14 @@ class Observability(pulumi.ComponentResource):
         # API Gateway would create this group itself, without retention, and destroy would leave it behind.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-execution-logs",
-            name=pulumi.Output.concat(
-                "API-Gateway-Execution-Logs_", service.rest_api.id, "/", service.stage.stage_name
-            ),
+            name=pulumi.Output.concat("API-Gateway-Execution-Logs_", service.rest_api.id, f"/{STAGE_NAME}"),
             retention_in_days=args.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
         settings = aws.apigateway.MethodSettings(
             f"{name}-method-settings",
             rest_api=service.rest_api.id,
-            stage_name=service.stage.stage_name,
+            stage_name=service.stage.stage_name,  # the output, not the constant: the stage must exist first
             method_path="*/*",
             settings=aws.apigateway.MethodSettingsSettingsArgs(
                 metrics_enabled=True,
@@ -278,15 +277,16 @@ class Observability(pulumi.ComponentResource):
             # Where investigations cannot discover how resources relate, they narrow the search by these tag keys.
             tag_key_boundaries=[APPLICATION_TAG],
             investigation_group_policy=pulumi.Output.json_dumps(investigation_group_policy(account, args.region)),
-            # The group validates that its role can read telemetry when it is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            # The group validates that its role can read telemetry when it is created. One group per account
+            # and region, and `name`/`retentionInDays` force replacement: delete the old one first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], delete_before_replace=True),
         )
         return role, group, group.arn
 
     def _dashboard_body(self, args: ObservabilityArgs) -> dict[str, Any]:
         service = args.service
         region = args.region
-        api = ["ApiName", service.rest_api.name, "Stage", service.stage.stage_name]
+        api = ["ApiName", service.rest_api.name, "Stage", STAGE_NAME]
         fn = ["FunctionName", service.api_function.function.name]
 
         def metrics(title: str, lines: list[list[Any]]) -> dict[str, Any]:

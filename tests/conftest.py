@@ -58,6 +58,7 @@ class Recorded:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     retain_on_delete: bool = False
+    delete_before_replace: bool = False
     custom: bool = True
     provider: str = ""  # the provider reference sent ("<provider urn>::<id>"); empty means the default provider
 
@@ -166,7 +167,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """Adds what `new_resource` cannot see to each record: parent, dependencies, retain-on-delete."""
+    """Adds what `new_resource` cannot see to each record: parent, dependencies, retain-on-delete,
+    delete-before-replace."""
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -179,6 +181,7 @@ class RecordingMonitor(MockMonitor):
         record.parent = request.parent
         record.dependencies = list(request.dependencies)
         record.retain_on_delete = bool(request.retainOnDelete)
+        record.delete_before_replace = bool(request.deleteBeforeReplace)
         return response
 
 

@@ -44,8 +44,15 @@ def test_explicit_false_and_zero_are_kept_not_replaced_by_defaults(mocks):
         ("imageCount", 21, "1 to 20"),
         ("logRetentionDays", 8, "1, 3, 5, 7, 14"),
         ("faultAlarmThreshold", 0, "1 to 1000"),
-        ("faultAlarmPeriodSeconds", 45, "10, 30 or a multiple of 60"),
-        ("apiAlarmPeriodSeconds", 90, "10, 30 or a multiple of 60"),
+        # One-minute metrics: high-resolution periods (10, 30) and partial minutes are refused.
+        ("faultAlarmPeriodSeconds", 45, "multiples of 60 from 60 to 86400"),
+        ("faultAlarmPeriodSeconds", 10, "multiples of 60 from 60 to 86400"),
+        ("faultAlarmPeriodSeconds", 30, "multiples of 60 from 60 to 86400"),
+        ("faultAlarmPeriodSeconds", 86460, "multiples of 60 from 60 to 86400"),
+        ("apiAlarmPeriodSeconds", 90, "multiples of 60 from 60 to 86400"),
+        ("apiAlarmPeriodSeconds", 10, "multiples of 60 from 60 to 86400"),
+        ("apiAlarmPeriodSeconds", 30, "multiples of 60 from 60 to 86400"),
+        ("apiAlarmPeriodSeconds", 0, "multiples of 60 from 60 to 86400"),
         ("investigationRetentionDays", 6, "7 to 90"),
         ("investigationRetentionDays", 91, "7 to 90"),
         ("imageModelId", "amazon.titan-text-express-v1", "stability."),
@@ -58,6 +65,28 @@ def test_bad_value_fails_with_the_key_and_what_is_allowed(mocks, key, value, all
     with pytest.raises(ValueError, match=rf"aiops-demo:{key}") as error:
         load_settings()
     assert allowed in str(error.value)
+
+
+@pytest.mark.parametrize("period", [60, 120, 300, 86400])
+def test_whole_minute_alarm_periods_are_accepted(mocks, period):
+    set_config({"faultAlarmPeriodSeconds": period, "apiAlarmPeriodSeconds": period})
+    settings = load_settings()
+    assert settings.fault_alarm_period_seconds == period
+    assert settings.api_alarm_period_seconds == period
+
+
+def test_pulumi_yaml_describes_alarm_periods_as_whole_minutes():
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    for key in ("faultAlarmPeriodSeconds", "apiAlarmPeriodSeconds"):
+        assert "multiple of 60" in declared[key]["description"], key
+        assert "10, 30" not in declared[key]["description"], key
+
+
+@pytest.mark.parametrize("armed", [True, False])
+def test_fault_armed_defaults_to_true_and_follows_config(mocks, armed):
+    assert load_settings().fault_armed is True
+    set_config({"faultArmed": armed})
+    assert load_settings().fault_armed is armed
 
 
 def test_non_integer_value_fails_naming_the_key(mocks):

@@ -14,6 +14,7 @@ PREFIX = "aiops-demo-dev"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 
 def build(**overrides) -> tuple[ImageService, FaultInjection]:
@@ -23,6 +24,7 @@ def build(**overrides) -> tuple[ImageService, FaultInjection]:
         "bucket": images.bucket,
         "target_function": images.api_function,
         "log_retention_days": 14,
+        "region": REGION,
     } | overrides
     return images, FaultInjection("fault", FaultInjectionArgs(**args))
 
@@ -46,6 +48,7 @@ def test_alarm_trips_on_image_function_invocations_and_runs_the_fault_function(m
         assert inputs["alarmActions"] == [fault_arn]
         assert fault_arn == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-fault-injector"
         assert "okActions" not in inputs and "insufficientDataActions" not in inputs
+        assert inputs["actionsEnabled"] is True  # armed by default (config faultArmed)
         # An operator reading the alarm learns what it does and how to undo it.
         description = inputs["alarmDescription"]
         assert f"{PREFIX}-image-api" in description and f"{PREFIX}-fault-injector" in description
@@ -85,6 +88,9 @@ def test_only_this_alarm_in_this_account_may_invoke_the_fault_function(mocks):
         )
         assert inputs["sourceAccount"] == ACCOUNT
         assert depends_on(permission, mocks.one(ALARM))
+        # The alarm can invoke only once the function's role policy and async settings are in place.
+        assert depends_on(permission, mocks.one("aws:iam/rolePolicy:RolePolicy", "fault-injector-policy"))
+        assert depends_on(permission, mocks.one(INVOKE_CONFIG))
         assert permission.parent == mocks.one("aiops:index:FaultInjection").urn
 
     return settled(fault.alarm.arn, fault.function.function.name).apply(check)
@@ -131,7 +137,14 @@ def test_fault_function_is_packaged_alone_and_told_the_bucket_and_the_role_to_de
         fn = mocks.one(FUNCTION, "fault-injector-fn")
         assert fn.inputs["name"] == f"{PREFIX}-fault-injector"
         assert fn.inputs["code"].path == "functions/fault_injector"
-        assert fn.inputs["environment"]["variables"] == {"BUCKET_NAME": bucket_name, "TARGET_ROLE_ARN": image_role_arn}
+        assert fn.inputs["environment"]["variables"] == {
+            "BUCKET_NAME": bucket_name,
+            "TARGET_ROLE_ARN": image_role_arn,
+            # From the alarm's deterministic name: the function acts only on its own alarm's events.
+            "ALARM_ARN": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm",
+        }
+        # ...without waiting for the alarm, whose action is this function (that would be a cycle).
+        assert not depends_on(fn, mocks.one(ALARM))
         assert image_role_arn.startswith(f"arn:aws:iam::{ACCOUNT}:role/images-image-api-role")  # not its own role
         assert log_group_name == f"/aws/lambda/{PREFIX}-fault-injector"
         assert mocks.one("aws:cloudwatch/logGroup:LogGroup", "fault-injector-logs").inputs["retentionInDays"] == 14
@@ -139,6 +152,36 @@ def test_fault_function_is_packaged_alone_and_told_the_bucket_and_the_role_to_de
         assert component.parent == mocks.one("aiops:index:FaultInjection").urn
 
     return settled(images.bucket.bucket, images.api_function.role.arn, fault.function.log_group.name).apply(check)
+
+
+@pulumi.runtime.test
+def test_disarmed_alarm_keeps_its_action_but_may_not_run_it(mocks):
+    _, fault = build(armed=False)
+
+    def check(values):
+        (fault_arn,) = values
+        inputs = mocks.one(ALARM).inputs
+        assert inputs["actionsEnabled"] is False
+        assert inputs["alarmActions"] == [fault_arn]  # `python -m drill arm` only flips actions_enabled
+
+    return settled(fault.function.function.arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_alarm_invokes_are_never_retried_or_delivered_late_and_nothing_is_reserved(mocks):
+    _, fault = build()
+
+    def check(values):
+        (fault_name,) = values
+        config = mocks.one(INVOKE_CONFIG).inputs
+        assert config["functionName"] == fault_name == f"{PREFIX}-fault-injector"
+        assert config["maximumRetryAttempts"] == 0
+        assert config["maximumEventAgeInSeconds"] == 300
+        # Reserved concurrency fails the deploy in accounts whose concurrency quota is 10.
+        for fn in mocks.of_type(FUNCTION):
+            assert "reservedConcurrentExecutions" not in fn.inputs, fn.name
+
+    return settled(fault.function.function.name).apply(check)
 
 
 # Absence when faultInjectionEnabled is false: tests/test_program.py runs __main__.py both ways.

@@ -62,7 +62,11 @@ def test_log_group_has_retention_and_is_created_before_the_function(mocks):
         assert log_group.inputs["retentionInDays"] == 14
         lam = mocks.one("aws:lambda/function:Function")
         assert depends_on(lam, log_group)
-        assert depends_on(lam, mocks.one("aws:iam/rolePolicy:RolePolicy"))
+        # Creating the function needs the role only; its policy gates the invokers instead (invoke_ready),
+        # which keeps the function off the bucket -> policy chain of the deploy.
+        policy = mocks.one("aws:iam/rolePolicy:RolePolicy")
+        assert not depends_on(lam, policy)
+        assert fn.invoke_ready == [fn.function, fn.policy]
 
     return settled(fn.function.arn).apply(lambda values: check(*values))
 
@@ -112,7 +116,8 @@ def test_instrumentation_adds_layers_and_managed_policies(mocks):
         assert lam.inputs["layers"] == list(instrumentation.layers)
         attachment = mocks.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
         assert attachment.inputs["policyArn"] == instrumentation.managed_policy_arns[0]
-        assert depends_on(lam, attachment)
+        # Invokers wait for the managed policy too.
+        assert len(fn.invoke_ready) == 3 and fn.invoke_ready[:2] == [fn.function, fn.policy]
 
     return settled(fn.function.arn).apply(lambda values: check(*values))
 

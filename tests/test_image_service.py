@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from types import SimpleNamespace
 
 import pulumi
 import pulumi_aws as aws
 from conftest import ACCOUNT, REGION, depends_on, image_service, settled
 
 from components.function import Instrumentation
-from components.image_service import ImageService, _api_hash
+from components.image_service import ImageService
+from components.rest_api import CORS_HEADERS, document_body, document_hash, function_invoke_arn, openapi_document
+from components.seeder_iam import MARKETPLACE_PRODUCT_IDS
 
 PREFIX = "aiops-demo-dev"
 MODEL = "stability.stable-image-core-v1:1"
@@ -18,6 +20,16 @@ MODEL = "stability.stable-image-core-v1:1"
 
 def build(**overrides) -> ImageService:
     return image_service(**overrides)
+
+
+INVOKE_ARN = (
+    f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-image-api/invocations"
+)
+
+
+def document_of(mocks) -> dict:
+    return json.loads(mocks.one("aws:apigateway/restApi:RestApi").inputs["body"])
 
 
 def statements_of(mocks, function_component: str) -> list[dict]:
@@ -102,7 +114,7 @@ def test_image_api_function_reads_parameter_and_objects_and_nothing_else(mocks):
 
 
 @pulumi.runtime.test
-def test_seeder_function_can_invoke_one_model_and_write_objects(mocks):
+def test_seeder_function_can_invoke_one_model_and_write_only_its_own_prefixes(mocks):
     svc = build(image_count=3, image_model_id="amazon.nova-canvas-v1:0")
 
     def check(values):
@@ -116,6 +128,7 @@ def test_seeder_function_can_invoke_one_model_and_write_objects(mocks):
             "MODEL_ID": "amazon.nova-canvas-v1:0",
             "IMAGE_COUNT": "3",
         }
+        # Amazon models are not Marketplace products: no aws-marketplace statement at all.
         assert statements_of(mocks, "images-image-seeder")[:-2] == [
             {
                 "Sid": "GenerateImages",
@@ -124,36 +137,93 @@ def test_seeder_function_can_invoke_one_model_and_write_objects(mocks):
                 "Resource": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-canvas-v1:0",
             },
             {"Sid": "CheckForImages", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
-            {"Sid": "StoreImages", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket_arn}/*"},
+            {
+                "Sid": "StoreImagesAndManifest",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": [f"{bucket_arn}/generated/*", f"{bucket_arn}/samples/*", f"{bucket_arn}/seeder/*"],
+            },
+            {
+                "Sid": "ReadManifest",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"{bucket_arn}/seeder/*"],
+            },
+            {
+                "Sid": "ReplaceOwnImages",
+                "Effect": "Allow",
+                "Action": "s3:DeleteObject",
+                "Resource": [f"{bucket_arn}/generated/*", f"{bucket_arn}/samples/*"],
+            },
         ]
 
     return settled(svc.bucket.bucket, svc.bucket.arn).apply(check)
 
 
 @pulumi.runtime.test
+def test_seeder_may_subscribe_to_exactly_its_documented_stability_product(mocks):
+    build(image_model_id="stability.stable-image-core-v1:0")
+
+    def check(_):
+        marketplace = [s for s in statements_of(mocks, "images-image-seeder") if "marketplace" in str(s["Action"])]
+        assert marketplace == [
+            {
+                "Sid": "SubscribeToImageModel",
+                "Effect": "Allow",
+                "Action": "aws-marketplace:Subscribe",
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"aws-marketplace:ProductId": ["prod-eacdrmv7zfc5e"]}},
+            },
+            {
+                "Sid": "ViewModelSubscriptions",
+                "Effect": "Allow",
+                "Action": "aws-marketplace:ViewSubscriptions",
+                "Resource": "*",
+            },
+        ]
+
+    return settled().apply(check)
+
+
+@pulumi.runtime.test
+def test_a_stability_model_without_a_documented_product_id_gets_no_marketplace_statement(mocks):
+    build(image_model_id=MODEL)  # stability.stable-image-core-v1:1: AWS lists no product id for it
+    assert MODEL not in MARKETPLACE_PRODUCT_IDS
+
+    def check(_):
+        actions = [s["Action"] for s in statements_of(mocks, "images-image-seeder")]
+        assert not any("aws-marketplace" in str(action) for action in actions)
+
+    return settled().apply(check)
+
+
+@pulumi.runtime.test
 def test_no_statement_uses_a_wildcard_resource_except_xray(mocks):
-    build()
+    build(image_model_id="stability.stable-image-core-v1:0")  # with the Marketplace statements
 
     def check(_):
         for policy in mocks.of_type("aws:iam/rolePolicy:RolePolicy"):
             for statement in json.loads(policy.inputs["policy"])["Statement"]:
                 resources = statement["Resource"]
                 resources = resources if isinstance(resources, list) else [resources]
-                if statement["Sid"] != "XRayWrite":
+                # AWS offers nothing narrower for X-Ray writes and Marketplace actions (no resource types).
+                if statement["Sid"] not in ("XRayWrite", "SubscribeToImageModel", "ViewModelSubscriptions"):
                     assert all("*" not in r or r.endswith(("/*", ":*")) for r in resources), statement
 
     return settled().apply(check)
 
 
 @pulumi.runtime.test
-def test_seeder_runs_once_at_deploy_after_the_bucket_is_ready(mocks):
+def test_seeder_runs_at_deploy_after_the_bucket_and_its_policy_are_ready(mocks):
     svc = build()
 
     def check(values):
-        (seeder_name,) = values
+        seeder_name, bucket_name = values
         invocation = mocks.one("aws:lambda/invocation:Invocation")
         assert invocation.inputs["functionName"] == seeder_name
-        assert invocation.inputs["triggers"] == {"model": MODEL, "count": "5"}
+        # A replaced bucket (new name) is empty: it must be seeded again.
+        assert invocation.inputs["triggers"] == {"model": MODEL, "count": "5", "bucket": bucket_name}
+        assert depends_on(invocation, mocks.one("aws:iam/rolePolicy:RolePolicy", "images-image-seeder-policy"))
         for typ in (
             "aws:s3/bucketPolicy:BucketPolicy",
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -162,11 +232,11 @@ def test_seeder_runs_once_at_deploy_after_the_bucket_is_ready(mocks):
             assert depends_on(invocation, mocks.one(typ)), typ
         assert depends_on(invocation, mocks.one("aws:lambda/function:Function", "images-image-seeder-fn"))
 
-    return settled(svc.seeder_function.function.name).apply(check)
+    return settled(svc.seeder_function.function.name, svc.bucket.bucket).apply(check)
 
 
 @pulumi.runtime.test
-def test_rest_api_routes_get_to_the_function_and_answers_cors_preflight(mocks):
+def test_rest_api_is_one_openapi_document_routing_get_to_the_function_and_answering_cors(mocks):
     svc = build()
 
     def check(values):
@@ -174,19 +244,37 @@ def test_rest_api_routes_get_to_the_function_and_answers_cors_preflight(mocks):
         api = mocks.one("aws:apigateway/restApi:RestApi").inputs
         assert api["name"] == f"{PREFIX}-api"
         assert api["endpointConfiguration"]["types"] == "REGIONAL"
-        assert {"image/jpeg", "image/png", "*/*"} <= set(api["binaryMediaTypes"])
-        resource = mocks.one("aws:apigateway/resource:Resource").inputs
-        assert resource["pathPart"] == "random" and resource["parentId"] == "rootres123"
-        get = mocks.one("aws:apigateway/integration:Integration", "images-get-integration").inputs
-        assert (get["type"], get["integrationHttpMethod"], get["httpMethod"]) == ("AWS_PROXY", "POST", "GET")
-        assert get["uri"] == invoke_arn
-        preflight = mocks.one("aws:apigateway/integration:Integration", "images-options-integration").inputs
-        assert (preflight["type"], preflight["httpMethod"]) == ("MOCK", "OPTIONS")
+        document = document_of(mocks)
+        assert document["openapi"].startswith("3.")
+        assert document["x-amazon-apigateway-binary-media-types"] == ["image/jpeg", "image/png", "*/*"]
+        assert list(document["paths"]) == ["/random"]
+        get = document["paths"]["/random"]["get"]["x-amazon-apigateway-integration"]
+        assert (get["type"], get["httpMethod"]) == ("aws_proxy", "POST")
+        # Built from the function's deterministic name, and equal to what the function reports.
+        assert get["uri"] == INVOKE_ARN == invoke_arn
+        preflight = document["paths"]["/random"]["options"]["x-amazon-apigateway-integration"]
+        assert preflight["type"] == "mock"
         # "*/*" is a binary media type: without this the preflight's mapping template cannot run.
         assert preflight["contentHandling"] == "CONVERT_TO_TEXT"
-        headers = mocks.one("aws:apigateway/integrationResponse:IntegrationResponse").inputs["responseParameters"]
-        assert headers["method.response.header.Access-Control-Allow-Origin"] == "'*'"
-        assert headers["method.response.header.Access-Control-Allow-Methods"] == "'GET,OPTIONS'"
+        headers = preflight["responses"]["default"]["responseParameters"]
+        assert headers == {
+            "method.response.header.Access-Control-Allow-Headers": (
+                "'Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token'"
+            ),
+            "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'",
+            "method.response.header.Access-Control-Allow-Origin": "'*'",
+        }
+        declared = document["paths"]["/random"]["options"]["responses"]["200"]["headers"]
+        assert set(declared) == set(CORS_HEADERS)
+        # No separate route resources: the document is the API.
+        for typ in (
+            "resource:Resource",
+            "method:Method",
+            "integration:Integration",
+            "integrationResponse:IntegrationResponse",
+            "methodResponse:MethodResponse",
+        ):
+            assert mocks.of_type(f"aws:apigateway/{typ}") == [], typ
         permission = mocks.one("aws:lambda/permission:Permission").inputs
         assert permission["principal"] == "apigateway.amazonaws.com"
         assert permission["sourceArn"] == f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/GET/random"
@@ -195,16 +283,14 @@ def test_rest_api_routes_get_to_the_function_and_answers_cors_preflight(mocks):
 
 
 @pulumi.runtime.test
-def test_deployment_is_redeployed_by_route_changes_and_stage_is_prod_with_xray(mocks):
+def test_deployment_is_triggered_by_the_document_hash_and_stage_is_prod_with_xray(mocks):
     svc = build()
 
     def check(values):
         (endpoint,) = values
         deployment = mocks.one("aws:apigateway/deployment:Deployment")
-        trigger = deployment.inputs["triggers"]["redeployment"]
-        assert len(trigger) == 64 and int(trigger, 16) >= 0
-        for name in ("images-get-integration", "images-options-integration"):
-            assert depends_on(deployment, mocks.one("aws:apigateway/integration:Integration", name))
+        body = mocks.one("aws:apigateway/restApi:RestApi").inputs["body"]
+        assert deployment.inputs["triggers"] == {"redeployment": hashlib.sha256(body.encode()).hexdigest()}
         stage = mocks.one("aws:apigateway/stage:Stage")
         assert stage.inputs["stageName"] == "prod"
         assert stage.inputs["xrayTracingEnabled"] is True
@@ -214,29 +300,40 @@ def test_deployment_is_redeployed_by_route_changes_and_stage_is_prod_with_xray(m
     return settled(svc.api_endpoint).apply(check)
 
 
+def test_document_hash_changes_when_the_document_changes():
+    def hashed(**changes) -> str:
+        args = {"title": f"{PREFIX}-api", "description": "d", "invoke_arn": INVOKE_ARN} | changes
+        return document_hash(document_body(openapi_document(**args)))
+
+    other_function = function_invoke_arn(REGION, ACCOUNT, "someone-else")
+    assert hashed() == hashed()
+    changed = [hashed(invoke_arn=other_function), hashed(title="renamed"), hashed(description="new")]
+    assert all(value != hashed() for value in changed)
+    assert len(set(changed)) == len(changed)
+    # Key order does not matter, content does.
+    document = openapi_document(f"{PREFIX}-api", "d", INVOKE_ARN)
+    reordered = dict(reversed(list(document.items())))
+    assert document_hash(document_body(reordered)) == hashed()
+    document["paths"]["/random"]["options"]["x-amazon-apigateway-integration"]["contentHandling"] = "CONVERT_TO_BINARY"
+    assert document_hash(document_body(document)) != hashed()
+
+
 @pulumi.runtime.test
-def test_api_hash_changes_when_an_integration_changes_in_place(mocks):
-    # An in-place update keeps the URN and the id: only the watched definitions can tell the versions apart.
-    def integration(**definition: str) -> SimpleNamespace:
-        fields = {"urn": "urn:pulumi:dev::aiops-demo::integration", "id": "agi-1", **definition}
-        return SimpleNamespace(**{key: pulumi.Output.from_input(value) for key, value in fields.items()})
+def test_api_does_not_wait_for_the_function_but_the_stage_waits_for_permission_policy_and_parameter(mocks):
+    svc = build()
 
-    base = {"type": "MOCK", "http_method": "OPTIONS", "content_handling": "CONVERT_TO_TEXT", "uri": ""}
-    hashes = [
-        _api_hash(integration(**base)),
-        _api_hash(integration(**base)),
-        _api_hash(integration(**(base | {"content_handling": "CONVERT_TO_BINARY"}))),
-        _api_hash(integration(**(base | {"uri": "arn:aws:apigateway:us-west-2:lambda:path/other"}))),
-        _api_hash(integration(**(base | {"http_method": "GET"}))),
-    ]
+    def check(_):
+        api = mocks.one("aws:apigateway/restApi:RestApi")
+        function = mocks.one("aws:lambda/function:Function", "images-image-api-fn")
+        assert not depends_on(api, function)
+        stage = mocks.one("aws:apigateway/stage:Stage")
+        permission = mocks.one("aws:lambda/permission:Permission")
+        assert depends_on(stage, permission)
+        assert depends_on(permission, function)  # so the function exists before traffic
+        assert depends_on(stage, mocks.one("aws:iam/rolePolicy:RolePolicy", "images-image-api-policy"))
+        assert depends_on(stage, mocks.one("aws:ssm/parameter:Parameter"))
 
-    def check(values):
-        first, same, *changed = values
-        assert first == same
-        assert all(value != first for value in changed)
-        assert len(set(changed)) == len(changed)
-
-    return pulumi.Output.all(*hashes).apply(check)
+    return settled(svc.stage.id).apply(check)
 
 
 @pulumi.runtime.test

@@ -75,6 +75,8 @@ def test_execution_log_group_is_created_with_retention_before_logging_is_turned_
         assert depends_on(settings, log_group)
         assert depends_on(settings, mocks.one("aws:apigateway/account:Account"))  # logging needs the account role
         assert depends_on(settings, mocks.one("aws:apigateway/stage:Stage"))
+        # The group's name needs only the API id (the stage name is the constant "prod").
+        assert not depends_on(log_group, mocks.one("aws:apigateway/stage:Stage"))
 
     return settled(obs.execution_log_group.name).apply(check)
 
@@ -123,7 +125,7 @@ def test_without_account_role_method_settings_still_wait_for_their_log_group(moc
 # ----------------------------------------------------------------------------------------------- alarms
 @pulumi.runtime.test
 def test_5xx_alarm_watches_the_api_stage_and_starts_an_investigation(mocks):
-    obs = build(api_alarm_period_seconds=30)
+    obs = build(api_alarm_period_seconds=120)
 
     def check(values):
         name, group_arn = values
@@ -135,7 +137,9 @@ def test_5xx_alarm_watches_the_api_stage_and_starts_an_investigation(mocks):
             "Sum",
         )
         assert five_xx["dimensions"] == {"ApiName": f"{PREFIX}-api", "Stage": "prod"}
-        assert five_xx["period"] == 30
+        assert five_xx["period"] == 120
+        # The stage name is the constant: the alarm need not wait for the stage.
+        assert not depends_on(mocks.one(ALARM, "observability-api-5xx"), mocks.one("aws:apigateway/stage:Stage"))
         assert five_xx["evaluationPeriods"] == 1
         assert five_xx["threshold"] == 1
         assert five_xx["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -177,6 +181,9 @@ def test_investigation_group_keeps_investigations_reads_cloudtrail_and_admits_on
         assert group.inputs["retentionInDays"] == 60
         assert group.inputs["isCloudTrailEventHistoryEnabled"] is True
         assert group.inputs["roleArn"] == role_arn
+        # One group per account and region, and name/retentionInDays force replacement: the old group
+        # must be deleted before its replacement is created, or `pulumi up` fails.
+        assert group.delete_before_replace is True
         assert group_arn.startswith(f"arn:aws:aiops:{REGION}:{ACCOUNT}:")
         assert json.loads(group.inputs["investigationGroupPolicy"])["Statement"] == [
             {
@@ -210,7 +217,8 @@ def test_investigation_role_is_assumable_only_by_investigations_of_this_account_
                 "Action": "sts:AssumeRole",
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": ACCOUNT},
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:aiops:{REGION}:{ACCOUNT}:investigation-group/*"},
+                    # The form AWS documents for the investigation group role (Investigations-GetStarted-Group).
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:aiops:{REGION}:{ACCOUNT}:*"},
                 },
             }
         ]
@@ -385,13 +393,15 @@ def test_application_signals_instrumentation_adds_the_layer_wrapper_and_policy()
 
 
 @pulumi.runtime.test
-def test_application_signals_on_instruments_the_image_function_and_enables_discovery(mocks):
-    obs = build(application_signals_enabled=True, instrumentation=application_signals_instrumentation(LAYER))
+def test_application_signals_on_instruments_the_image_function_and_names_the_discovery_step(mocks, warnings):
+    build(application_signals_enabled=True, instrumentation=application_signals_instrumentation(LAYER))
 
     def check(_):
-        discovery = mocks.one(DISCOVERY)
-        assert discovery.retain_on_delete  # account-wide: one stack's destroy must not switch it off
-        assert obs.discovery is not None
+        # Discovery is an account-wide singleton that fails to create where it exists (second stack,
+        # redeploy after destroy, account that has it on): never a stack resource; the step is named instead.
+        assert mocks.of_type(DISCOVERY) == []
+        assert len(warnings) == 1
+        assert f"aws application-signals start-discovery --region {REGION}" in warnings[0]
         fn = mocks.one("aws:lambda/function:Function", "images-image-api-fn").inputs
         assert fn["layers"] == [LAYER]
         assert fn["environment"]["variables"]["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/otel-instrument"
@@ -402,12 +412,12 @@ def test_application_signals_on_instruments_the_image_function_and_enables_disco
 
 
 @pulumi.runtime.test
-def test_application_signals_off_creates_no_discovery(mocks):
-    obs = build()
+def test_application_signals_off_creates_no_discovery_and_asks_for_nothing(mocks, warnings):
+    build()
 
     def check(_):
         assert mocks.of_type(DISCOVERY) == []
-        assert obs.discovery is None
+        assert warnings == []
         assert "layers" not in mocks.one("aws:lambda/function:Function", "images-image-api-fn").inputs
 
     return settled().apply(check)

@@ -6,7 +6,7 @@ import runpy
 
 import pulumi
 import pytest
-from conftest import REGION, ROOT, run_program, set_config, settled
+from conftest import ACCOUNT, REGION, ROOT, run_program, set_config, settled
 
 
 @pulumi.runtime.test
@@ -21,6 +21,10 @@ def test_program_exports_the_seed_outputs_with_real_values(mocks):
         assert exported["LambdaFunctionName"] == "aiops-demo-dev-image-api"
         assert exported["BedrockLambdaName"] == "aiops-demo-dev-image-seeder"
         assert exported["ApiEndpoint"] == f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com/prod/random"
+        # For the drill and the investigator: the image function's role as declared, and the API id.
+        image_role = mocks.one("aws:iam/role:Role", "images-image-api-role")
+        assert exported["ImageFunctionRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{image_role.name}-a1b2c3"
+        assert exported["RestApiId"] == "a1b2c3d4e5"
         # Every function the program builds comes with its own log group and role.
         functions = mocks.of_type("aws:lambda/function:Function")
         log_groups = {r.inputs["name"] for r in mocks.of_type("aws:cloudwatch/logGroup:LogGroup")}
@@ -33,6 +37,19 @@ def test_program_fails_at_preview_on_bad_config(mocks):
     set_config({"imageCount": 0})
     with pytest.raises(ValueError, match="aiops-demo:imageCount"):
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+@pytest.mark.parametrize("armed", [True, False])
+@pulumi.runtime.test
+def test_fault_armed_config_reaches_the_invocations_alarm(mocks, armed):
+    set_config({"faultArmed": armed})
+    outputs = run_program()
+
+    def check(_):
+        alarm = mocks.one("aws:cloudwatch/metricAlarm:MetricAlarm", "fault-alarm").inputs
+        assert alarm["actionsEnabled"] is armed
+
+    return settled(outputs["CloudWatchAlarmName"]).apply(check)
 
 
 @pytest.mark.parametrize("enabled", [True, False])
