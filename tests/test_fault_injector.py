@@ -191,7 +191,10 @@ def test_restore_removes_only_our_statements_and_reports_foreign_prefixed_ones(s
     }
     assert [json.dumps(s) for s in policy(s3)["Statement"]] == [json.dumps(TLS_ONLY), json.dumps(stray)]
     [kept] = messages(caplog, logging.WARNING)
-    assert (kept.getMessage(), kept.foreign_sids) == ("foreign statements with the fault's Sid prefix kept", [stray["Sid"]])
+    assert (kept.getMessage(), kept.foreign_sids) == (
+        "foreign statements with the fault's Sid prefix kept",
+        [stray["Sid"]],
+    )
 
 
 def test_restore_deletes_the_policy_when_nothing_else_is_left(s3, fn):
