@@ -18,6 +18,7 @@ BUCKET = "aiops-demo-dev-images"
 GET = {"httpMethod": "GET", "path": "/random"}
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"  # not valid UTF-8: the body must be real base64
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x80\xff\xd9"
+HTML = b"<html><script>alert(1)</script></html>"  # what must never go out as an image
 
 
 @pytest.fixture
@@ -285,6 +286,26 @@ def test_warm_request_makes_exactly_one_get_object_call(s3):
     assert calls == ["GetObject"]
 
 
+def test_warm_request_stays_one_call_once_bad_and_oversized_objects_are_known(s3):
+    fn = load_handler("image_api")
+    put(s3, "a.png", "b.png")
+    put(s3, "fake.png", body=HTML)
+    put(s3, "empty.png", body=b"")
+    put(s3, "big.png", body=PNG + b"\0" * fn.MAX_IMAGE_BYTES)
+    for _ in range(200):  # until the container has met the fake one (a request tries it at most once)
+        assert fn.handler(GET, None)["statusCode"] == 200
+        if fn.rejected:
+            break
+    assert fn.rejected == {("fake.png", len(HTML))}
+    calls = record_calls(fn)
+
+    for _ in range(30):
+        assert fn.handler(GET, None)["statusCode"] == 200
+
+    # Never the fake one again (a container that forgot it would refetch it: (2/3)**30 odds to miss that).
+    assert calls == ["GetObject"] * 30
+
+
 def test_injected_deny_shows_on_the_next_warm_request_and_restore_recovers(s3):
     put(s3, "cat.png")
     fn = load_handler("image_api")
@@ -440,9 +461,6 @@ def test_only_too_large_or_empty_images_is_404(s3):
 
 
 # ------------------------------------------------------------------------------------------- real images only
-HTML = b"<html><script>alert(1)</script></html>"
-
-
 def test_content_type_comes_from_the_bytes_not_the_extension(s3):
     put(s3, "actually-a-jpeg.png", body=JPEG)
     fn = load_handler("image_api")
