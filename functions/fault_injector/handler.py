@@ -244,13 +244,15 @@ def handler(event: object, context: object) -> Result:
             code="MissingConfiguration",
         )
 
+    alarm = event if isinstance(event, dict) else {}  # "inject" always comes from a dict (requested_action)
+    if action == "inject":
+        rejection = alarm_rejection(alarm, ALARM_ARN, clock())
+        if rejection is not None:
+            return ignored(rejection, alarm_arn=alarm.get("alarmArn"), expected_alarm_arn=ALARM_ARN)
+
     try:
         if action == "inject":
-            # a dict: requested_action checked it
-            rejection = alarm_rejection(event, ALARM_ARN, clock())  # type: ignore[arg-type]
-            if rejection is not None:
-                return ignored(rejection, alarm_arn=event.get("alarmArn"), expected_alarm_arn=ALARM_ARN)  # type: ignore[union-attr]
-            return inject(BUCKET_NAME, TARGET_ROLE_ARN, event)  # type: ignore[arg-type]
+            return inject(BUCKET_NAME, TARGET_ROLE_ARN, alarm)
         if action == "restore":
             return restore(BUCKET_NAME, TARGET_ROLE_ARN)
         return status(BUCKET_NAME, TARGET_ROLE_ARN)
