@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -269,20 +270,32 @@ def tls_only_statement(bucket: str) -> dict[str, Any]:
     }
 
 
-def alarm_event(state: str = "ALARM", alarm_name: str = FAULT_ALARM) -> dict[str, Any]:
-    """The event a CloudWatch alarm action delivers to a Lambda function (configuration trimmed)."""
+def alarm_event(
+    state: str = "ALARM",
+    alarm_name: str = FAULT_ALARM,
+    *,
+    timestamp: datetime | str | None = None,
+    alarm_arn: str | None = None,
+) -> dict[str, Any]:
+    """The event a CloudWatch alarm action delivers to a Lambda function (configuration trimmed).
+
+    The state changed `timestamp` (a datetime, or a raw string for malformed cases), by default now: the
+    fault function ignores events older than 300 s. `alarm_arn` defaults to the ARN of `alarm_name` here.
+    """
+    when = timestamp if isinstance(timestamp, str) else (timestamp or datetime.now(UTC))
+    stamp = when if isinstance(when, str) else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
     return {
         "source": "aws.cloudwatch",
-        "alarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}",
+        "alarmArn": alarm_arn or f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}",
         "accountId": ACCOUNT,
-        "time": "2025-01-01T12:00:00.000+0000",
+        "time": stamp,
         "region": REGION,
         "alarmData": {
             "alarmName": alarm_name,
             "state": {
                 "value": state,
                 "reason": "Threshold Crossed: 1 datapoint [3.0] was >= the threshold (3.0).",
-                "timestamp": "2025-01-01T12:00:00.000+0000",
+                "timestamp": stamp,
             },
             "previousState": {"value": "OK", "reason": "", "timestamp": "2025-01-01T11:59:00.000+0000"},
             "configuration": {"description": "Incident drill trigger", "metrics": []},

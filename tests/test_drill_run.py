@@ -172,6 +172,7 @@ def world(aws_mock, monkeypatch):
     monkeypatch.setenv("IMAGE_CACHE_TTL_SECONDS", "60")
     monkeypatch.setenv("BUCKET_NAME", stack.bucket)
     monkeypatch.setenv("TARGET_ROLE_ARN", stack.role_arn)
+    monkeypatch.setenv("ALARM_ARN", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm")
     logs = LambdaJsonLogs(stack.client("logs"))
     logging.getLogger().addHandler(logs)
     try:

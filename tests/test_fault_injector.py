@@ -1,15 +1,18 @@
-"""fault_injector handler against moto: inject on ALARM, restore, status, idempotence, other statements kept."""
+"""fault_injector handler against moto: inject on ALARM, restore, status, idempotence, other statements kept,
+only its own fresh alarm acts, exact-statement restore, and no lost writes under a concurrent writer."""
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
+from datetime import UTC, datetime, timedelta
 from types import ModuleType, SimpleNamespace
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, REGION, alarm_event, load_handler, tls_only_statement
+from conftest import ACCOUNT, FAULT_ALARM, REGION, alarm_event, load_handler, tls_only_statement
 
 BUCKET = "aiops-demo-dev-images"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/aiops-demo-dev-image-api-role"
@@ -39,20 +42,31 @@ AUDITOR = {
     "Resource": [f"arn:aws:s3:::{BUCKET}/*", f"arn:aws:s3:::{BUCKET}"],
 }
 POLICY_CALLS = {"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"}
+ALARM_ARN = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{FAULT_ALARM}"
 
 
 @pytest.fixture
 def s3(aws_mock, monkeypatch):
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
     monkeypatch.setenv("TARGET_ROLE_ARN", ROLE_ARN)
+    monkeypatch.setenv("ALARM_ARN", ALARM_ARN)
     client = boto3.client("s3", region_name=REGION)
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     return client
 
 
+def quiet(module: ModuleType) -> list[float]:
+    """Record the pauses before read-backs instead of sleeping them."""
+    pauses: list[float] = []
+    module.sleep = pauses.append
+    return pauses
+
+
 @pytest.fixture
 def fn(s3) -> ModuleType:
-    return load_handler("fault_injector")
+    module = load_handler("fault_injector")
+    quiet(module)
+    return module
 
 
 def set_policy(s3, *statements: dict, **top: str) -> str:
@@ -88,7 +102,14 @@ def messages(caplog, level: int = logging.INFO) -> list[logging.LogRecord]:
 def test_alarm_adds_exactly_the_two_deny_statements_for_the_image_role(s3, fn):
     response = fn.handler(alarm_event(), None)
 
-    assert response == {"action": "inject", "changed": True, "faultPresent": True, "sids": [LIST_SID, GET_SID]}
+    assert response == {
+        "action": "inject",
+        "changed": True,
+        "faultPresent": True,
+        "sids": [LIST_SID, GET_SID],
+        "attempts": 1,
+        "foreignSids": [],
+    }
     assert policy(s3) == {"Version": "2012-10-17", "Statement": OURS}
 
 
@@ -99,7 +120,14 @@ def test_a_second_alarm_changes_nothing_and_writes_nothing(s3, fn):
 
     response = fn.handler(alarm_event(), None)
 
-    assert response == {"action": "inject", "changed": False, "faultPresent": True, "sids": []}
+    assert response == {
+        "action": "inject",
+        "changed": False,
+        "faultPresent": True,
+        "sids": [],
+        "attempts": 0,
+        "foreignSids": [],
+    }
     assert raw_policy(s3) == before
     assert calls == ["GetBucketPolicy"]
 
@@ -120,38 +148,53 @@ def test_other_statements_version_and_id_survive_inject_and_restore_unchanged(s3
     assert list(restored) == ["Version", "Id", "Statement"]
 
 
-def test_a_statement_with_our_sid_but_another_role_is_replaced(s3, fn):
-    stale = {**OURS[1], "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/replaced-image-role"}}
-    set_policy(s3, TLS_ONLY, stale)
+def test_a_statement_with_our_sid_but_another_role_is_kept_and_the_fault_refused(s3, fn, caplog):
+    # Replacing it would drop a Deny for another principal (widen access), and a policy must not repeat a Sid.
+    other = {**OURS[1], "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/replaced-image-role"}}
+    before = set_policy(s3, TLS_ONLY, other)
+    calls = record_calls(fn)
 
-    response = fn.handler(alarm_event(), None)
+    with caplog.at_level(logging.INFO):
+        response = fn.handler(alarm_event(), None)
 
-    assert response["changed"] is True and response["sids"] == [LIST_SID, GET_SID]
-    assert policy(s3)["Statement"] == [TLS_ONLY, *OURS]
+    assert (response["code"], response["changed"], response["foreignSids"]) == ("FaultSidConflict", False, [GET_SID])
+    assert raw_policy(s3) == before and calls == ["GetBucketPolicy"]
+    [record] = messages(caplog, logging.ERROR)
+    assert record.conflicting_sids == [GET_SID]
 
 
 def test_a_single_statement_object_is_kept(fn):
     # The policy grammar allows "Statement" to be one object instead of a list.
-    merged, sids = fn.with_fault({"Version": "2012-10-17", "Statement": TLS_ONLY}, OURS)
+    merged, sids, conflicts = fn.with_fault({"Version": "2012-10-17", "Statement": TLS_ONLY}, OURS)
 
     assert merged == {"Version": "2012-10-17", "Statement": [TLS_ONLY, *OURS]} and sids == [LIST_SID, GET_SID]
+    assert conflicts == []
 
 
 # ------------------------------------------------------------------------------------------- restore / status
-def test_restore_removes_only_our_statements(s3, fn):
+def test_restore_removes_only_our_statements_and_reports_foreign_prefixed_ones(s3, fn, caplog):
     stray = {**AUDITOR, "Sid": "AiopsFaultInjectionFromAnOlderVersion"}
     set_policy(s3, TLS_ONLY, stray)
     fn.handler(alarm_event(), None)
+    caplog.clear()
 
-    response = fn.handler({"action": "restore"}, None)
+    with caplog.at_level(logging.INFO):
+        response = fn.handler({"action": "restore"}, None)
 
     assert response == {
         "action": "restore",
         "changed": True,
         "faultPresent": False,
-        "sids": [stray["Sid"], LIST_SID, GET_SID],
+        "sids": [LIST_SID, GET_SID],
+        "attempts": 1,
+        "foreignSids": [stray["Sid"]],
     }
-    assert policy(s3)["Statement"] == [TLS_ONLY]
+    assert [json.dumps(s) for s in policy(s3)["Statement"]] == [json.dumps(TLS_ONLY), json.dumps(stray)]
+    [kept] = messages(caplog, logging.WARNING)
+    assert (kept.getMessage(), kept.foreign_sids) == (
+        "foreign statements with the fault's Sid prefix kept",
+        [stray["Sid"]],
+    )
 
 
 def test_restore_deletes_the_policy_when_nothing_else_is_left(s3, fn):
@@ -162,7 +205,7 @@ def test_restore_deletes_the_policy_when_nothing_else_is_left(s3, fn):
 
     assert response["changed"] is True and response["sids"] == [LIST_SID, GET_SID]
     assert raw_policy(s3) is None
-    assert calls == ["GetBucketPolicy", "DeleteBucketPolicy"]
+    assert calls == ["GetBucketPolicy", "DeleteBucketPolicy", "GetBucketPolicy"]  # the last one: the read-back
 
 
 @pytest.mark.parametrize("existing", [(), (TLS_ONLY,)], ids=["no-policy", "tls-only-policy"])
@@ -172,7 +215,14 @@ def test_restore_without_a_fault_is_a_no_op(s3, fn, existing):
 
     response = fn.handler({"action": "restore"}, None)
 
-    assert response == {"action": "restore", "changed": False, "faultPresent": False, "sids": []}
+    assert response == {
+        "action": "restore",
+        "changed": False,
+        "faultPresent": False,
+        "sids": [],
+        "attempts": 0,
+        "foreignSids": [],
+    }
     assert raw_policy(s3) == before
     assert calls == ["GetBucketPolicy"]
 
@@ -184,6 +234,7 @@ def test_status_reports_whether_the_fault_is_present(s3, fn):
         "changed": False,
         "faultPresent": False,
         "sids": [],
+        "foreignSids": [],
     }
 
     fn.handler(alarm_event(), None)
@@ -193,6 +244,7 @@ def test_status_reports_whether_the_fault_is_present(s3, fn):
         "changed": False,
         "faultPresent": True,
         "sids": [LIST_SID, GET_SID],
+        "foreignSids": [],
     }
 
 
@@ -302,7 +354,10 @@ def test_a_missing_bucket_is_answered_with_the_aws_code(s3, fn):
     [
         ("TARGET_ROLE_ARN", alarm_event(), "MissingConfiguration"),
         ("BUCKET_NAME", {"action": "restore"}, "MissingConfiguration"),
-        ("TARGET_ROLE_ARN", {"action": "status"}, None),  # restore and status do not need the role
+        # restore and status must know the role: they match the fault statements exactly
+        ("TARGET_ROLE_ARN", {"action": "status"}, "MissingConfiguration"),
+        ("ALARM_ARN", {"action": "restore"}, None),  # the operator's restore never needs the alarm
+        ("ALARM_ARN", {"action": "status"}, None),
     ],
 )
 def test_missing_configuration_is_reported_only_where_it_matters(s3, monkeypatch, unset, event, answered):
@@ -310,3 +365,235 @@ def test_missing_configuration_is_reported_only_where_it_matters(s3, monkeypatch
     fn = load_handler("fault_injector")
 
     assert fn.handler(event, None).get("code") == answered
+
+
+# ------------------------------------------------------------------------------------------- only its own, fresh alarm
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def at(module: ModuleType, now: datetime) -> None:
+    """Fix the handler's clock."""
+    module.clock = lambda: now
+
+
+@pytest.mark.parametrize(
+    ("event", "why"),
+    [
+        (alarm_event(alarm_arn=ALARM_ARN.replace(FAULT_ALARM, "someone-elses-alarm")), "is not this function's alarm"),
+        (alarm_event(alarm_arn=ALARM_ARN.replace(ACCOUNT, "210987654321")), "in account 210987654321, not"),
+        ({**alarm_event(), "alarmArn": None}, "no alarmArn"),
+    ],
+    ids=["other-alarm", "other-account", "no-arn"],
+)
+def test_alarm_events_from_another_alarm_or_account_are_ignored(s3, fn, event, why, caplog):
+    calls = record_calls(fn)
+
+    with caplog.at_level(logging.INFO):
+        response = fn.handler(event, None)
+
+    assert (response["action"], response["changed"]) == ("ignored", False) and why in response["reason"]
+    assert calls == [] and raw_policy(s3) is None
+    [record] = messages(caplog)
+    assert (record.getMessage(), record.expected_alarm_arn) == ("event ignored", ALARM_ARN)
+
+
+@pytest.mark.parametrize(
+    ("age", "acts", "why"),
+    [
+        (timedelta(seconds=299), True, None),
+        (timedelta(seconds=301), False, "stale alarm event: the state changed 301 s ago"),
+        (timedelta(hours=5), False, "stale alarm event"),
+        (timedelta(seconds=-30), True, None),  # clocks differ a little
+        (timedelta(seconds=-120), False, "from the future"),
+    ],
+    ids=["299s", "301s", "5h-late-retry", "30s-ahead", "120s-ahead"],
+)
+def test_only_a_fresh_alarm_event_acts(s3, fn, age, acts, why):
+    at(fn, NOW)
+
+    response = fn.handler(alarm_event(timestamp=NOW - age), None)
+
+    assert (response["action"], response["changed"]) == (("inject", True) if acts else ("ignored", False))
+    assert (policy(s3) is not None) is acts
+    if why:
+        assert why in response["reason"]
+
+
+@pytest.mark.parametrize(
+    "stamp", ["yesterday", "2026-11-25T12:00:00", "", 1764072000], ids=["words", "no-offset", "empty", "number"]
+)
+def test_an_alarm_event_without_a_usable_timestamp_is_ignored(s3, fn, stamp):
+    event = alarm_event()
+    event["alarmData"]["state"]["timestamp"] = stamp
+
+    response = fn.handler(event, None)
+
+    assert response["action"] == "ignored" and "cannot tell the event's age" in response["reason"]
+    assert raw_policy(s3) is None
+
+
+def test_the_default_clock_is_now(s3, fn):
+    assert fn.handler(alarm_event(), None)["changed"] is True
+    assert fn.handler(alarm_event(timestamp=datetime.now(UTC) - timedelta(minutes=6)), None)["action"] == "ignored"
+
+
+def test_without_alarm_arn_no_alarm_event_acts(s3, monkeypatch, caplog):
+    monkeypatch.delenv("ALARM_ARN")
+    fn = load_handler("fault_injector")
+    calls = record_calls(fn)
+
+    with caplog.at_level(logging.INFO):
+        response = fn.handler(alarm_event(), None)
+
+    assert response == {
+        "action": "inject",
+        "changed": False,
+        "faultPresent": False,
+        "sids": [],
+        "error": "function is not configured",
+        "code": "MissingConfiguration",
+    }
+    assert calls == [] and raw_policy(s3) is None
+    [record] = messages(caplog)
+    assert (record.levelno, record.getMessage(), record.variables) == (
+        logging.ERROR,
+        "configuration missing",
+        ["ALARM_ARN"],
+    )
+
+
+# ------------------------------------------------------------------------------------------- exact restore
+def test_restore_removes_our_statements_in_any_equivalent_form(s3, fn):
+    # What a console edit or another serialiser may make of them: lists of one, other key order.
+    list_bucket = {"Resource": [OURS[0]["Resource"]], "Action": ["s3:ListBucket"], **OURS[0]}
+    list_bucket["Principal"] = {"AWS": [ROLE_ARN]}
+    get_object = dict(reversed(list(OURS[1].items())))
+    set_policy(s3, TLS_ONLY, list_bucket, get_object)
+
+    status = fn.handler({"action": "status"}, None)
+    response = fn.handler({"action": "restore"}, None)
+
+    assert (status["sids"], status["foreignSids"]) == ([LIST_SID, GET_SID], [])
+    assert response["sids"] == [LIST_SID, GET_SID] and response["foreignSids"] == []
+    assert policy(s3)["Statement"] == [TLS_ONLY]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Principal": {"AWS": [ROLE_ARN, f"arn:aws:iam::{ACCOUNT}:role/auditor"]}},
+        {"Principal": "*"},
+        {"Action": ["s3:GetObject", "s3:PutObject"]},
+        {"Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Effect": "Allow"},
+    ],
+    ids=["two-principals", "everyone", "more-actions", "condition", "allow"],
+)
+def test_restore_never_removes_a_prefixed_statement_with_other_content(s3, fn, change):
+    other = {**OURS[1], **change}
+    before = set_policy(s3, TLS_ONLY, other)
+
+    status = fn.handler({"action": "status"}, None)
+    response = fn.handler({"action": "restore"}, None)
+
+    assert (status["faultPresent"], status["sids"], status["foreignSids"]) == (False, [], [GET_SID])
+    assert (response["changed"], response["sids"], response["foreignSids"]) == (False, [], [GET_SID])
+    assert raw_policy(s3) == before
+
+
+def test_normalised_equality(fn):
+    rules = sys.modules["fault_policy"]  # the handler's sibling module, as the handler imported it
+    a = {"Sid": "S", "Action": ["s3:B", "s3:A", "s3:A"], "Principal": {"AWS": ["x"]}}
+    b = {"Principal": {"AWS": "x"}, "Action": ["s3:A", "s3:B"], "Sid": "S"}
+
+    assert rules.is_ours(a, [b])
+    assert not rules.is_ours({**a, "Action": ["s3:A"]}, [b])
+    assert not rules.is_ours({**a, "Sid": "T"}, [b])
+    assert not rules.is_ours({**a, "Principal": {"AWS": ["x", "y"]}}, [b])
+    assert not rules.is_ours("S", [b])
+
+
+# ------------------------------------------------------------------------------------------- no lost writes
+class RacingWriter:
+    """The handler's S3 client, with a concurrent writer: right after each of the handler's writes (before
+    its read-back) the rival puts ITS version of the policy, computed from what it read before the
+    handler's write — exactly how an alarm action and a restore overwrite each other."""
+
+    def __init__(self, real, rival, races: int = 1) -> None:
+        self.real, self.rival, self.races = real, rival, races
+        self.meta = real.meta
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+    def _race(self, write, **kwargs):
+        read_by_rival = policy_of(self.real)
+        write(**kwargs)
+        if self.races:
+            self.races -= 1
+            self.real.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(self.rival(read_by_rival)))
+
+    def put_bucket_policy(self, **kwargs):
+        self._race(self.real.put_bucket_policy, **kwargs)
+
+    def delete_bucket_policy(self, **kwargs):
+        self._race(self.real.delete_bucket_policy, **kwargs)
+
+
+def policy_of(client) -> dict:
+    try:
+        return json.loads(client.get_bucket_policy(Bucket=BUCKET)["Policy"])
+    except ClientError:
+        return {"Version": "2012-10-17", "Statement": []}
+
+
+def adding(statement: dict):
+    return lambda read: {**read, "Statement": [*read["Statement"], statement]}
+
+
+def test_an_alarm_action_racing_another_writer_loses_neither_change(s3, fn):
+    set_policy(s3, TLS_ONLY)
+    fn.s3 = RacingWriter(fn.s3, adding(AUDITOR))  # the rival read [TLS] and adds the auditor's grant
+    pauses = quiet(fn)
+
+    response = fn.handler(alarm_event(), None)
+
+    assert policy(s3)["Statement"] == [TLS_ONLY, AUDITOR, *OURS]
+    assert (response["changed"], response["faultPresent"], response["attempts"]) == (True, True, 2)
+    assert response["sids"] == [LIST_SID, GET_SID] and "error" not in response
+    assert len(pauses) == 2 and all(0.05 <= p <= 0.25 for p in pauses)  # a jittered pause before each read-back
+
+
+def test_a_restore_racing_another_writer_loses_neither_change(s3, fn):
+    set_policy(s3, TLS_ONLY, *OURS)
+    fn.s3 = RacingWriter(fn.s3, adding(AUDITOR))  # the rival read [TLS, fault] and adds the auditor's grant
+
+    response = fn.handler({"action": "restore"}, None)
+
+    assert policy(s3)["Statement"] == [TLS_ONLY, AUDITOR]
+    assert (response["changed"], response["faultPresent"], response["attempts"]) == (True, False, 2)
+
+
+def test_a_restore_deleting_the_policy_while_a_stale_alarm_action_rewrites_it_settles_without_the_fault(s3, fn):
+    set_policy(s3, *OURS)
+    fn.s3 = RacingWriter(fn.s3, lambda read: read)  # the rival puts back exactly what it read: the fault
+
+    response = fn.handler({"action": "restore"}, None)
+
+    assert raw_policy(s3) is None
+    assert (response["changed"], response["faultPresent"], response["attempts"]) == (True, False, 2)
+
+
+def test_a_writer_that_never_stops_is_answered_after_a_bounded_number_of_writes(s3, fn, caplog):
+    set_policy(s3, TLS_ONLY)
+    fn.s3 = RacingWriter(fn.s3, adding(AUDITOR), races=100)
+    calls = record_calls(fn)
+
+    with caplog.at_level(logging.INFO):
+        response = fn.handler(alarm_event(), None)
+
+    assert (response["code"], response["attempts"], response["changed"]) == ("PolicyNotSettled", fn.MAX_WRITES, True)
+    assert fn.MAX_WRITES <= 5  # bounded, and small: each write costs a pause and two S3 calls
+    assert response["faultPresent"] is False  # as last read: the rival's version won
+    assert calls.count("PutBucketPolicy") == 2 * fn.MAX_WRITES  # ours and the rival's, through the same client
+    assert [r.getMessage() for r in messages(caplog, logging.ERROR)] == ["bucket policy did not settle"]

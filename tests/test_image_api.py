@@ -1,4 +1,5 @@
-"""image_api handler against moto: responses, pagination, AWS errors and their log line, the warm-path cache."""
+"""image_api handler against moto: responses, pagination, AWS errors and their log line, the warm-path cache,
+the response-size limit and the image-signature check."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ BUCKET = "aiops-demo-dev-images"
 GET = {"httpMethod": "GET", "path": "/random"}
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"  # not valid UTF-8: the body must be real base64
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x80\xff\xd9"
+HTML = b"<html><script>alert(1)</script></html>"  # what must never go out as an image
 
 
 @pytest.fixture
@@ -92,6 +94,7 @@ def test_serves_the_stored_bytes_with_the_content_type_of_the_extension(s3, key,
         "Content-Type": content_type,
         "Access-Control-Allow-Origin": "*",
         "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
     }
 
 
@@ -106,7 +109,7 @@ def test_lists_only_image_keys(s3):
     put(s3, "a.png", "b.JPEG", "c.jpg", "notes.txt", "d.gif", "png", "dir.jpg/", "e.png.bak")
     fn = load_handler("image_api")
 
-    assert sorted(fn.list_image_keys(BUCKET)) == ["a.png", "b.JPEG", "c.jpg"]
+    assert sorted(obj.key for obj in fn.list_images(BUCKET)) == ["a.png", "b.JPEG", "c.jpg"]
 
 
 def test_never_serves_a_non_image_key(s3):
@@ -150,7 +153,7 @@ def test_finds_images_beyond_the_first_1000_keys(s3):
 
     assert response["statusCode"] == 200
     assert calls.count("ListObjectsV2") == 2
-    assert sorted(fn.list_image_keys(BUCKET)) == ["z-1.png", "z-2.jpg"]
+    assert sorted(fn.list_images(BUCKET)) == [("z-1.png", len(PNG)), ("z-2.jpg", len(PNG))]
 
 
 # ------------------------------------------------------------------------------------------- AWS errors
@@ -283,6 +286,26 @@ def test_warm_request_makes_exactly_one_get_object_call(s3):
     assert calls == ["GetObject"]
 
 
+def test_warm_request_stays_one_call_once_bad_and_oversized_objects_are_known(s3):
+    fn = load_handler("image_api")
+    put(s3, "a.png", "b.png")
+    put(s3, "fake.png", body=HTML)
+    put(s3, "empty.png", body=b"")
+    put(s3, "big.png", body=PNG + b"\0" * fn.MAX_IMAGE_BYTES)
+    for _ in range(200):  # until the container has met the fake one (a request tries it at most once)
+        assert fn.handler(GET, None)["statusCode"] == 200
+        if fn.rejected:
+            break
+    assert fn.rejected == {("fake.png", len(HTML))}
+    calls = record_calls(fn)
+
+    for _ in range(30):
+        assert fn.handler(GET, None)["statusCode"] == 200
+
+    # Never the fake one again (a container that forgot it would refetch it: (2/3)**30 odds to miss that).
+    assert calls == ["GetObject"] * 30
+
+
 def test_injected_deny_shows_on_the_next_warm_request_and_restore_recovers(s3):
     put(s3, "cat.png")
     fn = load_handler("image_api")
@@ -389,3 +412,143 @@ def test_cache_ttl_from_environment(raw, ttl, monkeypatch):
     fn = load_handler("image_api")
 
     assert fn.cache_ttl_seconds(raw) == ttl
+
+
+# ------------------------------------------------------------------------------------------- size limit
+LAMBDA_RESPONSE_LIMIT = 6_291_456  # Lambda quotas: 6 MB synchronous response payload
+
+
+def test_the_largest_servable_image_still_fits_lambdas_response_payload(s3):
+    fn = load_handler("image_api")
+    largest = PNG + b"\0" * (fn.MAX_IMAGE_BYTES - len(PNG))
+    put(s3, "largest.png", body=largest)
+
+    response = fn.handler(GET, None)
+
+    assert decoded(response) == largest
+    assert len(json.dumps(response).encode()) <= LAMBDA_RESPONSE_LIMIT
+    # One more 3-byte group of image would no longer leave the envelope room: the limit is not slack.
+    assert (fn.MAX_IMAGE_BYTES + 3) // 3 * 4 > LAMBDA_RESPONSE_LIMIT - fn.ENVELOPE_RESERVE
+
+
+def test_keys_too_large_or_empty_are_never_fetched(s3, caplog):
+    fn = load_handler("image_api")
+    put(s3, "big.png", body=PNG + b"\0" * (fn.MAX_IMAGE_BYTES + 1 - len(PNG)))
+    put(s3, "empty.png", body=b"")
+    put(s3, "ok.jpg", body=JPEG)
+    calls = record_calls(fn)
+    fetched: list[str] = []
+    fn.s3.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: fetched.append(params["Key"]))
+
+    with caplog.at_level(logging.WARNING):
+        bodies = {decoded(fn.handler(GET, None)) for _ in range(8)}
+
+    assert bodies == {JPEG}
+    assert set(fetched) == {"ok.jpg"} and calls.count("GetObject") == 8
+    [skipped] = [r for r in caplog.records if r.getMessage() == "image keys skipped for their size"]
+    assert (skipped.too_large, skipped.empty) == (["big.png"], 1)  # logged with the listing, not per request
+
+
+def test_only_too_large_or_empty_images_is_404(s3):
+    fn = load_handler("image_api")
+    put(s3, "big.png", body=PNG + b"\0" * fn.MAX_IMAGE_BYTES)
+    put(s3, "empty.jpg", body=b"")
+
+    response = fn.handler(GET, None)
+
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"] == "no images found"
+
+
+# ------------------------------------------------------------------------------------------- real images only
+def test_content_type_comes_from_the_bytes_not_the_extension(s3):
+    put(s3, "actually-a-jpeg.png", body=JPEG)
+    fn = load_handler("image_api")
+
+    response = fn.handler(GET, None)
+
+    assert decoded(response) == JPEG and response["headers"]["Content-Type"] == "image/jpeg"
+
+
+@pytest.mark.parametrize("body", [HTML, b"\xff\xd8", b"\x89PNG\r\n\x1a", b"GIF89a...."], ids=lambda b: b[:6].hex())
+def test_an_object_that_is_not_a_jpeg_or_png_is_never_served_as_an_image(s3, body):
+    put(s3, "fake.png", body=body)
+    fn = load_handler("image_api")
+
+    response = fn.handler(GET, None)
+
+    assert response["statusCode"] == 502
+    assert response["headers"]["Content-Type"] == "application/json"
+    # The whole body is this JSON: none of the object's bytes reach the client.
+    assert json.loads(response["body"]) == {"error": "no valid image found", "code": "InvalidImageContent", "tried": 1}
+
+
+def test_a_bad_object_is_skipped_for_a_real_one_and_logged_once_per_container(s3, caplog):
+    put(s3, "fake.png", body=HTML)
+    put(s3, "real.png", body=PNG)
+    fn = load_handler("image_api")
+    fetched: list[str] = []
+    fn.s3.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: fetched.append(params["Key"]))
+
+    with caplog.at_level(logging.WARNING):
+        responses = [fn.handler(GET, None) for _ in range(10)]
+
+    assert {decoded(r) for r in responses} == {PNG}
+    assert {r["headers"]["Content-Type"] for r in responses} == {"image/png"}
+    assert fetched.count("fake.png") <= 1 and fetched.count("real.png") == 10
+    logged = [r for r in caplog.records if r.getMessage() == "object skipped: not a servable image"]
+    assert [(r.key, r.reason) for r in logged] == [("fake.png", "not a JPEG or PNG")] * fetched.count("fake.png")
+
+
+def test_the_search_for_a_real_image_is_bounded_and_each_bad_key_logged_once(s3, caplog):
+    put(s3, *(f"fake-{i}.jpg" for i in range(5)), body=HTML)
+    fn = load_handler("image_api")
+    calls = record_calls(fn)
+
+    with caplog.at_level(logging.WARNING):
+        answers = [fn.handler(GET, None) for _ in range(4)]
+
+    assert [r["statusCode"] for r in answers] == [502] * 4
+    assert [json.loads(r["body"])["tried"] for r in answers] == [fn.MAX_ATTEMPTS, 5 - fn.MAX_ATTEMPTS, 0, 0]
+    assert calls.count("GetObject") == 5
+    logged = sorted(r.key for r in caplog.records if r.getMessage() == "object skipped: not a servable image")
+    assert logged == [f"fake-{i}.jpg" for i in range(5)]
+
+
+def test_an_object_grown_past_the_limit_since_it_was_listed_is_not_served(s3):
+    put(s3, "grows.png", body=PNG)
+    fn = load_handler("image_api")
+    assert fn.handler(GET, None)["statusCode"] == 200
+    put(s3, "grows.png", body=PNG + b"\0" * fn.MAX_IMAGE_BYTES)  # the cached listing still says 16 bytes
+
+    response = fn.handler(GET, None)
+
+    assert response["statusCode"] == 502
+
+
+# ------------------------------------------------------------------------------------------- nosniff everywhere
+def test_every_response_says_nosniff(s3, monkeypatch):
+    put(s3, "fake.png", body=HTML)
+    fn = load_handler("image_api")
+    bad = fn.handler(GET, None)
+    put(s3, "real.png")
+    fn.cache.drop()
+    answers = {
+        "502": bad,
+        "200": fn.handler(GET, None),
+        "400": fn.handler(None, None),
+        "405": fn.handler({"httpMethod": "POST"}, None),
+    }
+    s3.delete_object(Bucket=BUCKET, Key="real.png")
+    s3.delete_object(Bucket=BUCKET, Key="fake.png")
+    fn.cache.drop()
+    answers["404"] = fn.handler(GET, None)
+    deny_get_object(s3)
+    put(s3, "real.png")
+    fn.cache.drop()
+    answers["500"] = fn.handler(GET, None)
+
+    assert {name: r["statusCode"] for name, r in answers.items()} == {n: int(n) for n in answers}
+    assert {name: r["headers"].get("X-Content-Type-Options") for name, r in answers.items()} == dict.fromkeys(
+        answers, "nosniff"
+    )

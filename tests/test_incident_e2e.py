@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
 import boto3
@@ -27,6 +28,7 @@ PARAMETER = f"/{PREFIX}/bucket-name"
 IMAGE_ROLE = f"{PREFIX}-image-api-role"
 FAULT_ROLE = f"{PREFIX}-fault-injector-role"
 ALARM = f"{PREFIX}-lambda-trigger-alarm"
+ALARM_ARN = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{ALARM}"
 IMAGES = {"dog-1.png": b"\x89PNG\r\n\x1a\n-one", "dog-2.jpg": b"\xff\xd8\xff\xe0-two"}
 GET = {"httpMethod": "GET", "path": "/random"}
 TLS_ONLY = tls_only_statement(BUCKET)
@@ -83,6 +85,7 @@ def make_stack(monkeypatch, *, target_role: str = IMAGE_ROLE, policy: dict | Non
     monkeypatch.setenv("IMAGE_CACHE_TTL_SECONDS", "60")
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
     monkeypatch.setenv("TARGET_ROLE_ARN", roles[target_role])
+    monkeypatch.setenv("ALARM_ARN", ALARM_ARN)  # the component builds it from the alarm's deterministic name
 
     image_api = load_handler("image_api")
     image_clients = as_role(session, roles[IMAGE_ROLE], "s3", "ssm")
@@ -90,6 +93,7 @@ def make_stack(monkeypatch, *, target_role: str = IMAGE_ROLE, policy: dict | Non
     fault = load_handler("fault_injector")
     fault_clients = as_role(session, roles[FAULT_ROLE], "s3")
     fault.s3 = fault_clients["s3"]
+    fault.sleep = lambda _seconds: None  # the pause before each read-back
 
     caller = image_clients["sts"].get_caller_identity()["Arn"]
     assert caller.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/{IMAGE_ROLE}/"), caller
@@ -115,12 +119,14 @@ def test_image_api_200_then_500_after_the_alarm_then_200_after_restore(aws_mock,
     assert image_of(stack.get()) in IMAGES.values()
 
     # 2. The invocations alarm goes to ALARM; its action runs the fault injector.
-    injected = stack.fault.handler(alarm_event(), None)
+    injected = stack.fault.handler(alarm_event(alarm_name=ALARM), None)
     assert injected == {
         "action": "inject",
         "changed": True,
         "faultPresent": True,
         "sids": ["AiopsFaultInjectionDenyListBucket", "AiopsFaultInjectionDenyGetObject"],
+        "attempts": 1,
+        "foreignSids": [],
     }
     principals = {json.dumps(s["Principal"]) for s in json.loads(stack.policy())["Statement"]}
     assert principals == {json.dumps({"AWS": stack.image_role_arn})}
@@ -149,6 +155,18 @@ def test_image_api_200_then_500_after_the_alarm_then_200_after_restore(aws_mock,
     assert stack.policy() is None
     assert image_of(stack.get()) in IMAGES.values()
     assert stack.fault.handler({"action": "status"}, None)["faultPresent"] is False
+
+
+def test_a_late_retry_or_another_alarm_never_breaks_the_api(aws_mock, monkeypatch):
+    stack = make_stack(monkeypatch)
+    late = alarm_event(alarm_name=ALARM, timestamp=datetime.now(UTC) - timedelta(hours=2))
+    other = alarm_event(alarm_name=f"{PREFIX}-api-5xx-alarm")
+
+    answers = [stack.fault.handler(event, None) for event in (late, other)]
+
+    assert [(a["action"], a["changed"]) for a in answers] == [("ignored", False)] * 2
+    assert stack.policy() is None
+    assert image_of(stack.get()) in IMAGES.values()
 
 
 def test_tls_only_statement_survives_inject_and_restore(aws_mock, monkeypatch):

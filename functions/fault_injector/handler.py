@@ -1,21 +1,30 @@
 """fault_injector: a reversible fault for the incident drill — deny the image function's role its bucket.
 
 Events it answers:
-- a CloudWatch alarm action (`source == "aws.cloudwatch"`) in state ALARM: merge two Deny statements
-  (Sids below, Principal = TARGET_ROLE_ARN) into the bucket policy, keeping every other statement and
+- a CloudWatch alarm action (`source == "aws.cloudwatch"`) in state ALARM from its own alarm
+  (`alarmArn` == ALARM_ARN) whose state changed at most 300 s ago: merge the two Deny statements of
+  fault_policy.py (Principal = TARGET_ROLE_ARN) into the bucket policy, keeping every other statement and
   the policy's Version/Id as they were;
-- `{"action": "restore"}`: remove only the statements whose Sid starts with `AiopsFaultInjection`, and
-  delete the policy when nothing else is left;
-- `{"action": "status"}`: report whether the fault is present.
+- `{"action": "restore"}`: remove exactly those two statements (compared normalised), never another one
+  (a foreign statement with the `AiopsFaultInjection` Sid prefix is kept and reported), and delete the
+  policy when nothing else is left;
+- `{"action": "status"}`: report the fault statements present and any foreign prefix-Sid statements.
 Both changes are idempotent: a second run finds nothing to do and writes nothing. OK / INSUFFICIENT_DATA
-alarm events and malformed events change nothing and answer `action: "ignored"` with a reason.
+alarm events, events from another alarm or account, stale or future-dated ones and malformed events
+change nothing and answer `action: "ignored"` with a reason. Without ALARM_ARN an alarm event cannot be
+verified: it is answered MissingConfiguration and changes nothing (restore and status still work).
 
-Response: {"action", "changed", "faultPresent", "sids", "reason"?, "error"?, "code"?}. `sids` lists the
-Sids this call added or replaced (inject) or removed (restore), and for status the fault Sids present.
+No lost writes: an alarm action and a restore may run at once, and S3 has no conditional
+PutBucketPolicy. No reserved concurrency either (it fails the deploy in accounts whose concurrency quota
+is 10). So after each write the policy is read back after a short jittered pause, and the change is
+re-applied to what was read until the read-back needs no change (at most MAX_WRITES writes).
 
-AWS errors (e.g. AccessDenied on PutBucketPolicy) are logged with their code and answered with
-"error"/"code" instead of raising: the alarm invokes this function asynchronously, and Lambda would
-retry a raised error twice to the same end. botocore already retries throttling and 5XX itself.
+Response: {"action", "changed", "faultPresent", "sids", "attempts"?, "foreignSids"?, "reason"?, "error"?,
+"code"?}. `sids` lists the Sids this call added (inject) or removed (restore), and for status the fault
+Sids present; `attempts` is the number of writes made; `foreignSids` the prefix-Sid statements that are not
+the fault's. AWS errors (e.g. AccessDenied on PutBucketPolicy) are logged with their code and answered
+with "error"/"code" instead of raising: the alarm invokes this function asynchronously, and Lambda would
+retry a raised error to the same end. botocore already retries throttling and 5XX itself.
 """
 
 from __future__ import annotations
@@ -23,37 +32,63 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, NotRequired, TypedDict
+import random
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+# Lambda runs this file with its folder on sys.path; loaders that import it by file path (the tests, the
+# drill's in-process runs) do not. The sibling modules have names no other function uses.
+_FOLDER = str(Path(__file__).resolve().parent)
+if _FOLDER not in sys.path:
+    sys.path.append(_FOLDER)
+
+from fault_events import alarm_rejection, requested_action  # noqa: E402
+from fault_policy import (  # noqa: E402
+    POLICY_VERSION,
+    Policy,
+    Statement,
+    fault_sids,
+    fault_statements,
+    foreign_sids,
+    statements_of,
+    with_fault,
+    without_fault,
+)
+from fault_results import Result, Settled, answer, result  # noqa: E402
+
 logger = logging.getLogger()
 logger.setLevel("INFO")
 
-SID_PREFIX = "AiopsFaultInjection"
-DENY_LIST_SID = f"{SID_PREFIX}DenyListBucket"
-DENY_GET_SID = f"{SID_PREFIX}DenyGetObject"
-POLICY_VERSION = "2012-10-17"
-
 BUCKET_NAME = os.environ.get("BUCKET_NAME", "")
 TARGET_ROLE_ARN = os.environ.get("TARGET_ROLE_ARN", "")
+ALARM_ARN = os.environ.get("ALARM_ARN", "")
+MAX_WRITES = 4
 
 # Module-level client, reused by warm invocations.
 s3 = boto3.client("s3")
 
-Policy = dict[str, Any]
-Statement = dict[str, Any]
+
+def clock() -> datetime:
+    """Now, timezone-aware (a seam: tests replace it)."""
+    return datetime.now(UTC)
 
 
-class Result(TypedDict):
-    action: str  # "inject" | "restore" | "status" | "ignored"
-    changed: bool
-    faultPresent: bool  # as last read from the bucket (False when reading it failed: see "error")
-    sids: list[str]
-    reason: NotRequired[str]
-    error: NotRequired[str]
-    code: NotRequired[str]
+def sleep(seconds: float) -> None:
+    """A seam around time.sleep, so tests need not wait."""
+    time.sleep(seconds)
+
+
+def settle_delay() -> float:
+    """The pause before a read-back: long enough for a racing write to land, jittered so two racers drift
+    apart instead of colliding in step."""
+    return random.uniform(0.05, 0.25)  # noqa: S311 (timing jitter, not a secret)
 
 
 class AwsCallFailed(Exception):
@@ -64,100 +99,17 @@ class AwsCallFailed(Exception):
         self.operation = operation
         self.code = code
         self.fault_present = fault_present
+        self.attempts = 0  # writes that succeeded before the failure
 
 
-# ------------------------------------------------------------------------------------------- pure helpers
-def requested_action(event: object) -> tuple[str, str | None]:
-    """("inject" | "restore" | "status", None), or ("ignored", why) for anything else."""
-    if not isinstance(event, dict):
-        return "ignored", f"malformed event: expected a JSON object, got {type(event).__name__}"
-    if event.get("source") == "aws.cloudwatch":
-        alarm = event.get("alarmData")
-        state = alarm.get("state") if isinstance(alarm, dict) else None
-        value = state.get("value") if isinstance(state, dict) else None
-        if not isinstance(value, str):
-            return "ignored", "malformed alarm event: no alarmData.state.value"
-        if value != "ALARM":
-            return "ignored", f"alarm state is {value}: only ALARM injects the fault"
-        return "inject", None
-    action = event.get("action")
-    if action in ("restore", "status"):
-        return action, None
-    if "action" in event:
-        return "ignored", f"unknown action {action!r}: expected 'restore' or 'status'"
-    return "ignored", 'unrecognised event: expected a CloudWatch alarm event or {"action": "restore"|"status"}'
+class SidConflict(Exception):
+    """A fault statement cannot be added: a foreign statement holds its Sid."""
 
-
-def fault_statements(bucket: str, role_arn: str) -> list[Statement]:
-    """The two statements the drill adds: the role can neither list the bucket nor read its objects."""
-    principal = {"AWS": role_arn}
-    return [
-        {
-            "Sid": DENY_LIST_SID,
-            "Effect": "Deny",
-            "Principal": principal,
-            "Action": "s3:ListBucket",
-            "Resource": f"arn:aws:s3:::{bucket}",
-        },
-        {
-            "Sid": DENY_GET_SID,
-            "Effect": "Deny",
-            "Principal": principal,
-            "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{bucket}/*",
-        },
-    ]
-
-
-def statements_of(policy: Policy) -> list[Any]:
-    """The policy's statements as a list (the policy grammar also allows a single statement object)."""
-    statements = policy.get("Statement", [])
-    return [statements] if isinstance(statements, dict) else list(statements)
-
-
-def is_fault(statement: object) -> bool:
-    return isinstance(statement, dict) and str(statement.get("Sid", "")).startswith(SID_PREFIX)
-
-
-def fault_sids(policy: Policy) -> list[str]:
-    return [s["Sid"] for s in statements_of(policy) if is_fault(s)]
-
-
-def with_fault(policy: Policy, wanted: list[Statement]) -> tuple[Policy, list[str]]:
-    """The policy with exactly `wanted` under our Sids, and the Sids added or replaced ([] = unchanged).
-
-    Other statements keep their order and content; ours go last. A statement with one of our Sids but
-    other content (the role was replaced, an older version of this function) is replaced. Returns the
-    policy itself when it already holds exactly `wanted`.
-    """
-    ours = {s["Sid"] for s in wanted}
-
-    def is_ours(statement: object) -> bool:
-        return isinstance(statement, dict) and statement.get("Sid") in ours
-
-    statements = statements_of(policy)
-    current = [s for s in statements if is_ours(s)]
-    if len(current) == len(wanted) and all(s in current for s in wanted):
-        return policy, []
-    # Every wanted statement can be present and the policy still differ (a duplicate, or a stale copy
-    # under one of our Sids): then all of ours are rewritten.
-    changed = [s["Sid"] for s in wanted if s not in current] or [s["Sid"] for s in wanted]
-    return {**policy, "Statement": [*(s for s in statements if not is_ours(s)), *wanted]}, changed
-
-
-def without_fault(policy: Policy) -> tuple[Policy, list[str]]:
-    """The policy without any statement whose Sid has our prefix, and the Sids removed."""
-    statements = statements_of(policy)
-    removed = [s["Sid"] for s in statements if is_fault(s)]
-    if not removed:
-        return policy, []
-    return {**policy, "Statement": [s for s in statements if not is_fault(s)]}, removed
-
-
-def result(action: str, *, changed: bool, fault_present: bool, sids: list[str], **extra: str) -> Result:
-    response: Result = {"action": action, "changed": changed, "faultPresent": fault_present, "sids": sids}
-    response.update(extra)  # type: ignore[typeddict-item]
-    return response
+    def __init__(self, sids: list[str], policy: Policy) -> None:
+        super().__init__(f"Sid taken: {sids}")
+        self.sids = sids
+        self.policy = policy
+        self.attempts = 0
 
 
 # ------------------------------------------------------------------------------------------- S3
@@ -190,66 +142,95 @@ def write_policy(bucket: str, policy: Policy, *, fault_present: bool) -> None:
         raise AwsCallFailed(operation, type(err).__name__, fault_present) from err
 
 
+def converge(bucket: str, ours: list[Statement], change: Callable[[Policy], tuple[Policy, list[str]]]) -> Settled:
+    """Apply `change` (policy -> (new policy, Sids changed); no Sids = already as intended) until a read-back
+    needs no change. A concurrent writer that read the policy before our write may put its version over
+    ours; the read-back sees that and the change is applied again to what is there now, so neither
+    writer's statements are lost."""
+    policy, sids, writes = read_policy(bucket), [], 0
+    try:
+        while True:
+            after, changed = change(policy)
+            if not changed:
+                return Settled(policy, sids, writes, True)
+            if writes == MAX_WRITES:
+                return Settled(policy, sids, writes, False)
+            write_policy(bucket, after, fault_present=bool(fault_sids(policy, ours)))
+            writes += 1
+            sids += [sid for sid in changed if sid not in sids]
+            sleep(settle_delay())
+            policy = read_policy(bucket)
+    except (AwsCallFailed, SidConflict) as err:
+        err.attempts = writes
+        raise
+
+
 # ------------------------------------------------------------------------------------------- actions
-def inject(bucket: str, role_arn: str, event: Any) -> Result:
-    before = read_policy(bucket)
-    after, sids = with_fault(before, fault_statements(bucket, role_arn))
-    if not sids:
-        logger.info("fault already present", extra={"action": "inject", "bucket": bucket, "sids_added": []})
-        return result("inject", changed=False, fault_present=True, sids=[])
-    write_policy(bucket, after, fault_present=bool(fault_sids(before)))
-    alarm = event.get("alarmData", {})
-    logger.info(
-        "fault injected",
-        extra={
-            "action": "inject",
-            "bucket": bucket,
-            "sids_added": sids,
-            "target_role_arn": role_arn,
-            "alarm_name": alarm.get("alarmName"),
-            "alarm_arn": event.get("alarmArn"),
-        },
-    )
-    return result("inject", changed=True, fault_present=True, sids=sids)
+def inject(bucket: str, role_arn: str, event: dict) -> Result:
+    ours = fault_statements(bucket, role_arn)
+
+    def add(policy: Policy) -> tuple[Policy, list[str]]:
+        after, added, conflicts = with_fault(policy, ours)
+        if conflicts:
+            raise SidConflict(conflicts, policy)
+        return after, added
+
+    try:
+        outcome = converge(bucket, ours, add)
+    except SidConflict as err:
+        foreign = foreign_sids(err.policy, ours)
+        logger.error("fault not injected: its Sid is taken", extra={"bucket": bucket, "conflicting_sids": err.sids})
+        return result(
+            "inject",
+            changed=err.attempts > 0,
+            fault_present=bool(fault_sids(err.policy, ours)),
+            sids=[],
+            attempts=err.attempts,
+            foreignSids=foreign,
+            error=f"statements {err.sids} already exist with other content; remove them by hand",
+            code="FaultSidConflict",
+        )
+    alarm = event.get("alarmData")
+    extra = {
+        "target_role_arn": role_arn,
+        "alarm_name": alarm.get("alarmName") if isinstance(alarm, dict) else None,
+        "alarm_arn": event.get("alarmArn"),
+    }
+    return answer("inject", bucket, ours, outcome, extra)
 
 
-def restore(bucket: str) -> Result:
-    before = read_policy(bucket)
-    after, sids = without_fault(before)
-    if not sids:
-        logger.info("no fault to remove", extra={"action": "restore", "bucket": bucket, "sids_removed": []})
-        return result("restore", changed=False, fault_present=False, sids=[])
-    write_policy(bucket, after, fault_present=True)
-    logger.info(
-        "fault removed",
-        extra={
-            "action": "restore",
-            "bucket": bucket,
-            "sids_removed": sids,
-            "policy_deleted": not statements_of(after),
-        },
-    )
-    return result("restore", changed=True, fault_present=False, sids=sids)
+def restore(bucket: str, role_arn: str) -> Result:
+    ours = fault_statements(bucket, role_arn)
+    return answer("restore", bucket, ours, converge(bucket, ours, lambda policy: without_fault(policy, ours)), {})
 
 
-def status(bucket: str) -> Result:
-    sids = fault_sids(read_policy(bucket))
-    logger.info("fault status", extra={"action": "status", "bucket": bucket, "fault_sids": sids})
-    return result("status", changed=False, fault_present=bool(sids), sids=sids)
+def status(bucket: str, role_arn: str) -> Result:
+    ours = fault_statements(bucket, role_arn)
+    policy = read_policy(bucket)
+    sids, foreign = fault_sids(policy, ours), foreign_sids(policy, ours)
+    fields = {"action": "status", "bucket": bucket, "fault_sids": sids, "foreign_sids": foreign}
+    logger.info("fault status", extra=fields)
+    return result("status", changed=False, fault_present=bool(sids), sids=sids, foreignSids=foreign)
 
 
 # ------------------------------------------------------------------------------------------- handler
 def missing_configuration(action: str) -> list[str]:
-    """Environment variables the action needs but the function lacks (the component sets both)."""
-    needed = {"BUCKET_NAME": BUCKET_NAME} | ({"TARGET_ROLE_ARN": TARGET_ROLE_ARN} if action == "inject" else {})
+    """Environment variables the action needs but the function lacks (the component sets all three)."""
+    needed = {"BUCKET_NAME": BUCKET_NAME, "TARGET_ROLE_ARN": TARGET_ROLE_ARN}
+    if action == "inject":  # without its alarm's ARN no alarm event can be verified: none acts
+        needed["ALARM_ARN"] = ALARM_ARN
     return [name for name, value in needed.items() if not value]
+
+
+def ignored(reason: str, **fields: Any) -> Result:
+    logger.warning("event ignored", extra={"action": "ignored", "reason": reason, **fields})
+    return result("ignored", changed=False, fault_present=False, sids=[], reason=reason)
 
 
 def handler(event: object, context: object) -> Result:
     action, reason = requested_action(event)
     if reason is not None:
-        logger.warning("event ignored", extra={"action": "ignored", "reason": reason})
-        return result("ignored", changed=False, fault_present=False, sids=[], reason=reason)
+        return ignored(reason)
 
     missing = missing_configuration(action)
     if missing:
@@ -263,22 +244,30 @@ def handler(event: object, context: object) -> Result:
             code="MissingConfiguration",
         )
 
+    alarm = event if isinstance(event, dict) else {}  # "inject" always comes from a dict (requested_action)
+    if action == "inject":
+        rejection = alarm_rejection(alarm, ALARM_ARN, clock())
+        if rejection is not None:
+            return ignored(rejection, alarm_arn=alarm.get("alarmArn"), expected_alarm_arn=ALARM_ARN)
+
     try:
         if action == "inject":
-            return inject(BUCKET_NAME, TARGET_ROLE_ARN, event)  # a dict: requested_action checked it
+            return inject(BUCKET_NAME, TARGET_ROLE_ARN, alarm)
         if action == "restore":
-            return restore(BUCKET_NAME)
-        return status(BUCKET_NAME)
+            return restore(BUCKET_NAME, TARGET_ROLE_ARN)
+        return status(BUCKET_NAME, TARGET_ROLE_ARN)
     except AwsCallFailed as err:
         logger.error(
             "aws call failed",
             extra={"action": action, "error_code": err.code, "operation": err.operation, "bucket": BUCKET_NAME},
         )
+        extra = {"attempts": err.attempts} if err.attempts else {}
         return result(
             action,
-            changed=False,
+            changed=err.attempts > 0,
             fault_present=err.fault_present,
             sids=[],
             error=f"{err.operation} failed",
             code=err.code,
+            **extra,
         )

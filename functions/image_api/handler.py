@@ -1,13 +1,25 @@
-"""image_api: answer GET /random with a random .jpg/.jpeg/.png object from the image bucket.
+"""image_api: answer GET /random with a random JPEG or PNG object from the image bucket.
 
 The bucket name comes from an SSM parameter (BUCKET_NAME_PARAMETER). The parameter value and the list
-of image keys are cached per container for IMAGE_CACHE_TTL_SECONDS (default 60, 0 disables), so a warm
-request makes exactly one AWS call (GetObject) whatever the number of objects. GetObject is never
-cached, so a bucket-policy Deny shows up on the very next request.
+of image keys (key and listed size) are cached per container for IMAGE_CACHE_TTL_SECONDS (default 60,
+0 disables), so a warm request makes exactly one AWS call (GetObject) whatever the number of objects.
+GetObject is never cached, so a bucket-policy Deny shows up on the very next request.
 
-Responses follow the API Gateway proxy format. Any AWS error becomes a 500 JSON body
-{"error": ..., "code": <AWS error code>} plus one ERROR log line "aws call failed" carrying
-error_code, operation, bucket and parameter as top-level fields of Lambda's JSON log.
+What it serves:
+- only .jpg/.jpeg/.png keys whose listed size is between 1 byte and MAX_IMAGE_BYTES: Lambda's
+  synchronous response payload is capped at 6 MB (6,291,456 bytes, "Lambda quotas"), and the image
+  travels base64-encoded (4 bytes per 3) inside the proxy response's JSON envelope;
+- only bytes that are an image: JPEG (FF D8 FF) or PNG (89 50 4E 47 0D 0A 1A 0A), and the
+  Content-Type follows those bytes, not the extension. An object that is not an image is logged once
+  per container, never picked again by it, and another key is tried (at most MAX_ATTEMPTS GetObject
+  calls per request). When none of the tried objects is an image the answer is 502 InvalidImageContent:
+  the bucket has image keys but holds bad data, a server-side fault the API's 5XX alarm should see.
+  404 stays reserved for a bucket that lists no servable image key at all.
+
+Responses follow the API Gateway proxy format, each with `X-Content-Type-Options: nosniff`. Any AWS
+error becomes a 500 JSON body {"error": ..., "code": <AWS error code>} plus one ERROR log line
+"aws call failed" carrying error_code, operation, bucket and parameter as top-level fields of Lambda's
+JSON log.
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,7 +40,23 @@ logger = logging.getLogger()
 logger.setLevel("INFO")
 
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+# What the bytes must start with; the first match names the Content-Type.
+SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 DEFAULT_CACHE_TTL_SECONDS = 60.0
+
+# Lambda quotas: invocation payload (request and response) 6 MB for synchronous invocations.
+RESPONSE_PAYLOAD_LIMIT = 6_291_456
+# Room for the proxy response's JSON around the body (status, headers, flags: about 250 bytes today).
+ENVELOPE_RESERVE = 8_192
+# The largest object whose base64 form (4 bytes per 3) still fits: 4,712,448 bytes (about 4.5 MiB).
+MAX_IMAGE_BYTES = (RESPONSE_PAYLOAD_LIMIT - ENVELOPE_RESERVE) // 4 * 3
+MAX_ATTEMPTS = 3  # GetObject calls one request may spend looking for a real image
+BASE_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Cache-Control": "no-store",
+    # Browsers must not second-guess the Content-Type (an object posing as an image, a JSON error).
+    "X-Content-Type-Options": "nosniff",
+}
 
 Response = dict[str, Any]
 T = TypeVar("T")
@@ -63,12 +91,24 @@ def content_type_for(key: str) -> str | None:
     return CONTENT_TYPES.get(f".{extension.lower()}") if dot else None
 
 
-def image_keys(keys: Iterable[str]) -> list[str]:
-    """Only the keys the API may serve."""
-    return [key for key in keys if content_type_for(key) is not None]
+class Listed(NamedTuple):
+    """One object of the listing: its key and the size ListObjectsV2 reported."""
+
+    key: str
+    size: int
 
 
-def pick_image_key(keys: Sequence[str]) -> str | None:
+def servable(obj: Listed) -> bool:
+    """An image key the API can return: not empty, and small enough for Lambda's response payload."""
+    return content_type_for(obj.key) is not None and 0 < obj.size <= MAX_IMAGE_BYTES
+
+
+def image_type(data: bytes) -> str | None:
+    """The Content-Type the bytes prove (JPEG or PNG signature), or None when they are no such image."""
+    return next((content_type for magic, content_type in SIGNATURES if data.startswith(magic)), None)
+
+
+def pick_image_key(keys: Sequence[T]) -> T | None:
     """A uniformly random key, or None when there is none. `secrets` only because it needs no seeding."""
     return secrets.choice(keys) if keys else None
 
@@ -76,12 +116,7 @@ def pick_image_key(keys: Sequence[str]) -> str | None:
 def json_response(status: int, body: dict[str, Any], extra_headers: dict[str, str] | None = None) -> Response:
     return {
         "statusCode": status,
-        "headers": {
-            "Content-Type": "application/json",
-            "Access-Control-Allow-Origin": "*",
-            "Cache-Control": "no-store",
-            **(extra_headers or {}),
-        },
+        "headers": {"Content-Type": "application/json", **BASE_HEADERS, **(extra_headers or {})},
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
@@ -91,7 +126,7 @@ def image_response(data: bytes, content_type: str) -> Response:
     # API Gateway turns the base64 body back into bytes because the API lists the image media types.
     return {
         "statusCode": 200,
-        "headers": {"Content-Type": content_type, "Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"},
+        "headers": {"Content-Type": content_type, **BASE_HEADERS},
         "body": base64.b64encode(data).decode("ascii"),
         "isBase64Encoded": True,
     }
@@ -135,16 +170,69 @@ class TtlCache:
 
 
 cache = TtlCache(CACHE_TTL_SECONDS)
+# Objects this container found not to be images (key and listed size): logged once, never fetched again.
+# A replaced object lists with another size and becomes eligible again.
+rejected: set[Listed] = set()
 
 
 def _read_bucket_name() -> str:
     return ssm.get_parameter(Name=PARAMETER_NAME)["Parameter"]["Value"]
 
 
-def list_image_keys(bucket: str) -> list[str]:
-    """Every image key in the bucket: all pages, not only the first 1000 objects."""
+def servable_images(objects: Iterable[Listed], bucket: str | None = None) -> list[Listed]:
+    """The servable objects; image keys left out for their size are counted in one log line."""
+    objects = [obj for obj in objects if content_type_for(obj.key) is not None]
+    kept = [obj for obj in objects if servable(obj)]
+    if len(kept) < len(objects):
+        skipped = [obj for obj in objects if not servable(obj)]
+        logger.warning(
+            "image keys skipped for their size",
+            extra={
+                "bucket": bucket,
+                "empty": sum(1 for obj in skipped if obj.size <= 0),
+                "too_large": [obj.key for obj in skipped if obj.size > MAX_IMAGE_BYTES][:20],
+                "max_bytes": MAX_IMAGE_BYTES,
+            },
+        )
+    return kept
+
+
+def list_images(bucket: str) -> list[Listed]:
+    """Every servable image in the bucket: all pages, not only the first 1000 objects."""
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return image_keys(obj["Key"] for page in pages for obj in page.get("Contents", []))
+    listed = (Listed(obj["Key"], int(obj.get("Size", 0))) for page in pages for obj in page.get("Contents", []))
+    return servable_images(listed, bucket)
+
+
+def reject(bucket: str, obj: Listed, data: bytes) -> None:
+    """Remember an object that is not a servable image, and say so once per container."""
+    if obj in rejected:
+        return
+    rejected.add(obj)
+    reason = "too large for a Lambda response" if len(data) > MAX_IMAGE_BYTES else "not a JPEG or PNG"
+    logger.warning(
+        "object skipped: not a servable image",
+        extra={"bucket": bucket, "key": obj.key, "bytes": len(data), "reason": reason, "head": data[:8].hex()},
+    )
+
+
+def fetch_image(bucket: str, images: Sequence[Listed]) -> tuple[Listed, bytes, str] | int:
+    """A random object that really is a servable image, or the number of objects tried in vain.
+
+    At most MAX_ATTEMPTS GetObject calls, each on a different key not rejected before.
+    """
+    candidates = [obj for obj in images if obj not in rejected]
+    for attempt in range(MAX_ATTEMPTS):
+        obj = pick_image_key(candidates)
+        if obj is None:
+            return attempt
+        candidates.remove(obj)
+        data = s3.get_object(Bucket=bucket, Key=obj.key)["Body"].read()
+        content_type = image_type(data)
+        if content_type is not None and len(data) <= MAX_IMAGE_BYTES:  # the object may have changed since listed
+            return obj, data, content_type
+        reject(bucket, obj, data)
+    return MAX_ATTEMPTS
 
 
 # ------------------------------------------------------------------------------------------- handler
@@ -167,13 +255,13 @@ def handler(event: object, context: object) -> Response:
         operation = "ListObjectsV2"
         # Cached per bucket name so a changed parameter never serves keys of the old bucket. An empty
         # listing is not kept: images seeded right after a 404 must show up on the next request.
-        keys = cache.get(f"keys:{bucket}", lambda: list_image_keys(bucket))
-        key = pick_image_key(keys)
-        if key is None:
+        images = cache.get(f"keys:{bucket}", lambda: list_images(bucket))
+        if not images:
             logger.warning("no images found", extra={"bucket": bucket})
-            return json_response(404, {"error": "no images found", "detail": "the bucket has no .jpg, .jpeg or .png"})
+            detail = f"the bucket has no .jpg, .jpeg or .png of 1 to {MAX_IMAGE_BYTES} bytes"
+            return json_response(404, {"error": "no images found", "detail": detail})
         operation = "GetObject"
-        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        found = fetch_image(bucket, images)
     except (ClientError, BotoCoreError) as err:
         # ClientError carries AWS's error code; BotoCoreError (timeout, no endpoint) only its class name.
         code = err.response["Error"]["Code"] if isinstance(err, ClientError) else type(err).__name__
@@ -188,5 +276,10 @@ def handler(event: object, context: object) -> Response:
         # The AWS message can name roles and ARNs; the public body carries only the operation and the code.
         return json_response(500, {"error": f"{operation} failed", "code": code})
 
-    logger.info("image served", extra={"bucket": bucket, "key": key, "bytes": len(data)})
-    return image_response(data, content_type_for(key) or "application/octet-stream")
+    if isinstance(found, int):
+        logger.error("no valid image found", extra={"bucket": bucket, "tried": found, "rejected": len(rejected)})
+        body = {"error": "no valid image found", "code": "InvalidImageContent", "tried": found}
+        return json_response(502, body)
+    obj, data, content_type = found
+    logger.info("image served", extra={"bucket": bucket, "key": obj.key, "bytes": len(data)})
+    return image_response(data, content_type)
