@@ -107,15 +107,16 @@ def parse_images(payload: bytes) -> list[bytes]:
         raise BedrockUnavailable("ContentFiltered", str(filtered[0]))
     images = []
     for encoded in body.get("images") or []:
-        if isinstance(encoded, str) and len(encoded) > MAX_IMAGE_BASE64:  # refuse before decoding it
-            raise BedrockUnavailable("ImageTooLarge", f"image over {MAX_IMAGE_BYTES} bytes; the API could not serve it")
+        if not isinstance(encoded, str):
+            raise BedrockUnavailable("InvalidResponse", "image is not a base64 string")
+        # Refused before decoding: MAX_IMAGE_BASE64 characters decode to at most MAX_IMAGE_BYTES bytes.
+        if len(encoded) > MAX_IMAGE_BASE64:
+            too_large = f"{len(encoded)} base64 characters decode to over {MAX_IMAGE_BYTES} bytes"
+            raise BedrockUnavailable("ImageTooLarge", f"{too_large}; the image API could not serve it")
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, TypeError, ValueError) as err:
             raise BedrockUnavailable("InvalidResponse", "image is not base64") from err
-        if len(data) > MAX_IMAGE_BYTES:
-            too_large = f"{len(data)} bytes > {MAX_IMAGE_BYTES}; the API could not serve it"
-            raise BedrockUnavailable("ImageTooLarge", too_large)
         if image_type(data) is None:
             raise BedrockUnavailable("UnsupportedImageFormat", "image is neither PNG nor JPEG")
         images.append(data)
