@@ -146,8 +146,9 @@ def access_denied(model_id: str, message: str, rerun: str) -> BedrockUnavailable
             "MarketplaceSubscriptionRequired",
             f"One-time step: {model_id} is an AWS Marketplace product and this account is not subscribed. "
             f"Have a person whose IAM identity may call aws-marketplace:Subscribe, aws-marketplace:ViewSubscriptions "
-            f"and aws-marketplace:Unsubscribe open the model once in the Amazon Bedrock console (Model catalog, "
-            f"the model, Open in playground) or invoke it once; the subscription can take up to 15 minutes; {then}",
+            f"and aws-marketplace:Unsubscribe run the model once in the Amazon Bedrock console (Model catalog, "
+            f"the model, Open in playground, one prompt) or invoke it once, or grant those actions to this "
+            f"function's role; the subscription can take up to 15 minutes; {then}",
         )
     if "access to the model" in text or "model access" in text:
         return BedrockUnavailable(
