@@ -74,8 +74,7 @@ def seed(run: Run) -> dict[str, Any]:
     manifest = store.read_manifest()
     present = store.present_keys()
     reason = why_seed(manifest, present, run.model_id, run.count, run.force)
-    if reason is None:
-        assert manifest is not None
+    if manifest is not None and reason is None:
         cleaned = clean_stale(store, manifest)  # what an interrupted replacement left behind
         logger.info("seeding skipped: the recorded seed stands", extra={"model": manifest.model, "keys": manifest.keys})
         return {
