@@ -23,6 +23,9 @@ sys.dont_write_bytecode = True
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Fixtures of the image_seeder tests (env, s3, seeder, bedrock, fake_clock); a plugin so assertions in it are rewritten.
+pytest_plugins = ["seeder_fixtures"]
+
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
 PROJECT = "aiops-demo"
@@ -304,13 +307,27 @@ def alarm_event(
 
 
 def load_handler(name: str) -> ModuleType:
-    """Import functions/<name>/handler.py as a fresh module (each test gets cold-start state)."""
-    path = ROOT / "functions" / name / "handler.py"
+    """Import functions/<name>/handler.py as a fresh module (each test gets cold-start state).
+
+    A handler may import modules of its own folder with a plain `import x`, as Lambda resolves them from the
+    package root: the folder is on sys.path while the handler loads, and those modules are loaded fresh too
+    (never another function's module of the same name).
+    """
+    folder = ROOT / "functions" / name
+    path = folder / "handler.py"
+    functions = f"{ROOT / 'functions'}{os.sep}"
+    for loaded, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(functions):
+            del sys.modules[loaded]
     module_name = f"fn_{name}_handler"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(folder))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
     return module
 
 

@@ -1,123 +1,48 @@
-"""image_seeder: both Bedrock request schemas, fallback to the bundled samples, idempotence, never raising.
+"""image_seeder: both Bedrock request schemas, concurrency, fallback to the bundled samples, any event, failures.
 
-S3 is moto; Bedrock is stubbed on the handler's own client (moto answers InvokeModel with an empty body).
+S3 is moto; Bedrock is a thread-safe fake on the handler's module (moto answers InvokeModel with an empty
+body). The manifest and replacement are in test_image_seeder_manifest.py, the IAM retry window and the
+Marketplace steps in test_image_seeder_access.py.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import struct
+import threading
+import time
 import zlib
 from types import SimpleNamespace
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
-from botocore.response import StreamingBody
-from botocore.stub import Stubber
-from conftest import ROOT, load_handler
-
-BUCKET = "seed-bucket"
-STABILITY = "stability.stable-image-core-v1:1"
-SAMPLES = ROOT / "functions" / "image_seeder" / "samples"
-SAMPLE_FILES = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg", ".jpeg"))
-CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-
-
-def fake_png(tag: str) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + tag.encode()
-
-
-def fake_jpeg(tag: str) -> bytes:
-    return b"\xff\xd8\xff\xe0" + tag.encode()
-
-
-def answer(body: dict | bytes) -> dict:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return {"body": StreamingBody(io.BytesIO(raw), len(raw)), "contentType": "application/json"}
-
-
-def stability_answer(image: bytes) -> dict:
-    return answer({"seeds": [42], "finish_reasons": [None], "images": [base64.b64encode(image).decode()]})
-
-
-def titan_answer(images: list[bytes]) -> dict:
-    return answer({"images": [base64.b64encode(i).decode() for i in images], "error": None})
-
-
-def aws_error(code: str, operation: str = "InvokeModel") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} for the test"}}, operation)
-
-
-@pytest.fixture
-def env(monkeypatch):
-    monkeypatch.setenv("BUCKET_NAME", BUCKET)
-    monkeypatch.setenv("MODEL_ID", STABILITY)
-    monkeypatch.setenv("IMAGE_COUNT", "5")
-    return monkeypatch
-
-
-@pytest.fixture
-def s3(aws_mock, env):
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    return client
-
-
-@pytest.fixture
-def seeder(s3):
-    return load_handler("image_seeder")
-
-
-@pytest.fixture
-def bedrock(seeder):
-    """Stubber on the handler's Bedrock client, plus the (modelId, body) of every InvokeModel it attempts."""
-    sent: list[tuple[str, dict]] = []
-
-    def record(params, **_):
-        sent.append((params["modelId"], json.loads(params["body"])))
-
-    seeder.bedrock.meta.events.register("before-parameter-build.bedrock-runtime.InvokeModel", record)
-    with Stubber(seeder.bedrock) as stubber:
-        stubber.sent = sent
-        yield stubber
-
-
-def objects(s3) -> dict[str, tuple[str, bytes]]:
-    """{key: (ContentType, body)} for everything in the bucket."""
-    found = {}
-    for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        got = s3.get_object(Bucket=BUCKET, Key=item["Key"])
-        found[item["Key"]] = (got["ContentType"], got["Body"].read())
-    return found
-
-
-def assert_samples_stored(s3, keys: list[str]) -> None:
-    stored = objects(s3)
-    assert len(keys) == len(SAMPLE_FILES)
-    for path, key in zip(SAMPLE_FILES, keys, strict=True):
-        assert key == f"samples/{path.name}"
-        assert stored[key] == (CONTENT_TYPES[path.suffix], path.read_bytes())
+from botocore.exceptions import EndpointConnectionError
+from conftest import load_handler
+from seeder_fixtures import (
+    BUCKET,
+    SAMPLE_FILES,
+    SAMPLES,
+    STABILITY,
+    answer,
+    assert_samples_stored,
+    aws_error,
+    default_answer,
+    fake_jpeg,
+    fake_png,
+    image_for,
+    images,
+    objects,
+    titan_answer,
+)
 
 
 # ------------------------------------------------------------------------------------ Stability
-@pytest.mark.parametrize(
-    ("make", "extension", "content_type"), [(fake_jpeg, ".jpg", "image/jpeg"), (fake_png, ".png", "image/png")]
-)
-def test_stability_one_call_per_image_stored_by_detected_format(
-    seeder, bedrock, s3, env, make, extension, content_type
-):
+def test_stability_one_call_per_image_keys_in_prompt_order(seeder, bedrock, s3, env):
     env.setenv("IMAGE_COUNT", "3")
-    images = [make(f"dog-{i}") for i in range(3)]
-    for image in images:
-        bedrock.add_response("invoke_model", stability_answer(image))
 
     result = seeder.handler({}, None)
 
-    bedrock.assert_no_pending_responses()
     assert result["status"] == "generated"
     assert result["model"] == STABILITY
     assert [model for model, _ in bedrock.sent] == [STABILITY] * 3
@@ -126,12 +51,33 @@ def test_stability_one_call_per_image_stored_by_detected_format(
         assert body["output_format"] == "jpeg"
         assert body["aspect_ratio"] == "1:1"
         assert "sunglasses" in body["prompt"]
-    assert len({body["prompt"] for _, body in bedrock.sent}) == 3  # varied prompts
-    stored = objects(s3)
+    prompts = sorted((body["prompt"] for _, body in bedrock.sent), key=lambda p: seeder_prompts(seeder).index(p))
+    assert len(set(prompts)) == 3  # varied prompts
+    stored = images(s3)
     assert sorted(stored) == sorted(result["keys"])
-    for key, image in zip(result["keys"], images, strict=True):
-        assert key.startswith("generated/") and key.endswith(extension)
-        assert stored[key] == (content_type, image)
+    for i, (key, prompt) in enumerate(zip(result["keys"], prompts, strict=True)):
+        # The key's number is the prompt's index, whatever order the concurrent calls finished in.
+        assert key.startswith(f"generated/{i + 1:02d}-") and key.endswith(".jpg")
+        assert stored[key] == ("image/jpeg", fake_jpeg(prompt))
+
+
+def seeder_prompts(seeder) -> list[str]:
+    bedrock_module = __import__("sys").modules["seed_bedrock"]
+    return [bedrock_module.prompt(i) for i in range(20)]
+
+
+def test_png_answers_are_stored_as_png(seeder, bedrock, s3, env):
+    env.setenv("IMAGE_COUNT", "2")
+    bedrock.respond = lambda model, body: stability_png(body)
+
+    result = seeder.handler({}, None)
+
+    assert [k[-4:] for k in result["keys"]] == [".png", ".png"]
+    assert {images(s3)[k][0] for k in result["keys"]} == {"image/png"}
+
+
+def stability_png(body: dict) -> dict:
+    return answer({"finish_reasons": [None], "images": [base64.b64encode(fake_png(body["prompt"])).decode()]})
 
 
 # ------------------------------------------------------------------------------------ Titan / Nova
@@ -139,16 +85,13 @@ def test_stability_one_call_per_image_stored_by_detected_format(
 def test_titan_and_nova_batch_five_per_call_and_store_png(seeder, bedrock, s3, env, model_id):
     env.setenv("MODEL_ID", model_id)
     env.setenv("IMAGE_COUNT", "7")
-    images = [fake_png(f"dog-{i}") for i in range(7)]
-    bedrock.add_response("invoke_model", titan_answer(images[:5]))
-    bedrock.add_response("invoke_model", titan_answer(images[5:]))
 
     result = seeder.handler({}, None)
 
-    bedrock.assert_no_pending_responses()
     assert result["status"] == "generated"
     assert [model for model, _ in bedrock.sent] == [model_id, model_id]
-    for (_, body), expected_n in zip(bedrock.sent, [5, 2], strict=True):
+    bodies = sorted((body for _, body in bedrock.sent), key=lambda b: b["imageGenerationConfig"]["seed"])
+    for body, expected_n in zip(bodies, [5, 2], strict=True):
         assert set(body) == {"taskType", "textToImageParams", "imageGenerationConfig"}
         assert body["taskType"] == "TEXT_IMAGE"
         assert set(body["textToImageParams"]) == {"text"}
@@ -156,28 +99,27 @@ def test_titan_and_nova_batch_five_per_call_and_store_png(seeder, bedrock, s3, e
         config = dict(body["imageGenerationConfig"])
         assert config.pop("seed") in range(0, 858993460)  # Nova Canvas' seed range, the narrower one
         assert config == {"numberOfImages": expected_n, "height": 512, "width": 512, "cfgScale": 8.0}
-    stored = objects(s3)
+    expected = [image_for(bodies[0], i) for i in range(5)] + [image_for(bodies[1], i) for i in range(2)]
+    stored = images(s3)
     assert len(result["keys"]) == 7
-    for key, image in zip(result["keys"], images, strict=True):
-        assert key.endswith(".png")
+    for i, (key, image) in enumerate(zip(result["keys"], expected, strict=True)):
+        assert key.startswith(f"generated/{i + 1:02d}-") and key.endswith(".png")
         assert stored[key] == ("image/png", image)
 
 
 def test_never_stores_more_than_image_count(seeder, bedrock, s3, env):
     env.setenv("MODEL_ID", "amazon.nova-canvas-v1:0")
     env.setenv("IMAGE_COUNT", "2")
-    bedrock.add_response("invoke_model", titan_answer([fake_png(f"dog-{i}") for i in range(3)]))
+    bedrock.respond = lambda model, body: titan_answer([fake_png(f"dog-{i}") for i in range(3)])
 
     result = seeder.handler({}, None)
 
     assert len(result["keys"]) == 2
-    assert len(objects(s3)) == 2
+    assert len(images(s3)) == 2
 
 
 def test_generated_keys_are_deterministic_and_distinct(seeder, bedrock, env):
     env.setenv("IMAGE_COUNT", "2")
-    bedrock.add_response("invoke_model", stability_answer(fake_jpeg("a")))
-    bedrock.add_response("invoke_model", stability_answer(fake_jpeg("b")))
 
     keys = seeder.handler({}, None)["keys"]
 
@@ -185,20 +127,64 @@ def test_generated_keys_are_deterministic_and_distinct(seeder, bedrock, env):
     assert keys[0] != keys[1]
 
 
+# ------------------------------------------------------------------------------------ concurrency
+def test_calls_after_the_first_run_concurrently(seeder, bedrock, s3, env):
+    """The first call runs alone; the four others must all be in flight at once to pass the barrier."""
+    env.setenv("IMAGE_COUNT", "5")
+    barrier = threading.Barrier(4, timeout=5)
+    calls = []
+
+    def respond(model, body):
+        calls.append(body["prompt"])
+        if len(calls) > 1:
+            barrier.wait()  # a sequential seeder would wait here until the timeout breaks the barrier
+        return default_answer(model, body)
+
+    bedrock.respond = respond
+
+    result = seeder.handler({}, None)
+
+    assert result["status"] == "generated", result
+    assert len(result["keys"]) == 5
+
+
+def test_concurrency_is_bounded(seeder, bedrock, s3, env):
+    env.setenv("IMAGE_COUNT", "16")
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    def respond(model, body):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.02)
+        with lock:
+            in_flight[0] -= 1
+        return default_answer(model, body)
+
+    bedrock.respond = respond
+
+    result = seeder.handler({}, None)
+
+    assert len(result["keys"]) == 16
+    assert peak[0] == seeder.MAX_WORKERS == 5
+
+
 # ------------------------------------------------------------------------------------ fallback
 @pytest.mark.parametrize(
     "code",
     [
         "ValidationException",
-        "AccessDeniedException",
         "ResourceNotFoundException",
         "ThrottlingException",
         "ModelTimeoutException",
         "ServiceUnavailableException",
     ],
 )
-def test_bedrock_error_uploads_samples_and_reports_the_code(seeder, bedrock, s3, caplog, code):
-    bedrock.add_client_error("invoke_model", service_error_code=code, service_message="no", http_status_code=400)
+def test_bedrock_error_uploads_samples_and_reports_the_code(seeder, bedrock, s3, caplog, code, fake_clock):
+    def fail(model, body):
+        raise aws_error(code)
+
+    bedrock.respond = fail
 
     with caplog.at_level(logging.INFO):
         result = seeder.handler({}, None)
@@ -208,18 +194,19 @@ def test_bedrock_error_uploads_samples_and_reports_the_code(seeder, bedrock, s3,
     assert result["model"] == STABILITY
     assert result["generatedKeys"] == []
     assert result["keys"] == result["sampleKeys"]
-    assert len(bedrock.sent) == 1  # no second attempt after a failure
+    assert len(bedrock.sent) == 1  # the first call fails alone: no other call is made
+    assert fake_clock.sleeps == []  # only AccessDenied is waited out
     assert_samples_stored(s3, result["keys"])
-    assert sorted(objects(s3)) == sorted(result["keys"])
+    assert sorted(images(s3)) == sorted(result["keys"])
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
     assert (warning.error_code, warning.operation, warning.model) == (code, "InvokeModel", STABILITY)
 
 
-def test_region_without_bedrock_endpoint_falls_back(seeder, s3, env):
-    def unreachable(**_):
+def test_region_without_bedrock_endpoint_falls_back(seeder, bedrock, s3):
+    def unreachable(model, body):
         raise EndpointConnectionError(endpoint_url="https://bedrock-runtime.xx-nowhere-1.amazonaws.com/")
 
-    env.setattr(seeder.bedrock, "invoke_model", unreachable)
+    bedrock.respond = unreachable
 
     result = seeder.handler({}, None)
 
@@ -244,12 +231,56 @@ def test_region_without_bedrock_endpoint_falls_back(seeder, s3, env):
     ],
 )
 def test_answer_without_usable_images_falls_back(seeder, bedrock, s3, body, reason):
-    bedrock.add_response("invoke_model", answer(body))
+    bedrock.respond = lambda model, request: answer(body)
 
     result = seeder.handler({}, None)
 
     assert (result["status"], result["reason"]) == ("fallback", reason)
     assert_samples_stored(s3, result["keys"])
+
+
+# ------------------------------------------------------------------------------------ image size
+def api_response_bytes(image_size: int) -> int:
+    """Size of the image API's proxy response for an image of `image_size` bytes, with every header it sends."""
+    headers = {
+        "Content-Type": "image/jpeg",
+        "Access-Control-Allow-Origin": "*",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    body = "A" * (4 * -(-image_size // 3))  # base64 length of image_size bytes
+    return len(json.dumps({"statusCode": 200, "headers": headers, "body": body, "isBase64Encoded": True}))
+
+
+def test_largest_accepted_image_fits_a_lambda_proxy_response(seeder):
+    bedrock_module = __import__("sys").modules["seed_bedrock"]
+    limit = bedrock_module.MAX_IMAGE_BYTES
+    assert api_response_bytes(limit) <= 6 * 1024 * 1024 == bedrock_module.LAMBDA_RESPONSE_LIMIT
+    assert limit > 4_500_000  # still "about 4.5 MB": the margin is the envelope, not a guess
+
+
+def test_image_over_the_limit_is_refused_and_falls_back(seeder, bedrock, s3, env):
+    env.setenv("IMAGE_COUNT", "2")
+    limit = __import__("sys").modules["seed_bedrock"].MAX_IMAGE_BYTES
+
+    def respond(model, body):
+        size = limit + 1 if "dachshund" in body["prompt"] else limit  # the second prompt's image is too large
+        return stability_answer_sized(size)
+
+    bedrock.respond = respond
+
+    result = seeder.handler({}, None)
+
+    assert (result["status"], result["reason"]) == ("fallback", "ImageTooLarge")
+    assert str(limit) in result["detail"]
+    assert len(result["generatedKeys"]) == 1  # the one at the limit exactly is kept
+    assert len(images(s3)[result["generatedKeys"][0]][1]) == limit
+    assert all(len(data) <= limit for _, data in images(s3).values())
+
+
+def stability_answer_sized(size: int) -> dict:
+    image = fake_jpeg("big") + bytes(size - len(fake_jpeg("big")))
+    return answer({"finish_reasons": [None], "images": [base64.b64encode(image).decode()]})
 
 
 def test_unknown_model_family_falls_back_without_calling_bedrock(seeder, bedrock, s3, env):
@@ -264,18 +295,45 @@ def test_unknown_model_family_falls_back_without_calling_bedrock(seeder, bedrock
 
 def test_images_generated_before_a_failure_are_kept_and_topped_up_with_samples(seeder, bedrock, s3, env):
     env.setenv("IMAGE_COUNT", "3")
-    first = fake_jpeg("first")
-    bedrock.add_response("invoke_model", stability_answer(first))
-    bedrock.add_client_error("invoke_model", service_error_code="ThrottlingException", http_status_code=429)
+
+    third_sent = threading.Event()
+
+    def respond(model, body):
+        if "husky" in body["prompt"]:
+            third_sent.set()
+        if "dachshund" in body["prompt"]:  # the second image's prompt fails once the third is under way
+            third_sent.wait(timeout=5)
+            raise aws_error("ThrottlingException")
+        return default_answer(model, body)
+
+    bedrock.respond = respond
 
     result = seeder.handler({}, None)
 
     assert (result["status"], result["reason"]) == ("fallback", "ThrottlingException")
-    assert len(bedrock.sent) == 2  # stops at the first failure instead of trying the third image
-    assert len(result["generatedKeys"]) == 1
-    assert objects(s3)[result["generatedKeys"][0]] == ("image/jpeg", first)
+    assert len(bedrock.sent) == 3
+    # Numbered by prompt, so the failed second image leaves a gap rather than renumbering the third.
+    assert [k[:13] for k in result["generatedKeys"]] == ["generated/01-", "generated/03-"]
+    assert images(s3)[result["generatedKeys"][0]] == ("image/jpeg", image_for(bedrock.sent[0][1]))
     assert result["keys"] == result["generatedKeys"] + result["sampleKeys"]
     assert_samples_stored(s3, result["sampleKeys"])
+
+
+def test_calls_not_started_after_a_failure_are_not_made(seeder, bedrock, s3, env):
+    env.setenv("IMAGE_COUNT", "20")
+
+    def respond(model, body):
+        if len(bedrock.sent) > 1:
+            time.sleep(0.01)  # let the failure be seen before the queue drains
+            raise aws_error("ThrottlingException")
+        return default_answer(model, body)
+
+    bedrock.respond = respond
+
+    result = seeder.handler({}, None)
+
+    assert result["reason"] == "ThrottlingException"
+    assert len(bedrock.sent) < 20
 
 
 def test_no_model_call_when_too_little_time_is_left(seeder, bedrock, s3):
@@ -290,37 +348,35 @@ def test_no_model_call_when_too_little_time_is_left(seeder, bedrock, s3):
 
 def test_calls_model_when_time_is_left(seeder, bedrock, env):
     env.setenv("IMAGE_COUNT", "1")
-    bedrock.add_response("invoke_model", stability_answer(fake_jpeg("x")))
     context = SimpleNamespace(get_remaining_time_in_millis=lambda: 299_000)
 
     assert seeder.handler({}, context)["status"] == "generated"
 
 
-# ------------------------------------------------------------------------------------ idempotence
-def test_second_invocation_does_nothing(seeder, bedrock, s3):
-    bedrock.add_client_error("invoke_model", service_error_code="ValidationException", http_status_code=400)
-    first = seeder.handler({}, None)
-    before = objects(s3)
-    sent_before = len(bedrock.sent)
-
-    second = seeder.handler({}, None)  # the Stubber has no answer left: a Bedrock call would not succeed
-
-    assert first["status"] == "fallback"
-    assert second["status"] == "skipped"
-    assert second["keys"] == []
-    assert second["existingKey"] in first["keys"]
-    assert len(bedrock.sent) == sent_before
-    assert objects(s3) == before
-
-
-def test_existing_image_skips_but_other_objects_do_not(seeder, bedrock, s3, env):
+# ------------------------------------------------------------------------------------ any event
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        [],
+        [{"tf": {"action": "delete"}}],
+        "not-a-dict",
+        42,
+        {"tf": "x"},
+        {"tf": None},
+        {"tf": {"action": 5}},
+        {"tf": ["delete"]},
+        {"reason": "deploy"},
+        {"unexpected": {"nested": [1, 2]}, "force": "yes"},
+    ],
+)
+def test_any_event_seeds_and_never_raises(seeder, bedrock, s3, env, event):
     env.setenv("IMAGE_COUNT", "1")
-    s3.put_object(Bucket=BUCKET, Key="notes/readme.txt", Body=b"not an image")
-    bedrock.add_response("invoke_model", stability_answer(fake_jpeg("x")))
-    assert seeder.handler({}, None)["status"] == "generated"
 
-    s3.put_object(Bucket=BUCKET, Key="old/Photo.JPEG", Body=fake_jpeg("old"))
-    assert seeder.handler({}, None)["status"] == "skipped"
+    result = seeder.handler(event, None)
+
+    assert result["status"] == "generated", result
+    assert len(images(s3)) == 1
 
 
 def test_delete_event_does_nothing(seeder, bedrock, s3):
@@ -339,10 +395,10 @@ def test_missing_bucket_reports_failed_with_code(aws_mock, env, caplog):
         result = seeder.handler({}, None)
 
     assert result["status"] == "failed"
-    assert (result["code"], result["operation"]) == ("NoSuchBucket", "ListObjectsV2")
+    assert (result["code"], result["operation"]) == ("NoSuchBucket", "GetObject")
     assert BUCKET in result["error"]
     error = next(r for r in caplog.records if r.levelno == logging.ERROR)
-    assert (error.error_code, error.operation, error.bucket) == ("NoSuchBucket", "ListObjectsV2", BUCKET)
+    assert (error.error_code, error.operation, error.bucket) == ("NoSuchBucket", "GetObject", BUCKET)
 
 
 def test_denied_write_reports_failed_with_code(seeder, bedrock, s3, env):
@@ -350,7 +406,6 @@ def test_denied_write_reports_failed_with_code(seeder, bedrock, s3, env):
         raise aws_error("AccessDenied", "PutObject")
 
     env.setattr(seeder.s3, "put_object", denied)
-    bedrock.add_client_error("invoke_model", service_error_code="AccessDeniedException", http_status_code=403)
 
     result = seeder.handler({}, None)
 
@@ -361,7 +416,7 @@ def test_denied_write_reports_failed_with_code(seeder, bedrock, s3, env):
 
 def test_unexpected_error_is_reported_not_raised(seeder, bedrock, env, tmp_path):
     env.setattr(seeder, "SAMPLES_DIR", tmp_path)  # nothing to fall back to
-    bedrock.add_client_error("invoke_model", service_error_code="ValidationException", http_status_code=400)
+    bedrock.respond = lambda model, body: (_ for _ in ()).throw(aws_error("ValidationException"))
 
     result = seeder.handler({}, None)
 
@@ -374,13 +429,13 @@ def test_only_real_images_from_the_samples_folder_are_uploaded(seeder, bedrock, 
     (tmp_path / "b.jpeg").write_bytes(fake_jpeg("b"))
     (tmp_path / "notes.txt").write_bytes(b"not an image")
     env.setattr(seeder, "SAMPLES_DIR", tmp_path)
-    bedrock.add_client_error("invoke_model", service_error_code="ValidationException", http_status_code=400)
+    bedrock.respond = lambda model, body: (_ for _ in ()).throw(aws_error("ValidationException"))
 
     result = seeder.handler({}, None)
 
     assert result["status"] == "fallback"
     assert result["keys"] == ["samples/a.png", "samples/b.jpg"]
-    assert objects(s3) == {
+    assert images(s3) == {
         "samples/a.png": ("image/png", fake_png("a")),
         "samples/b.jpg": ("image/jpeg", fake_jpeg("b")),
     }
@@ -394,13 +449,6 @@ def test_missing_bucket_name_is_reported(aws_mock, env):
 
     assert result["status"] == "failed"
     assert "BUCKET_NAME" in result["error"]
-
-
-def test_non_object_event_is_ignored(seeder, bedrock, env):
-    env.setenv("IMAGE_COUNT", "1")
-    bedrock.add_response("invoke_model", stability_answer(fake_png("x")))
-
-    assert seeder.handler("not-a-dict", None)["status"] == "generated"
 
 
 @pytest.fixture(scope="module")
