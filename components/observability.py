@@ -8,39 +8,24 @@ enabled — Application Signals. Built after ImageService (and FaultInjection, w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
 from components.api_logging import ApiLogging
+from components.dashboard import dashboard_body, dashboard_url
 from components.function import Instrumentation
-from components.iam import service_trust_policy
 from components.image_service import STAGE_NAME, ImageService
+from components.investigations import (
+    AIOPS_ASSISTANT_POLICY,
+    INVESTIGATION_REGIONS,
+    LOCAL_INVESTIGATOR,
+    investigation_group_policy,
+    investigation_trust_policy,
+)
 from components.providers import APPLICATION_TAG
 
-# Regions with a CloudWatch investigations (AIOps) endpoint, from "Amazon AI Operations endpoints and quotas",
-# https://docs.aws.amazon.com/general/latest/gr/aiops_region.html — update here when AWS adds regions.
-INVESTIGATION_REGIONS = (
-    "us-east-1",
-    "us-east-2",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-    "eu-south-2",
-    "eu-north-1",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "ap-east-1",
-    "ap-southeast-5",
-    "ap-southeast-7",
-)
-LOCAL_INVESTIGATOR = "python -m drill investigate"
-
-AIOPS_ASSISTANT_POLICY = "arn:aws:iam::aws:policy/AIOpsAssistantPolicy"
 APPLICATION_SIGNALS_LAMBDA_POLICY = "arn:aws:iam::aws:policy/CloudWatchLambdaApplicationSignalsExecutionRolePolicy"
 OTEL_EXEC_WRAPPER = "/opt/otel-instrument"
 
@@ -77,51 +62,6 @@ class ObservabilityArgs:
     investigation_retention_days: int = 30
     investigation_group_arn: str = ""  # adopt this existing group instead of creating one
     application_signals_enabled: bool = False
-
-
-def investigation_trust_policy(account: pulumi.Input[str], region: str) -> dict[str, Any]:
-    """Only CloudWatch investigations acting for this account and region, in the form AWS documents
-    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Investigations-GetStarted-Group.html)."""
-    return service_trust_policy(
-        "aiops.amazonaws.com",
-        condition={
-            "StringEquals": {"aws:SourceAccount": account},
-            "ArnLike": {"aws:SourceArn": pulumi.Output.concat("arn:aws:aiops:", region, ":", account, ":*")},
-        },
-    )
-
-
-def investigation_group_policy(account: pulumi.Input[str], region: str) -> dict[str, Any]:
-    """Lets this account's CloudWatch alarms (and nothing else) open investigations and add events to them.
-
-    "Resource": "*" is what AWS documents for this resource policy: it is attached to one group, and the
-    group's ARN does not exist until the group (which carries the policy) has been created.
-    """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AlarmsStartInvestigations",
-                "Effect": "Allow",
-                "Principal": {"Service": "aiops.alarms.cloudwatch.amazonaws.com"},
-                "Action": ["aiops:CreateInvestigation", "aiops:CreateInvestigationEvent"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {
-                        "aws:SourceArn": pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", account, ":alarm:*")
-                    },
-                },
-            }
-        ],
-    }
-
-
-def dashboard_url(region: str, dashboard_name: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.concat(
-        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/",
-        dashboard_name,
-    )
 
 
 class Observability(pulumi.ComponentResource):
@@ -181,7 +121,20 @@ class Observability(pulumi.ComponentResource):
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=args.prefix,
-            dashboard_body=pulumi.Output.json_dumps(self._dashboard_body(args)),
+            dashboard_body=pulumi.Output.json_dumps(
+                dashboard_body(
+                    args.region,
+                    api_name=service.rest_api.name,
+                    stage=STAGE_NAME,
+                    function_name=service.api_function.function.name,
+                    function_log_group=service.api_function.log_group.name,
+                    alarm_arns=[
+                        self.api_5xx_alarm.arn,
+                        self.lambda_errors_alarm.arn,
+                        *([args.invocations_alarm_arn] if args.invocations_alarm_arn is not None else []),
+                    ],
+                )
+            ),
             opts=child,
         )
         self.dashboard_url = dashboard_url(args.region, self.dashboard.dashboard_name)
@@ -282,77 +235,3 @@ class Observability(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], delete_before_replace=True),
         )
         return role, group, group.arn
-
-    def _dashboard_body(self, args: ObservabilityArgs) -> dict[str, Any]:
-        service = args.service
-        region = args.region
-        api = ["ApiName", service.rest_api.name, "Stage", STAGE_NAME]
-        fn = ["FunctionName", service.api_function.function.name]
-
-        def metrics(title: str, lines: list[list[Any]]) -> dict[str, Any]:
-            return {
-                "type": "metric",
-                "width": 12,
-                "height": 6,
-                "properties": {"title": title, "region": region, "view": "timeSeries", "period": 60, "metrics": lines},
-            }
-
-        alarm_arns = [self.api_5xx_alarm.arn, self.lambda_errors_alarm.arn]
-        if args.invocations_alarm_arn is not None:
-            alarm_arns.append(args.invocations_alarm_arn)
-        error_query = pulumi.Output.concat(
-            "SOURCE '",
-            service.api_function.log_group.name,
-            "' | fields @timestamp, message, error_code, operation, bucket, requestId"
-            " | filter level = 'ERROR' | sort @timestamp desc | limit 50",
-        )
-        widgets = [
-            {
-                "type": "alarm",
-                "width": 24,
-                "height": 3,
-                "properties": {"title": "Alarms", "alarms": alarm_arns},
-            },
-            metrics(
-                "API requests and errors",
-                [
-                    ["AWS/ApiGateway", "Count", *api, {"stat": "Sum", "label": "Requests"}],
-                    ["AWS/ApiGateway", "5XXError", *api, {"stat": "Sum", "label": "5XX"}],
-                    ["AWS/ApiGateway", "4XXError", *api, {"stat": "Sum", "label": "4XX"}],
-                ],
-            ),
-            metrics(
-                "API latency (ms)",
-                [
-                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p50", "label": "p50"}],
-                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
-                ],
-            ),
-            metrics(
-                "Image function invocations, errors and throttles",
-                [
-                    ["AWS/Lambda", "Invocations", *fn, {"stat": "Sum"}],
-                    ["AWS/Lambda", "Errors", *fn, {"stat": "Sum"}],
-                    ["AWS/Lambda", "Throttles", *fn, {"stat": "Sum"}],
-                ],
-            ),
-            metrics(
-                "Image function duration (ms)",
-                [
-                    ["AWS/Lambda", "Duration", *fn, {"stat": "Average", "label": "average"}],
-                    ["AWS/Lambda", "Duration", *fn, {"stat": "p99", "label": "p99"}],
-                ],
-            ),
-            {
-                "type": "log",
-                "width": 24,
-                "height": 6,
-                "properties": {
-                    "title": "Recent image function errors",
-                    "region": region,
-                    "view": "table",
-                    "query": error_query,
-                },
-            },
-        ]
-        return {"widgets": widgets}
