@@ -33,6 +33,7 @@ class Aws:
     root: Path  # the project root: relative paths in inputs (function code) are relative to it
     caveats: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on Ctrl-C/SIGTERM: provision no more
 
     def client(self, service: str) -> Any:
         return self.clients[service]

@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -29,8 +30,8 @@ from drill.errors import DrillError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STACK = "dev"
-MINUTE_SECONDS = 2.0  # wall seconds that stand for one minute of alarm period
-TICK_SECONDS = 0.25  # how often alarms are evaluated
+MINUTE_SECONDS = 5.0  # wall seconds that stand for one minute of alarm period
+TICK_SECONDS = 0.5  # how often alarms are evaluated
 INTERVAL_SECONDS = 0.25  # the drill's polling interval
 TRIGGER_TIMEOUT_SECONDS = 30.0
 RESTORE_TIMEOUT_SECONDS = 15.0
@@ -52,22 +53,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the rehearsal; 0 when the whole story happened, 1 when a step failed, 130 when interrupted."""
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM unwinds like Ctrl-C, through every cleanup below
+    stopping = threading.Event()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        stopping.set()  # provisioning still queued in Pulumi's runtime stops at once instead of running on
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM unwind through every cleanup below (moto, the local API, the evaluator).
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return rehearse(args.stack, as_json=args.json, out=out, err=err)
+        return rehearse(args.stack, as_json=args.json, out=out, err=err, stopping=stopping)
     except KeyboardInterrupt:
-        print("rehearse: interrupted; moto, the local API and the alarm evaluator were stopped", file=err)
-        return 130
+        stopping.set()
     except DrillError as problem:
-        print(f"rehearse: error: {problem}", file=err)
-        return problem.exit_code
+        if not stopping.is_set():
+            print(f"rehearse: error: {problem}", file=err)
+            return problem.exit_code
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    print("rehearse: interrupted; moto, the local API and the alarm evaluator were stopped", file=err)
+    return 130
 
 
 @contextmanager
@@ -86,7 +92,7 @@ def working_directory(path: Path) -> Iterator[None]:
             sys.path.remove(str(path))
 
 
-def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stopping: threading.Event) -> int:
     # Heavy imports (boto3, moto, pulumi) only when the command runs.
     import boto3
 
@@ -125,7 +131,7 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO) -> int
         runtime.start()
         cleanup.callback(runtime.stop)
         account = clients["sts"].get_caller_identity()["Account"]
-        aws = Aws(clients=clients, region=config.region, account=account, runtime=runtime, root=ROOT)
+        aws = Aws(clients=clients, region=config.region, account=account, runtime=runtime, root=ROOT, stopping=stopping)
         replica = deploy(aws, config, ROOT)
         values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in replica.outputs.items() if v is not None}
         notes.provisioned, notes.skipped = len(replica.provisioned), replica.skipped

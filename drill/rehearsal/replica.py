@@ -23,6 +23,7 @@ from typing import Any
 
 import pulumi
 
+from drill.errors import DrillError
 from drill.rehearsal import provision_api, provision_compute, provision_storage
 from drill.rehearsal.aws_context import Aws, Provisioner, Skip
 from drill.rehearsal.stack_config import StackConfig
@@ -39,8 +40,8 @@ WHY_SKIPPED = {
 }
 
 
-class ProvisioningError(RuntimeError):
-    pass
+class ProvisioningError(DrillError):
+    """A resource could not be made in moto (or the rehearsal is stopping): the rehearsal fails."""
 
 
 @dataclass
@@ -58,6 +59,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if self.aws.stopping.is_set():
+            raise ProvisioningError(f"interrupted before {args.typ} {args.name} was provisioned")
         if not args.custom:  # a component: nothing to provision
             return args.name, inputs
         provisioner = PROVISIONERS.get(args.typ)
