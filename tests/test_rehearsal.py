@@ -305,3 +305,22 @@ def test_the_rehearsal_environment_drops_every_aws_variable_and_puts_them_back(m
             "AWS_ENDPOINT_URL": "http://127.0.0.1:1"
         }
     assert os.environ["AWS_PROFILE"] == "production" and os.environ["AWS_ENDPOINT_URL_S3"] == "https://s3.amazonaws.com"
+
+
+def test_the_stack_configuration_is_the_projects_defaults_overlaid_with_the_stack_file(tmp_path):
+    from drill.errors import UsageError
+    from drill.rehearsal.stack_config import load_stack_config
+
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: demo\nconfig:\n  armed:\n    type: boolean\n    default: true\n  count:\n    type: integer\n"
+        "    default: 5\n"
+    )
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n  demo:count: 7\n  armed: false\n")
+    config = load_stack_config(tmp_path, "dev")
+    assert config.values == {"demo:armed": "false", "demo:count": "7", "aws:region": "eu-west-1"}
+    assert config.region == "eu-west-1"
+    (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  demo:token:\n    secure: AAAB\n")
+    with pytest.raises(UsageError, match="demo:token"):
+        load_stack_config(tmp_path, "prod")
+    with pytest.raises(UsageError, match="Pulumi.qa.yaml"):
+        load_stack_config(tmp_path, "qa")

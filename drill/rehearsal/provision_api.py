@@ -13,7 +13,9 @@ import yaml
 
 from drill.rehearsal.aws_context import Aws, Provisioner, Skip, autoname
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "any")
+METHODS = {m: m.upper() for m in ("get", "put", "post", "delete", "options", "head", "patch")} | {
+    "x-amazon-apigateway-any-method": "ANY"
+}
 
 
 def rest_api(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -50,9 +52,9 @@ def replay_openapi(aws: Aws, api_id: str, root_id: str, document: dict[str, Any]
             parent = here
         resource_id = ids[parent]
         for verb, operation in (operations or {}).items():
-            if verb.lower() not in METHODS:
+            method = METHODS.get(verb.lower())
+            if method is None:  # "parameters", "summary", ... are not operations
                 continue
-            method = "ANY" if verb.lower() == "any" else verb.upper()
             key = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": method}
             client.put_method(**key, authorizationType="NONE")
             for status, response in (operation.get("responses") or {}).items():

@@ -118,4 +118,7 @@ def deploy(aws: Aws, config: StackConfig, root: Path) -> Replica:
         return pulumi.Output.all(**stack.outputs).apply(outputs.update)
 
     program()
-    return Replica(outputs=outputs, provisioned=mocks.provisioned, skipped=mocks.skipped)
+    order = lambda entry: (entry["type"], entry["name"])  # noqa: E731 (registrations finish in any order)
+    return Replica(
+        outputs=outputs, provisioned=sorted(mocks.provisioned, key=order), skipped=sorted(mocks.skipped, key=order)
+    )
