@@ -324,3 +324,72 @@ def test_the_stack_configuration_is_the_projects_defaults_overlaid_with_the_stac
         load_stack_config(tmp_path, "prod")
     with pytest.raises(UsageError, match="Pulumi.qa.yaml"):
         load_stack_config(tmp_path, "qa")
+
+
+# ------------------------------------------------------------------------------------------ Lambda runtime
+HANDLER = """
+import logging, os
+import helper  # a sibling module: the function's own folder comes first on sys.path
+
+logger = logging.getLogger()
+logger.setLevel("INFO")
+GREETING = os.environ["GREETING"]  # read at import, as handlers do
+LOADS = []
+
+
+def handler(event, context):
+    LOADS.append(event)
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    logger.info("greeted", extra={"who": event["who"], "function": os.environ["AWS_LAMBDA_FUNCTION_NAME"]})
+    left = context.get_remaining_time_in_millis()
+    return {"text": helper.greet(GREETING, event["who"]), "calls": len(LOADS), "left": left}
+"""
+
+
+def test_the_runtime_runs_handlers_as_lambda_does(aws_mock, tmp_path):
+    from drill.rehearsal.runtime import FunctionSpec, LambdaRuntime
+
+    (tmp_path / "handler.py").write_text(HANDLER)
+    (tmp_path / "helper.py").write_text("def greet(greeting, who):\n    return f'{greeting}, {who}'\n")
+    clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+    role = clients["iam"].create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    clients["logs"].create_log_group(logGroupName="/aws/lambda/fn")
+    runtime = LambdaRuntime(base_environment={"AWS_ENDPOINT_URL": "http://unused"}, region=REGION, clients=clients)
+    spec = FunctionSpec(
+        name="fn", arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn", code_dir=tmp_path, handler="handler.handler",
+        role_arn=role, log_group="/aws/lambda/fn", environment={"GREETING": "hello"}, timeout=30,
+    )  # fmt: skip
+    runtime.register(spec)
+    runtime.start()
+    try:
+        assert runtime.invoke("fn", {"who": "a"})["text"] == "hello, a"
+        warm = runtime.invoke("fn", {"who": "b"})
+        failed = runtime.invoke("fn", {"fail": True})
+        runtime.register(FunctionSpec(**{**vars(spec), "environment": {"GREETING": "hi"}}))  # a new definition
+        cold = runtime.invoke("fn", {"who": "c"})
+    finally:
+        runtime.stop()
+    assert warm["calls"] == 2 and 0 < warm["left"] <= 30_000  # the same module while warm
+    assert failed["errorType"] == "RuntimeError" and failed["errorMessage"] == "asked to fail"
+    assert cold == {"text": "hi, c", "calls": 1, "left": cold["left"]}  # a fresh module after the change
+    assert "handler" not in sys.modules and "helper" not in sys.modules  # nothing leaks into the process
+    assert "GREETING" not in os.environ
+    lines = [
+        json.loads(e["message"]) for e in clients["logs"].filter_log_events(logGroupName="/aws/lambda/fn")["events"]
+    ]
+    greeted = [line for line in lines if line["message"] == "greeted"]
+    assert [line["who"] for line in greeted] == ["a", "b", "c"]
+    assert greeted[0]["level"] == "INFO" and greeted[0]["logger"] == "root" and greeted[0]["function"] == "fn"
+    assert greeted[0]["requestId"] != greeted[1]["requestId"] and greeted[0]["timestamp"].endswith("Z")
+    assert any(line["level"] == "ERROR" and line.get("errorType") == "RuntimeError" for line in lines)
+
+    def total(metric: str) -> float:
+        points = clients["cloudwatch"].get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Statistics=["Sum"], Period=60,
+            Dimensions=[{"Name": "FunctionName", "Value": "fn"}],
+            StartTime=datetime.now(UTC) - timedelta(minutes=5), EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        )["Datapoints"]  # fmt: skip
+        return sum(p["Sum"] for p in points)
+
+    assert (total("Invocations"), total("Errors")) == (4, 1)
