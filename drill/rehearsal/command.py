@@ -25,6 +25,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from drill import stack as outputs_contract
 from drill.errors import DrillError, UsageError
 
@@ -177,17 +179,25 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             function_caller=runtime.invoke,
             progress=lambda message: print(message, file=err, flush=True),
         )
-        code, printed = run_drill(drill, as_json=as_json)
+        try:
+            code, printed = run_drill(drill, as_json=as_json)
+        except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep the notes
+            code, printed = 1, ""
+            say(f"the drill stopped: {problem}")
         evaluator.stop()
         evaluator.evaluate_all()  # a last tick: the 5XX alarm may not have been evaluated since the last 5XX
         say("drill done; stopping the local API, the alarm evaluator and moto")
         notes.api_statuses = list(api.statuses)
         notes.transitions = [t.to_json() for t in evaluator.transitions]
         notes.invocations = dict(Counter(i["function"] for i in runtime.invocations))
-        notes.caveats = [*aws.caveats, *(f"alarm evaluator error: {e}" for e in evaluator.errors)]
+        notes.caveats = [
+            *aws.caveats,
+            *(f"alarm evaluator error: {e}" for e in evaluator.errors),
+            *(f"local API could not serve {f}" for f in api.failures),
+        ]
     notes.seconds = time.monotonic() - started
     if as_json:
-        document = json.loads(printed)
+        document = json.loads(printed) if printed else {"ok": False, "steps": []}
         document["rehearsal"] = notes.to_json()
         print(json.dumps(document, indent=2), file=out)
     else:
@@ -215,7 +225,7 @@ def run_drill(drill: Any, *, as_json: bool) -> tuple[int, str]:
 
 
 def failed_step(printed: str, as_json: bool) -> str | None:
-    if as_json:
+    if as_json and printed:
         return next((s["step"] for s in json.loads(printed).get("steps", []) if not s.get("ok")), None)
     found = re.search(r"^## (\w+): FAILED", printed, re.MULTILINE)
     return found.group(1) if found else None

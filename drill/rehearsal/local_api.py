@@ -57,6 +57,7 @@ class LocalApi:
         self.apigateway, self.cloudwatch, self.runtime = clients["apigateway"], clients["cloudwatch"], runtime
         self.api_name = self.apigateway.get_rest_api(restApiId=api_id)["name"]
         self.statuses: list[int] = []  # every answer, in order: the story the API told
+        self.failures: list[str] = []  # requests the local API itself could not serve
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -71,7 +72,9 @@ class LocalApi:
         handler = make_handler(self.answer)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="rehearsal-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.1,), name="rehearsal-api", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -84,7 +87,11 @@ class LocalApi:
     # -- one request
     def answer(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         start = time.perf_counter()
-        status, response_headers, body = self.route(method, raw_path.split("?", 1)[0], headers)
+        try:
+            status, response_headers, body = self.route(method, raw_path.split("?", 1)[0], headers)
+        except Exception as err:  # API Gateway answers 500 when it cannot reach the integration
+            self.failures.append(f"{method} {raw_path}: {type(err).__name__}: {err}")
+            status, response_headers, body = error(500, "Internal server error")
         self.statuses.append(status)
         self.put_metrics(status, (time.perf_counter() - start) * 1000)
         return status, response_headers, body
