@@ -16,7 +16,9 @@ them) are collected by an `apply` on the returned Output.
 
 from __future__ import annotations
 
+import logging
 import runpy
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,10 +105,23 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the rehearsal has no answer for the data source {data_source}")
 
 
+def engine_log() -> logging.Logger:
+    """Where the program's `pulumi.log` warnings go: stderr, as `pulumi up` shows them (not the root logger,
+    whose records belong to the Lambda runtime while a handler runs)."""
+    logger = logging.getLogger("drill.rehearsal.pulumi")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("rehearse: pulumi %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    return logger
+
+
 def deploy(aws: Aws, config: StackConfig, root: Path) -> Replica:
     """Run the program under provisioning mocks; the working directory must already be `root`."""
     mocks = ProvisioningMocks(aws)
-    pulumi.runtime.set_mocks(mocks, project=config.project, stack=config.stack, preview=False)
+    pulumi.runtime.set_mocks(mocks, project=config.project, stack=config.stack, preview=False, logger=engine_log())
     pulumi.runtime.set_all_config(config.values)
     outputs: dict[str, Any] = {}
 
