@@ -22,6 +22,7 @@ from drill import stack, steps
 from drill.aws import account_id, as_drill_error, make_clients
 from drill.errors import DrillError
 from drill.investigator import DEFAULT_SINCE_MINUTES, REQUIRED_OUTPUTS
+from drill.rehearsal import command as rehearsal
 
 DESCRIPTION = """Incident drill for the aiops-demo image service.
 
@@ -40,6 +41,8 @@ COMMAND_HELP = {
     "restore": "remove the injected fault (fault function or directly), wait for HTTP 200",
     "run": "status -> trigger -> investigate -> restore -> status, with timings",
 }
+REHEARSE_HELP = "the whole story offline: the program provisioned into a local moto, then `run` (no AWS account)"
+raw = argparse.RawDescriptionHelpFormatter
 
 
 def positive(value: str) -> float:
@@ -161,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=positive, default=10, metavar="SECONDS", help="seconds between polls (default 10)"
     )
     run.add_argument("--json", action="store_true", help="print the step results as JSON")
+    rehearsal.add_arguments(
+        commands.add_parser("rehearse", help=REHEARSE_HELP, description=rehearsal.__doc__, formatter_class=raw)
+    )
     return parser
 
 
@@ -245,6 +251,8 @@ def main(
     """Run one command; `runner` and `make` are the seams for the Pulumi CLI and the AWS-facing drill."""
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)  # exits 2 on usage errors, 0 on --help
+    if args.command == "rehearse":  # brings its own stack (moto) and outputs
+        return rehearsal.main(args, out, err)
     try:
         outputs = stack.load_outputs(args.outputs, args.stack, runner=runner)
         for key in NEEDED[args.command]:

@@ -348,3 +348,20 @@ def aws_mock(monkeypatch):
             _SHARED_SESSION.append(boto3.Session(region_name=REGION))
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", _SHARED_SESSION[0])
         yield
+
+
+# --------------------------------------------------------------------------------------------- rehearsal
+def pytest_collection_finish(session):
+    """Start `python -m drill rehearse` (a subprocess of several seconds) as soon as its tests are selected,
+    so it runs alongside the other tests instead of after them."""
+    for item in session.items:
+        if item.path.name == "test_rehearsal.py":
+            item.module.start_rehearsal()
+            return
+
+
+def pytest_sessionfinish(session):
+    for item in getattr(session, "items", []):
+        if item.path.name == "test_rehearsal.py":
+            item.module.stop_rehearsal()
+            return

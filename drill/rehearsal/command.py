@@ -1,0 +1,231 @@
+"""`python -m drill rehearse`: the incident story offline, through the drill's own `run`.
+
+Starts moto, provisions the program into it (replica), starts the local API and the alarm evaluator,
+then runs the same steps `python -m drill run` runs (status → trigger → investigate → restore → status)
+with a Drill whose API probe is the drill's `http_probe` on the local URL and whose function caller is
+the in-process Lambda runtime. Prints what `run` prints, plus the rehearsal's notes. Everything it
+starts is stopped on every exit path (error, Ctrl-C, SIGTERM). No AWS account, credentials, Pulumi
+CLI, Docker or network: any AWS_* variable in the environment is ignored and overridden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drill import stack as outputs_contract
+from drill.errors import DrillError, UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STACK = "dev"
+MINUTE_SECONDS = 5.0  # wall seconds that stand for one minute of alarm period
+TICK_SECONDS = 0.5  # how often alarms are evaluated
+INTERVAL_SECONDS = 0.25  # the drill's polling interval
+TRIGGER_TIMEOUT_SECONDS = 30.0
+RESTORE_TIMEOUT_SECONDS = 15.0
+SINCE_MINUTES = 30.0
+ENDPOINT = re.compile(
+    r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/(?P<stage>[^/]+)(?P<path>/.*)$"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        metavar="NAME",
+        help=f"stack whose Pulumi.NAME.yaml configures the replica (default {DEFAULT_STACK})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the step results and the notes as JSON")
+
+
+def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the rehearsal; 0 when the whole story happened, 1 when a step failed, 130 when interrupted."""
+    stopping = threading.Event()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        stopping.set()  # provisioning still queued in Pulumi's runtime stops at once instead of running on
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM unwind through every cleanup below (moto, the local API, the evaluator).
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return rehearse(args.stack, as_json=args.json, out=out, err=err, stopping=stopping)
+    except KeyboardInterrupt:
+        stopping.set()
+    except DrillError as problem:
+        if not stopping.is_set():
+            print(f"rehearse: error: {problem}", file=err)
+            return problem.exit_code
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    print("rehearse: interrupted; moto, the local API and the alarm evaluator were stopped", file=err)
+    return 130
+
+
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """The program runs from the project root, as `pulumi up` runs it (function code paths are relative)."""
+    before = Path.cwd()
+    os.chdir(path)
+    added = str(path) not in sys.path
+    if added:
+        sys.path.insert(0, str(path))
+    try:
+        yield
+    finally:
+        os.chdir(before)
+        if added:
+            sys.path.remove(str(path))
+
+
+def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stopping: threading.Event) -> int:
+    # Heavy imports (boto3, moto, pulumi) only when the command runs.
+    import boto3
+
+    from drill import steps
+    from drill.aws import Clients
+    from drill.rehearsal.alarms import AlarmEvaluator
+    from drill.rehearsal.aws_context import SERVICES, Aws
+    from drill.rehearsal.local_api import LocalApi
+    from drill.rehearsal.moto_server import FAKE_CREDENTIALS, aws_environment, isolated_environment, moto_server
+    from drill.rehearsal.notes import Notes, seed_result
+    from drill.rehearsal.replica import deploy
+    from drill.rehearsal.runtime import LambdaRuntime
+    from drill.rehearsal.stack_config import load_stack_config
+
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        print(f"rehearse: +{time.monotonic() - started:4.1f}s {message}", file=err, flush=True)
+
+    config = load_stack_config(ROOT, stack_name)
+    with ExitStack() as cleanup:
+        moto = cleanup.enter_context(moto_server())
+        notes = Notes(stack=stack_name, moto_endpoint=moto.url, moto_port=moto.port)
+        environment = aws_environment(moto.url, config.region)
+        # The drill's clients must not retry: moto answers calls it does not implement with HTTP 500.
+        cleanup.enter_context(isolated_environment({**environment, "AWS_MAX_ATTEMPTS": "1"}))
+        cleanup.enter_context(working_directory(ROOT))
+        say(f"moto on {moto.url}; provisioning the program (stack {stack_name}) into it")
+        session = boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=config.region,
+        )
+        clients = {service: session.client(service, endpoint_url=moto.url) for service in SERVICES}
+        runtime = LambdaRuntime(base_environment=environment, region=config.region, clients=clients)
+        runtime.start()
+        cleanup.callback(runtime.stop)
+        account = clients["sts"].get_caller_identity()["Account"]
+        aws = Aws(clients=clients, region=config.region, account=account, runtime=runtime, root=ROOT, stopping=stopping)
+        replica = deploy(aws, config, ROOT)
+        values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in replica.outputs.items() if v is not None}
+        notes.provisioned, notes.skipped = len(replica.provisioned), replica.skipped
+        notes.seed = seed_result(replica.outputs.get("ImageSeedResult"))
+        say(
+            f"{notes.provisioned} resources provisioned, {len(notes.skipped)} skipped; seed: {notes.seed.get('status')}"
+        )
+
+        deployed = values.get(outputs_contract.API_ENDPOINT, "")
+        route = ENDPOINT.match(deployed)
+        if route is None:
+            raise UsageError(f"stack output ApiEndpoint {deployed!r} is not an API Gateway URL the local API can serve")
+        api = LocalApi(api_id=route["api"], stage=route["stage"], clients=clients, runtime=runtime)
+        api.start()
+        cleanup.callback(api.stop)
+        notes.api_url, notes.api_port, notes.deployed_endpoint = api.url(route["path"]), api.port, deployed
+        values[outputs_contract.API_ENDPOINT] = notes.api_url
+
+        drill_clients = Clients(session)
+        for service in ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "cloudtrail", "sts"):
+            drill_clients.client(service)  # made now, before any handler swaps the environment
+        alarm_names = [r["id"] for r in replica.provisioned if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"]
+        evaluator = AlarmEvaluator(
+            alarm_names=alarm_names,
+            clients=clients,
+            runtime=runtime,
+            account=account,
+            region=config.region,
+            minute=MINUTE_SECONDS,
+            tick=TICK_SECONDS,
+        )
+        notes.minute_seconds, notes.tick_seconds = MINUTE_SECONDS, TICK_SECONDS
+        evaluator.start()
+        cleanup.callback(evaluator.stop)
+        say(f"local API on {notes.api_url}; {notes.time_compression}")
+
+        drill = steps.Drill(
+            outputs=outputs_contract.StackOutputs(values=values, origin="the rehearsal's replica"),
+            clients=drill_clients,
+            account=account,
+            region=config.region,
+            api_probe=steps.http_probe(notes.api_url),
+            function_caller=runtime.invoke,
+            progress=lambda message: print(message, file=err, flush=True),
+        )
+        try:
+            code, printed = run_drill(drill, as_json=as_json)
+        except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep the notes
+            code, printed = 1, ""
+            say(f"the drill stopped: {problem}")
+        evaluator.stop()
+        evaluator.evaluate_all()  # a last tick: the 5XX alarm may not have been evaluated since the last 5XX
+        say("drill done; stopping the local API, the alarm evaluator and moto")
+        notes.api_statuses = list(api.statuses)
+        notes.transitions = [t.to_json() for t in evaluator.transitions]
+        notes.invocations = dict(Counter(i["function"] for i in runtime.invocations))
+        notes.caveats = [
+            *aws.caveats,
+            *(f"alarm evaluator error: {e}" for e in evaluator.errors),
+            *(f"local API could not serve {f}" for f in api.failures),
+        ]
+    notes.seconds = time.monotonic() - started
+    if as_json:
+        document = json.loads(printed) if printed else {"ok": False, "steps": []}
+        document["rehearsal"] = notes.to_json()
+        print(json.dumps(document, indent=2), file=out)
+    else:
+        print(printed.rstrip("\n"), *notes.lines(), sep="\n", file=out)
+    if code != 0:
+        say(f"the story stopped at step {failed_step(printed, as_json) or '?'} (see the table)")
+    return code
+
+
+def run_drill(drill: Any, *, as_json: bool) -> tuple[int, str]:
+    """`python -m drill run`'s own execution and printing, captured so the notes can follow it."""
+    from drill import cli
+
+    arguments = argparse.Namespace(
+        command="run",
+        json=as_json,
+        since=SINCE_MINUTES,
+        trigger_timeout=TRIGGER_TIMEOUT_SECONDS,
+        restore_timeout=RESTORE_TIMEOUT_SECONDS,
+        interval=INTERVAL_SECONDS,
+    )
+    buffer = io.StringIO()
+    code = cli.execute(arguments, drill, buffer)
+    return code, buffer.getvalue()
+
+
+def failed_step(printed: str, as_json: bool) -> str | None:
+    if as_json and printed:
+        return next((s["step"] for s in json.loads(printed).get("steps", []) if not s.get("ok")), None)
+    found = re.search(r"^## (\w+): FAILED", printed, re.MULTILINE)
+    return found.group(1) if found else None

@@ -1,0 +1,118 @@
+"""The rehearsal's notes: what stood in for AWS, what was skipped, and what moto cannot show.
+
+Printed after the drill's table (text) or under the "rehearsal" key (JSON). They say only what the
+rehearsal itself observed (the local API's answers, the alarm transitions, the seed result, the
+provisioning) plus the fixed limits of the stand-ins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+FIXED_CAVEATS = (
+    "moto ignores a bucket policy's Principal: the injected Deny (Principal = the image function's role) blocks "
+    "every caller in moto, not only that role. The investigator therefore reads the policy, logs and metrics with "
+    "its own identity; in moto a denied GetObject carries error code 403 where real S3 says AccessDenied.",
+    "Functions run in process with their role's temporary credentials from moto's sts:AssumeRole; moto does not "
+    "enforce IAM policies, so least privilege is not exercised here.",
+    "moto does not implement cloudtrail:LookupEvents, cloudwatch:DescribeAlarmHistory or "
+    "iam:SimulatePrincipalPolicy: the investigator reports those evidence sources as unavailable.",
+)
+
+
+@dataclass
+class Notes:
+    stack: str
+    moto_endpoint: str
+    moto_port: int
+    api_url: str = ""
+    api_port: int = 0
+    deployed_endpoint: str = ""
+    minute_seconds: float = 0.0
+    tick_seconds: float = 0.0
+    provisioned: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    seed: dict[str, Any] = field(default_factory=dict)
+    api_statuses: list[int] = field(default_factory=list)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    invocations: dict[str, int] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def time_compression(self) -> str:
+        return (
+            f"time is compressed: {self.minute_seconds:g} s of wall time stand for one minute of alarm period, and "
+            f"alarms are evaluated every {self.tick_seconds:g} s over a sliding window (CloudWatch evaluates once a "
+            "period, on minute boundaries)"
+        )
+
+    def all_caveats(self) -> list[str]:
+        found = list(self.caveats)
+        if self.seed.get("status") == "fallback":
+            found.append(
+                f"Bedrock: moto's bedrock-runtime InvokeModel gave no images ({self.seed.get('reason')}: "
+                f"{self.seed.get('detail')}), so the seeder uploaded its {len(self.seed.get('sampleKeys') or [])} "
+                "bundled samples, as ImageSeedResult says."
+            )
+        return [*found, *FIXED_CAVEATS]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "seconds": round(self.seconds, 1),
+            "moto": {"endpoint": self.moto_endpoint, "port": self.moto_port},
+            "api": {
+                "url": self.api_url,
+                "port": self.api_port,
+                "stands_in_for": self.deployed_endpoint,
+                "statuses": self.api_statuses,
+            },
+            "time_compression": {
+                "alarm_minute_seconds": self.minute_seconds,
+                "tick_seconds": self.tick_seconds,
+                "note": self.time_compression,
+            },
+            "provisioned": self.provisioned,
+            "skipped": self.skipped,
+            "seed": self.seed,
+            "alarm_transitions": self.transitions,
+            "invocations": self.invocations,
+            "caveats": self.all_caveats(),
+        }
+
+    def lines(self) -> list[str]:
+        answers = ", ".join(f"{status} x{len(list(run))}" for status, run in groupby(self.api_statuses))
+        lines = [
+            "",
+            f"## rehearsal notes (offline: moto and local stand-ins, not AWS) — {self.seconds:.1f}s in all",
+            f"moto       {self.moto_endpoint} (in this process; stopped on exit)",
+            f"API        {self.api_url} stands in for {self.deployed_endpoint}",
+            f"answers    {answers or 'none'}",
+            f"time       {self.time_compression}",
+            f"replica    {self.provisioned} resources provisioned into moto from __main__.py (stack {self.stack}); "
+            f"{len(self.skipped)} skipped",
+            *[f"skipped    {s['type']} {s['name']}: {s['reason']}" for s in self.skipped],
+            f"seed       {self.seed.get('status')}: {len(self.seed.get('keys') or [])} images"
+            + (f" ({self.seed.get('reason')})" if self.seed.get("reason") else ""),
+            f"functions  {', '.join(f'{name} x{count}' for name, count in self.invocations.items())} invocations",
+        ]
+        for change in self.transitions:
+            lines.append(f"alarm      +{change['seconds']:.1f}s {change['alarm']}: {change['old']} -> {change['new']}")
+            lines += [f"  action   {action}" for action in change["actions"]]
+        lines += [f"caveat     {text}" for text in self.all_caveats()]
+        return lines
+
+
+def seed_result(raw: Any) -> dict[str, Any]:
+    """ImageSeedResult as a dict (the Invocation's result is JSON text)."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        return {"status": "unknown", "raw": str(raw)}
+    return value if isinstance(value, dict) else {"status": "unknown", "raw": str(raw)}

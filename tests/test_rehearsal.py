@@ -1,0 +1,395 @@
+"""`python -m drill rehearse`: the whole incident story offline, and the stand-ins it is built from.
+
+The story test runs the command as a user would (a subprocess, no AWS_* variable at all) and checks what
+it printed; the smaller tests pin the alarm evaluator's decisions, the OpenAPI-body replay behind the
+local API, and the environment isolation that keeps the rehearsal away from real AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from conftest import ACCOUNT, REGION, ROOT
+
+from drill.rehearsal import alarms
+from drill.rehearsal.aws_context import SERVICES, Aws
+from drill.rehearsal.local_api import LocalApi
+from drill.rehearsal.moto_server import isolated_environment
+from drill.rehearsal.provision_api import rest_api
+
+STORY_TIMEOUT_SECONDS = 120
+
+
+# ------------------------------------------------------------------------------------------ the story
+_STARTED: list[subprocess.Popen] = []
+
+
+def start_rehearsal() -> subprocess.Popen:
+    """Start `python -m drill rehearse --json` once, with no AWS_* variable in its environment.
+
+    conftest starts it when collection selects these tests, so it runs alongside the rest of the suite.
+    """
+    if not _STARTED:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        _STARTED.append(
+            subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
+                [sys.executable, "-m", "drill", "rehearse", "--json"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    return _STARTED[0]
+
+
+def stop_rehearsal() -> None:
+    for process in _STARTED:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.fixture(scope="module")
+def rehearsal() -> dict:
+    process = start_rehearsal()
+    try:
+        stdout, stderr = process.communicate(timeout=STORY_TIMEOUT_SECONDS)
+    finally:
+        stop_rehearsal()
+    assert process.returncode == 0, f"exit {process.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}"
+    return json.loads(stdout)
+
+
+def test_rehearse_runs_the_drills_steps_and_every_one_succeeds(rehearsal):
+    assert rehearsal["ok"] is True
+    assert [s["step"] for s in rehearsal["steps"]] == ["status", "trigger", "investigate", "restore", "status"]
+    assert all(s["ok"] for s in rehearsal["steps"])
+
+
+def test_the_api_answers_200_then_5xx_then_200(rehearsal):
+    statuses = rehearsal["rehearsal"]["api"]["statuses"]
+    first_failure = next(i for i, status in enumerate(statuses) if status >= 500)
+    assert statuses[0] == 200 and 200 in statuses[:first_failure]
+    assert statuses[-1] == 200 and 200 in statuses[first_failure:]
+    start, trigger, _, restore, end = rehearsal["steps"]
+    assert start["api"]["status"] == 200 and trigger["api_failed"] is True
+    assert restore["api_status"] == 200 and end["api"]["status"] == 200 and end["fault_present"] is False
+
+
+def test_the_alarm_ran_the_fault_function_and_the_investigator_names_the_policy(rehearsal):
+    trigger, investigate = rehearsal["steps"][1], rehearsal["steps"][2]
+    assert trigger["fault_sids"] == ["AiopsFaultInjectionDenyListBucket", "AiopsFaultInjectionDenyGetObject"]
+    assert investigate["root_cause"]["kind"] == "bucket_policy_deny"
+    fired = [t for t in rehearsal["rehearsal"]["alarm_transitions"] if t["alarm"].endswith("-lambda-trigger-alarm")]
+    assert fired and fired[0]["new"] == "ALARM"
+    assert any("fault-injector" in action and '"inject"' in action for action in fired[0]["actions"])
+
+
+def test_the_notes_list_what_was_skipped_and_what_moto_cannot_show(rehearsal):
+    notes = rehearsal["rehearsal"]
+    skipped = {s["type"] for s in notes["skipped"]}
+    assert "aws-native:aiops:InvestigationGroup" in skipped
+    assert all(s["reason"] for s in notes["skipped"])
+    assert notes["seed"]["status"] == "fallback" and notes["seed"]["sampleKeys"]
+    assert notes["time_compression"]["alarm_minute_seconds"] < 60
+    caveats = " ".join(notes["caveats"])
+    assert "Principal" in caveats and "DenyInsecureTransport" in caveats and "Bedrock" in caveats
+    assert notes["api"]["stands_in_for"].startswith("https://") and notes["api"]["url"].startswith("http://127.0.0.1:")
+
+
+def test_nothing_is_left_behind(rehearsal):
+    notes = rehearsal["rehearsal"]
+    for port in (notes["moto"]["port"], notes["api"]["port"]):
+        with socket.socket() as sock, pytest.raises(OSError):
+            sock.settimeout(1)
+            sock.connect(("127.0.0.1", port))
+
+
+# ------------------------------------------------------------------------------------------ alarm logic
+def alarm(**overrides) -> dict:
+    return {
+        "AlarmName": "a",
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": 3.0,
+        "EvaluationPeriods": 1,
+        "TreatMissingData": "notBreaching",
+        "StateValue": "OK",
+    } | overrides
+
+
+@pytest.mark.parametrize(
+    ("overrides", "values", "state"),
+    [
+        ({}, [3.0], "ALARM"),
+        ({}, [2.0], "OK"),
+        ({"ComparisonOperator": "GreaterThanThreshold"}, [3.0], "OK"),
+        ({"ComparisonOperator": "GreaterThanThreshold"}, [3.5], "ALARM"),
+        ({"ComparisonOperator": "LessThanThreshold", "Threshold": 1.0}, [0.0], "ALARM"),
+        ({"ComparisonOperator": "LessThanOrEqualToThreshold", "Threshold": 1.0}, [1.5], "OK"),
+        ({}, [None], "OK"),  # notBreaching: no traffic is not an incident
+        ({"TreatMissingData": "breaching"}, [None], "ALARM"),
+        ({"TreatMissingData": "missing"}, [None], "INSUFFICIENT_DATA"),
+        ({"TreatMissingData": "ignore", "StateValue": "ALARM"}, [None], "ALARM"),
+        ({"EvaluationPeriods": 3, "DatapointsToAlarm": 2}, [5.0, None, 5.0], "ALARM"),
+        ({"EvaluationPeriods": 3, "DatapointsToAlarm": 2}, [5.0, 1.0, 1.0], "OK"),
+        ({"EvaluationPeriods": 2}, [5.0, 1.0], "OK"),  # without DatapointsToAlarm every period must breach
+    ],
+)
+def test_next_state_compares_the_statistic_with_the_threshold(overrides, values, state):
+    decided, reason = alarms.next_state(alarm(**overrides), values)
+    assert decided == state, reason
+
+
+def test_the_statistic_is_read_from_the_datapoint_of_the_alarms_statistic():
+    point = {"Sum": 4.0, "Average": 1.0, "SampleCount": 4.0}
+    assert alarms.statistic_value(point, "Sum") == 4.0
+    assert alarms.statistic_value(point, "Average") == 1.0
+    assert alarms.statistic_value(point, "Maximum") is None
+    assert alarms.statistic_value(None, "Sum") is None
+
+
+def test_the_alarm_event_carries_a_current_millisecond_timestamp_and_the_alarm_arn():
+    now = datetime(2026, 11, 25, 10, 0, 0, 123456, tzinfo=UTC)
+    described = alarm(AlarmArn=f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:a", StateUpdatedTimestamp=now)
+    event = alarms.alarm_event(described, "ALARM", "because", now, ACCOUNT, REGION)
+    assert event["source"] == "aws.cloudwatch" and event["alarmArn"] == described["AlarmArn"]
+    assert event["alarmData"]["state"] == {
+        "value": "ALARM",
+        "reason": "because",
+        "timestamp": "2026-11-25T10:00:00.123+0000",
+    }
+    parsed = datetime.strptime(event["alarmData"]["state"]["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert parsed == now - timedelta(microseconds=456)
+
+
+class RecordingRuntime:
+    def __init__(self, answer=None) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.answer = answer or {"action": "inject"}
+
+    def invoke(self, name: str, event: dict):
+        self.calls.append((name, event))
+        return self.answer
+
+
+def moto_aws(runtime) -> Aws:
+    clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+    return Aws(clients=clients, region=REGION, account=ACCOUNT, runtime=runtime, root=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("permitted", "enabled", "runs"), [(True, True, True), (False, True, False), (True, False, False)]
+)
+def test_the_evaluator_runs_a_lambda_action_once_when_permitted_and_enabled(aws_mock, permitted, enabled, runs):
+    runtime = RecordingRuntime()
+    aws = moto_aws(runtime)
+    cloudwatch, lambda_ = aws.client("cloudwatch"), aws.client("lambda")
+    role = aws.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    function = lambda_.create_function(
+        FunctionName="fault", Runtime="python3.13", Role=role, Handler="handler.handler", Code={"ZipFile": b"PK"}
+    )["FunctionArn"]
+    dimensions = [{"Name": "FunctionName", "Value": "image"}]
+    cloudwatch.put_metric_alarm(
+        AlarmName="trigger", Namespace="AWS/Lambda", MetricName="Invocations", Statistic="Sum", Dimensions=dimensions,
+        Period=60, EvaluationPeriods=1, Threshold=3, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching", AlarmActions=[function], ActionsEnabled=enabled,
+    )  # fmt: skip
+    arn = cloudwatch.describe_alarms(AlarmNames=["trigger"])["MetricAlarms"][0]["AlarmArn"]
+    if permitted:
+        lambda_.add_permission(
+            FunctionName="fault", StatementId="alarm", Action="lambda:InvokeFunction",
+            Principal=alarms.ALARM_PRINCIPAL, SourceArn=arn, SourceAccount=ACCOUNT,
+        )  # fmt: skip
+    evaluator = alarms.AlarmEvaluator(
+        alarm_names=["trigger"], clients=aws.clients, runtime=runtime, account=ACCOUNT, region=REGION, minute=5, tick=1
+    )
+    now = datetime.now(UTC)
+    datum = {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": now, "Value": 1, "Unit": "Count"}
+    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[datum, datum])
+    evaluator.evaluate_all()
+    assert cloudwatch.describe_alarms(AlarmNames=["trigger"])["MetricAlarms"][0]["StateValue"] == "OK"
+    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[datum])
+    evaluator.evaluate_all()
+    evaluator.evaluate_all()  # still ALARM: no second action
+    assert cloudwatch.describe_alarms(AlarmNames=["trigger"])["MetricAlarms"][0]["StateValue"] == "ALARM"
+    assert [name for name, _ in runtime.calls] == (["fault"] if runs else [])
+    if runs:
+        assert runtime.calls[0][1]["alarmArn"] == arn
+        assert runtime.calls[0][1]["alarmData"]["state"]["value"] == "ALARM"
+
+
+# ------------------------------------------------------------------------------------------ REST API from a body
+def openapi_document(function_arn: str) -> dict:
+    """GET /random as AWS_PROXY and OPTIONS /random as MOCK with CORS headers, as issue 9's body declares."""
+    cors = {"Access-Control-Allow-Origin": "'*'", "Access-Control-Allow-Methods": "'GET,OPTIONS'"}
+    uri = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": "aiops-demo-dev-api", "version": "1"},
+        "x-amazon-apigateway-binary-media-types": ["*/*"],
+        "paths": {
+            "/random": {
+                "get": {
+                    "responses": {"200": {"description": "an image"}},
+                    "x-amazon-apigateway-integration": {"type": "aws_proxy", "httpMethod": "POST", "uri": uri},
+                },
+                "options": {
+                    "responses": {"200": {"description": "CORS", "headers": {h: {"schema": {}} for h in cors}}},
+                    "x-amazon-apigateway-integration": {
+                        "type": "mock",
+                        "requestTemplates": {"application/json": '{"statusCode": 200}'},
+                        "responses": {
+                            "default": {
+                                "statusCode": "200",
+                                "responseParameters": {f"method.response.header.{h}": v for h, v in cors.items()},
+                            }
+                        },
+                    },
+                },
+            }
+        },
+    }
+
+
+def test_a_rest_api_body_is_replayed_into_moto_and_served_by_the_local_api(aws_mock):
+    image = {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "body": "iVBORw==", "isBase64Encoded": True}
+    runtime = RecordingRuntime(image)
+    aws = moto_aws(runtime)
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:aiops-demo-dev-image-api"
+    api_id, outputs = rest_api(aws, "images-api", {"body": json.dumps(openapi_document(function_arn))})
+    assert outputs["name"] == "aiops-demo-dev-api" and outputs["rootResourceId"]
+    client = aws.client("apigateway")
+    client.create_deployment(restApiId=api_id, stageName="prod")
+    api = LocalApi(api_id=api_id, stage="prod", clients=aws.clients, runtime=runtime)
+    api.start()
+    try:
+        with urllib.request.urlopen(api.url("/random"), timeout=10) as response:  # noqa: S310 (local URL)
+            assert (response.status, response.read()) == (200, b"\x89PNG")
+        options = urllib.request.Request(api.url("/random"), method="OPTIONS")  # noqa: S310 (local URL)
+        with urllib.request.urlopen(options, timeout=10) as response:  # noqa: S310 (local URL)
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(api.url("/other"), timeout=10)  # noqa: S310 (local URL)
+        assert missing.value.code == 403
+    finally:
+        api.stop()
+    assert [name for name, _ in runtime.calls] == ["aiops-demo-dev-image-api"]
+    assert runtime.calls[0][1]["httpMethod"] == "GET" and runtime.calls[0][1]["requestContext"]["stage"] == "prod"
+    assert api.statuses == [200, 200, 403]
+    counted = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/ApiGateway", MetricName="4XXError", Statistics=["Sum"], Period=60,
+        Dimensions=[{"Name": "ApiName", "Value": "aiops-demo-dev-api"}, {"Name": "Stage", "Value": "prod"}],
+        StartTime=datetime.now(UTC) - timedelta(minutes=5), EndTime=datetime.now(UTC) + timedelta(minutes=1),
+    )["Datapoints"]  # fmt: skip
+    assert sum(p["Sum"] for p in counted) == 1
+
+
+# ------------------------------------------------------------------------------------------ isolation
+def test_the_rehearsal_environment_drops_every_aws_variable_and_puts_them_back(monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.amazonaws.com")
+    with isolated_environment({"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}):
+        assert {k: v for k, v in os.environ.items() if k.startswith("AWS_")} == {
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:1"
+        }
+    assert os.environ["AWS_PROFILE"] == "production" and os.environ["AWS_ENDPOINT_URL_S3"] == "https://s3.amazonaws.com"
+
+
+def test_the_stack_configuration_is_the_projects_defaults_overlaid_with_the_stack_file(tmp_path):
+    from drill.errors import UsageError
+    from drill.rehearsal.stack_config import load_stack_config
+
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: demo\nconfig:\n  armed:\n    type: boolean\n    default: true\n  count:\n    type: integer\n"
+        "    default: 5\n"
+    )
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n  demo:count: 7\n  armed: false\n")
+    config = load_stack_config(tmp_path, "dev")
+    assert config.values == {"demo:armed": "false", "demo:count": "7", "aws:region": "eu-west-1"}
+    assert config.region == "eu-west-1"
+    (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  demo:token:\n    secure: AAAB\n")
+    with pytest.raises(UsageError, match="demo:token"):
+        load_stack_config(tmp_path, "prod")
+    with pytest.raises(UsageError, match="Pulumi.qa.yaml"):
+        load_stack_config(tmp_path, "qa")
+
+
+# ------------------------------------------------------------------------------------------ Lambda runtime
+HANDLER = """
+import logging, os
+import helper  # a sibling module: the function's own folder comes first on sys.path
+
+logger = logging.getLogger()
+logger.setLevel("INFO")
+GREETING = os.environ["GREETING"]  # read at import, as handlers do
+LOADS = []
+
+
+def handler(event, context):
+    LOADS.append(event)
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    logger.info("greeted", extra={"who": event["who"], "function": os.environ["AWS_LAMBDA_FUNCTION_NAME"]})
+    left = context.get_remaining_time_in_millis()
+    return {"text": helper.greet(GREETING, event["who"]), "calls": len(LOADS), "left": left}
+"""
+
+
+def test_the_runtime_runs_handlers_as_lambda_does(aws_mock, tmp_path):
+    from drill.rehearsal.runtime import FunctionSpec, LambdaRuntime
+
+    (tmp_path / "handler.py").write_text(HANDLER)
+    (tmp_path / "helper.py").write_text("def greet(greeting, who):\n    return f'{greeting}, {who}'\n")
+    clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+    role = clients["iam"].create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    clients["logs"].create_log_group(logGroupName="/aws/lambda/fn")
+    runtime = LambdaRuntime(base_environment={"AWS_ENDPOINT_URL": "http://unused"}, region=REGION, clients=clients)
+    spec = FunctionSpec(
+        name="fn", arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn", code_dir=tmp_path, handler="handler.handler",
+        role_arn=role, log_group="/aws/lambda/fn", environment={"GREETING": "hello"}, timeout=30,
+    )  # fmt: skip
+    runtime.register(spec)
+    runtime.start()
+    try:
+        assert runtime.invoke("fn", {"who": "a"})["text"] == "hello, a"
+        warm = runtime.invoke("fn", {"who": "b"})
+        failed = runtime.invoke("fn", {"fail": True})
+        runtime.register(FunctionSpec(**{**vars(spec), "environment": {"GREETING": "hi"}}))  # a new definition
+        cold = runtime.invoke("fn", {"who": "c"})
+    finally:
+        runtime.stop()
+    assert warm["calls"] == 2 and 0 < warm["left"] <= 30_000  # the same module while warm
+    assert failed["errorType"] == "RuntimeError" and failed["errorMessage"] == "asked to fail"
+    assert cold == {"text": "hi, c", "calls": 1, "left": cold["left"]}  # a fresh module after the change
+    assert "handler" not in sys.modules and "helper" not in sys.modules  # nothing leaks into the process
+    assert "GREETING" not in os.environ
+    lines = [
+        json.loads(e["message"]) for e in clients["logs"].filter_log_events(logGroupName="/aws/lambda/fn")["events"]
+    ]
+    greeted = [line for line in lines if line["message"] == "greeted"]
+    assert [line["who"] for line in greeted] == ["a", "b", "c"]
+    assert greeted[0]["level"] == "INFO" and greeted[0]["logger"] == "root" and greeted[0]["function"] == "fn"
+    assert greeted[0]["requestId"] != greeted[1]["requestId"] and greeted[0]["timestamp"].endswith("Z")
+    assert any(line["level"] == "ERROR" and line.get("errorType") == "RuntimeError" for line in lines)
+
+    def total(metric: str) -> float:
+        points = clients["cloudwatch"].get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Statistics=["Sum"], Period=60,
+            Dimensions=[{"Name": "FunctionName", "Value": "fn"}],
+            StartTime=datetime.now(UTC) - timedelta(minutes=5), EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        )["Datapoints"]  # fmt: skip
+        return sum(p["Sum"] for p in points)
+
+    assert (total("Invocations"), total("Errors")) == (4, 1)
