@@ -189,10 +189,11 @@ class LambdaRuntime:
         module_name, _, function_name = spec.handler.rpartition(".")
         folder = spec.code_dir.resolve()
         # Modules of this folder left over from an earlier container (or another function) must not be reused.
-        stale = {n: m for n, m in sys.modules.items() if under(m, folder) or n == module_name}
+        # Snapshots (dict.copy is atomic): other threads (the Pulumi engine, the seeder's pool) import too.
+        stale = {n: m for n, m in sys.modules.copy().items() if under(m, folder) or n == module_name}
         for n in stale:
             del sys.modules[n]
-        before = set(sys.modules)
+        before = set(sys.modules.copy())
         with isolated_environment(environment), on_path(folder, {}):
             dont_write = sys.dont_write_bytecode
             sys.dont_write_bytecode = True  # bytecode in functions/<name>/ would be packaged into the zip
@@ -203,7 +204,8 @@ class LambdaRuntime:
                 spec_.loader.exec_module(module)
             finally:
                 sys.dont_write_bytecode = dont_write
-        loaded = {n: sys.modules[n] for n in set(sys.modules) - before if under(sys.modules[n], folder)}
+        now = sys.modules.copy()
+        loaded = {n: m for n, m in now.items() if n not in before and under(m, folder)}
         loaded[module_name] = module
         for n in loaded:
             sys.modules.pop(n, None)
