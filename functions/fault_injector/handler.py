@@ -33,24 +33,18 @@ import json
 import logging
 import os
 import random
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Lambda runs this file with its folder on sys.path; loaders that import it by file path (the tests, the
-# drill's in-process runs) do not. The sibling modules have names no other function uses.
-_FOLDER = str(Path(__file__).resolve().parent)
-if _FOLDER not in sys.path:
-    sys.path.append(_FOLDER)
-
-from fault_events import alarm_rejection, requested_action  # noqa: E402
-from fault_policy import (  # noqa: E402
+# Lambda runs this file with its folder on sys.path, so the sibling modules import by plain name (the tests
+# and the rehearsal put the folder on sys.path the same way). Their names are unique across functions.
+from fault_events import alarm_rejection, requested_action
+from fault_policy import (
     POLICY_VERSION,
     Policy,
     Statement,
@@ -61,7 +55,7 @@ from fault_policy import (  # noqa: E402
     with_fault,
     without_fault,
 )
-from fault_results import Result, Settled, answer, result  # noqa: E402
+from fault_results import Result, Settled, answer, result
 
 logger = logging.getLogger()
 logger.setLevel("INFO")
