@@ -30,6 +30,7 @@ __all__ = [
     "IdentityDecision",
     "StatementMatch",
     "Tri",
+    "action_matches",
     "as_list",
     "condition_applies",
     "glob_match",
@@ -37,6 +38,7 @@ __all__ = [
     "injected_sids",
     "load_document",
     "matching_statements",
+    "resource_matches",
     "statements",
     "without_statements",
 ]
