@@ -122,7 +122,7 @@ def put_bucket_policy_event(bucket: str = BUCKET, **record_extra) -> dict:
     }
 
 
-def expect_lookup(stubber: Stubber, events: list[dict], next_token: str | None = None, token: str | None = None) -> None:
+def expect_lookup(stubber: Stubber, events: list[dict], next_token: str | None = None) -> None:
     """One LookupEvents page of the window's write events (the collector's only query)."""
     expected = {
         "LookupAttributes": [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}],
@@ -133,7 +133,7 @@ def expect_lookup(stubber: Stubber, events: list[dict], next_token: str | None =
     stubber.add_response(
         "lookup_events",
         {"Events": events, **({"NextToken": next_token} if next_token else {})},
-        {**expected, **({"NextToken": token} if token else {})},
+        expected,
     )
 
 

@@ -74,10 +74,9 @@ def collect(scope: Scope) -> list[Evidence]:
             {**facts, "allows_api": True, "certain": True, "statements": allowing},
         )
         return out.items
-    where = "has no resource policy" if document is None else "has no statement that lets"
+    where = "has no resource policy, so nothing lets" if document is None else "has no statement that lets"
     text = (
-        f"function {target.function_name} {where}"
-        + ("" if document is None else f" apigateway.amazonaws.com invoke it for {source_arn}")
+        f"function {target.function_name} {where} apigateway.amazonaws.com invoke it for {source_arn}"
         + (f"; other API Gateway statements: {'; '.join(others)}" if others else "")
         + (f"; uncertain: {'; '.join(uncertain)}" if uncertain else "")
     )
