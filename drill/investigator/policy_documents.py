@@ -10,6 +10,7 @@ from typing import Any
 
 INJECTED_SID_PREFIX = "AiopsFaultInjection"
 
+
 def as_list(value: Any) -> list[Any]:
     if value is None:
         return []

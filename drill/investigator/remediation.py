@@ -195,5 +195,3 @@ REMEDIATION_NOTES = {
     "unknown": "No fix is known: the commands look where the investigator could not (the function's logs, "
     "AWS Health, the organization's SCPs from its management account).",
 }
-
-

@@ -160,5 +160,3 @@ def function_throttled(ev: Evidences) -> Hypothesis | None:
         logs=throttles,
         changes=ev.changes({"PutFunctionConcurrency", "DeleteFunctionConcurrency"}, function),
     )
-
-

@@ -47,7 +47,6 @@ def _other(scope: Scope, out: EvidenceList, resource: str, kind: str, read: Any)
     _add(out, resource, kind, tags)
 
 
-
 def collect(scope: Scope) -> list[Evidence]:
     target, out = scope.target, EvidenceList(SOURCE, scope)
     arns = examined(scope)
