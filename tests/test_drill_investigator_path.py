@@ -231,13 +231,29 @@ def test_description_and_tag_changes_are_shown_but_never_blamed():
         actor="arn:aws:iam::123456789012:user/bob",
         minute=10,
     )
-    items = [e for e in trail(env, described, tagged) if not e.facts.get("summary")]
-    assert [e.facts["harmless"] for e in items] == [False, True, True]
-    assert "cannot break a request" in items[1].detail and "cannot break a request" in items[2].detail
-    # Alone they are no cause; next to a changed environment the actor is the one who changed it.
-    assert conclude(items[1:]) == (None, [])
+    stage = {"restApiId": API_ID, "stageName": "prod"}
+    throttled = other_event(
+        "apigateway.amazonaws.com",
+        "UpdateStage",
+        {**stage, "patchOperations": [{"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "0"}]},
+        minute=11,
+    )
+    renamed = other_event(
+        "apigateway.amazonaws.com",
+        "UpdateStage",
+        {**stage, "patchOperations": [{"op": "replace", "path": "/description", "value": "prod stage"}]},
+        minute=22,
+    )
+    items = [e for e in trail(env, throttled, described, tagged, renamed) if not e.facts.get("summary")]
+    assert [e.facts["harmless"] for e in items] == [False, False, True, True, True]
+    assert all("cannot break a request" in e.detail for e in items[2:])
+    # Alone they are no cause; next to a real change the actor is the one who made it, not a later
+    # description or tag edit on the same resource.
+    assert conclude(items[2:]) == (None, [])
     root, _ = conclude([STATE["function_environment_changed"], *items])
     assert root.actor == "arn:aws:iam::123456789012:user/bob" and root.changed_at == "2026-11-25T10:10:00Z"
+    root, _ = conclude([STATE["api_throttled"], *items])
+    assert root.kind == "api_throttled" and root.changed_at == "2026-11-25T10:11:00Z"
 
 
 # ------------------------------------------------------------------------------------------ conditions
