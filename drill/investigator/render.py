@@ -62,7 +62,9 @@ def to_markdown(report: Report) -> str:
     lines += ["", "## Timeline", "", "| Time (UTC) | Event |", "|---|---|"]
     lines += [f"| {t.time} | {_cell(t.event)} |" for t in report.timeline]
     lines += ["", "## Evidence", "", "| ID | Source | Time | Detail |", "|---|---|---|---|"]
-    lines += [f"| {e.id} | {e.source} | {e.time} | {_cell(e.detail)} |" for e in report.evidence]
+    # Tags are evidence too (JSON lists them), but read better in their own table below.
+    shown = [e for e in report.evidence if not (e.source == "tags" and report.tags and "tags" in e.facts)]
+    lines += [f"| {e.id} | {e.source} | {e.time} | {_cell(e.detail)} |" for e in shown]
     if report.sources:
         slowest = max(report.sources, key=lambda s: s.seconds)
         lines += [
