@@ -334,3 +334,14 @@ def test_api_5xx_datapoints_alone_make_the_stack_unknown_and_the_markdown_says_s
     assert "Sources, read in parallel:" in text and "| function_policy |" in text and "| cloudtrail |" in text
     assert "Tags found on the examined resources:" in text
     assert f"| bucket `arn:aws:s3:::{stack.bucket}` | Application=aiops-demo, Stack=md | - |" in text
+
+
+def test_a_5xx_alarm_in_alarm_alone_is_a_symptom_and_a_missing_variable_a_cause():
+    alarm = item("alarms", 1, alarm="a", purpose="api_5xx", state="ALARM", resource="aiops-demo-dev-api/prod")
+    assert conclude([alarm])[0].kind == "unknown"
+    assert conclude([item("alarms", 1, alarm="a", purpose="invocations", state="ALARM")]) == (None, [])
+    unset = item(
+        "function", 1, env_matches=False, function=FUNCTION, variable="BUCKET_NAME_PARAMETER", value=None, expected="/p"
+    )
+    root, _ = conclude([unset, alarm])
+    assert root.kind == "function_environment_changed" and "BUCKET_NAME_PARAMETER is not set" in root.summary
