@@ -85,7 +85,7 @@ def _role(root: Hypothesis, cited: list[Evidence], target: Target) -> list[str]:
     return list(dict.fromkeys(commands))
 
 
-def _api_permission(cited: list[Evidence], target: Target) -> list[str]:
+def _api_permission(target: Target) -> list[str]:
     source_arn = target.invoke_source_arn(stage="*")
     return [
         "pulumi up  # re-creates the stack's lambda permission for the API",
@@ -108,7 +108,7 @@ def _environment(cited: list[Evidence], target: Target) -> list[str]:
     ]
 
 
-def _role_swap(root: Hypothesis, cited: list[Evidence], target: Target) -> list[str]:
+def _role_swap(cited: list[Evidence], target: Target) -> list[str]:
     declared = next((e.facts["expected"] for e in cited if e.source == "function" and e.facts.get("expected")), None)
     return [
         "pulumi up  # re-applies the stack's function configuration",
@@ -163,11 +163,11 @@ def remediation(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
     if root.kind == "role_permission_missing":
         return _role(root, cited, target)
     if root.kind == "api_permission_missing":
-        return _api_permission(cited, target)
+        return _api_permission(target)
     if root.kind == "function_environment_changed":
         return _environment(cited, target)
     if root.kind == "function_role_changed":
-        return _role_swap(root, cited, target)
+        return _role_swap(cited, target)
     if root.kind == "api_throttled":
         return _throttle(root, cited, target)
     return _next_checks(target)

@@ -9,6 +9,10 @@ from drill.investigator.model import Hypothesis
 CONFIGURATION = {"UpdateFunctionConfiguration"}
 
 
+def limit(value: float | None) -> str:
+    return "unset" if value is None else f"{value:g}"
+
+
 def api_throttled(ev: Evidences) -> Hypothesis | None:
     low = [e for e in ev.of("api") if e.facts.get("throttled")]
     if not low:
@@ -19,8 +23,8 @@ def api_throttled(ev: Evidences) -> Hypothesis | None:
     count = next((e.facts["sum"] for e in ev.metric("api_count")), None)
     share = f" ({rejected[0].facts['sum']:g} 4XX of {count:g} requests)" if rejected and count else ""
     summary = (
-        f"Stage {facts['stage']} of API {facts['api']} throttles GET /random at rate {facts['rate']}/s, burst "
-        f"{facts['burst']} ({facts['rate_from']}), so "
+        f"Stage {facts['stage']} of API {facts['api']} throttles GET /random at rate {limit(facts['rate'])}/s, "
+        f"burst {limit(facts['burst'])} ({facts['rate_from']}), so "
         + ("every request gets" if zero else "requests beyond a handful get")
         + f" 429 Too Many Requests{share}; a 4XX, which the 5XX alarm does not count."
     )

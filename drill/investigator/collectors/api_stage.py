@@ -32,6 +32,10 @@ def effective_limits(method_settings: dict[str, Any]) -> tuple[float | None, int
     return rate, burst, rate_from if rate is not None else None, burst_from if burst is not None else None
 
 
+def shown(limit: float | None) -> str:
+    return "unset" if limit is None else f"{limit:g}"
+
+
 def collect(scope: Scope) -> list[Evidence]:
     target, out = scope.target, EvidenceList(SOURCE, scope)
     if not target.rest_api_id:
@@ -54,7 +58,7 @@ def collect(scope: Scope) -> list[Evidence]:
         )
         return out.items
     zero = rate == 0 or burst == 0
-    low = zero or (rate is not None and rate < LOW_LIMIT) or (burst is not None and burst < LOW_LIMIT)
+    low = zero or any(limit is not None and limit < LOW_LIMIT for limit in (rate, burst))
     verdict = (
         ": every request gets 429"
         if zero
@@ -63,10 +67,8 @@ def collect(scope: Scope) -> list[Evidence]:
         else ""
     )
     out.add(
-        f"API {api} stage {stage_name}: GET /random throttled at rate {rate:g}/s ({rate_from}) and burst {burst} "
-        f"({burst_from}){verdict}"
-        if rate is not None and burst is not None
-        else f"API {api} stage {stage_name}: GET /random throttling rate {rate} burst {burst}{verdict}",
+        f"API {api} stage {stage_name}: GET /random throttled at rate {shown(rate)}/s ({rate_from}) and burst "
+        f"{shown(burst)} ({burst_from}){verdict}",
         {**facts, "throttled": low, "zero": zero},
     )
     return out.items
