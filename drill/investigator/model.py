@@ -114,10 +114,6 @@ class Target:
         api = f"arn:aws:execute-api:{self.region}:{self.account}:{self.rest_api_id}"
         return f"{api}/{stage or self.api_stage}/GET/random"
 
-    @property
-    def api_label(self) -> str:
-        return self.rest_api_id or self.api_name or "the REST API"
-
 
 @dataclass(frozen=True)
 class Evidence:
