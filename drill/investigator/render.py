@@ -69,7 +69,7 @@ def to_markdown(report: Report) -> str:
         slowest = max(report.sources, key=lambda s: s.seconds)
         lines += [
             "",
-            f"Sources, read in parallel: {report.seconds:.2f} s in all (slowest: {slowest.name}, "
+            f"Sources, read in parallel: {report.seconds or 0:.2f} s in all (slowest: {slowest.name}, "
             f"{slowest.seconds:.2f} s).",
             "",
             "| Source | Seconds | Read |",
