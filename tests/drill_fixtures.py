@@ -13,6 +13,7 @@ import os
 import socket
 import zipfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -117,7 +118,42 @@ class MotoStack:
 
 def aws_clients(endpoint: str | None) -> dict[str, Any]:
     kwargs = {"region_name": REGION, **({"endpoint_url": endpoint} if endpoint else {})}
-    return {s: boto3.client(s, **kwargs) for s in ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs")}
+    services = ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "apigateway")
+    return {s: boto3.client(s, **kwargs) for s in services}
+
+
+def application_tags(prefix: str) -> dict[str, str]:
+    """The provider default tags the stack puts on every taggable resource (issue 14)."""
+    return {"Application": "aiops-demo", "Stack": prefix.removeprefix("aiops-demo-")}
+
+
+def build_rest_api(c: dict[str, Any], prefix: str, function_arn: str, tags: dict[str, str]) -> str:
+    """The REST API as the stack's OpenAPI document defines it, made with the individual calls (moto
+    imports such documents only in part): GET /random as AWS_PROXY to the function, stage prod with the
+    stack's default throttling (rate 100, burst 50). Returns the API id."""
+    apigw = c["apigateway"]
+    api_id = apigw.create_rest_api(name=f"{prefix}-api", tags=tags)["id"]
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    random = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="random")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=random, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=api_id,
+        resourceId=random,
+        httpMethod="GET",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+    )
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    apigw.update_stage(
+        restApiId=api_id,
+        stageName="prod",
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "100"},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "50"},
+        ],
+    )
+    return api_id
 
 
 def build_stack(
@@ -132,7 +168,10 @@ def build_stack(
     c = aws_clients(endpoint)
     bucket, parameter = f"{prefix}-images", f"/{prefix}/bucket-name"
     fn, fault_fn = f"{prefix}-image-api", f"{prefix}-fault-injector"
+    tags = application_tags(prefix)
+    tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
     c["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    c["s3"].put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list})
     for number in range(images):
         c["s3"].put_object(Bucket=bucket, Key=f"image-{number}.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(16))
     c["s3"].put_object(Bucket=bucket, Key="README.txt", Body=b"not an image")
@@ -141,12 +180,12 @@ def build_stack(
         # not read objects. The drill must not count it against the image role.
         policy = {"Version": "2012-10-17", "Statement": [tls_only_statement(bucket)]}
         c["s3"].put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    c["ssm"].put_parameter(Name=parameter, Type="String", Value=bucket)
+    c["ssm"].put_parameter(Name=parameter, Type="String", Value=bucket, Tags=tag_list)
 
     role_name = f"{prefix}-image-api-role"
-    role_arn = c["iam"].create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"][
-        "Arn"
-    ]
+    role_arn = c["iam"].create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST), Tags=tag_list
+    )["Role"]["Arn"]
     c["iam"].put_role_policy(
         RoleName=role_name, PolicyName="image-api-access", PolicyDocument=json.dumps(least_privilege(bucket, parameter))
     )
@@ -166,22 +205,34 @@ def build_stack(
         ),
     )["Policy"]["Arn"]
     c["iam"].attach_role_policy(RoleName=role_name, PolicyArn=logs_policy)
-    c["lambda"].create_function(
+    function_arn = c["lambda"].create_function(
         FunctionName=fn,
         Runtime="python3.13",
         Role=role_arn,
         Handler="handler.handler",
         Code={"ZipFile": tiny_zip()},
-        Environment={"Variables": {"BUCKET_NAME_PARAMETER": parameter}},
-    )
+        Environment={"Variables": {"BUCKET_NAME_PARAMETER": parameter, "IMAGE_CACHE_TTL_SECONDS": "60"}},
+        Tags=tags,
+    )["FunctionArn"]
     c["logs"].create_log_group(logGroupName=f"/aws/lambda/{fn}")
+    api_id = build_rest_api(c, prefix, function_arn, tags)
+    # The stack's aws.lambda_.Permission: this API's GET /random, any stage.
+    c["lambda"].add_permission(
+        FunctionName=fn,
+        StatementId="image-api-permission",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/GET/random",
+    )
 
     outputs = {
         "S3BucketName": bucket,
         "LambdaFunctionName": fn,
         "BedrockLambdaName": f"{prefix}-image-seeder",
-        "ApiEndpoint": f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com/prod/random",
+        "ApiEndpoint": f"https://{api_id}.execute-api.{REGION}.amazonaws.com/prod/random",
         "BucketNameParameter": parameter,
+        "RestApiId": api_id,
+        "ImageFunctionRoleArn": role_arn,
         "ApiGateway5XXAlarmName": f"{prefix}-api-5xx-alarm",
         "LambdaErrorsAlarmName": f"{prefix}-image-api-errors-alarm",
     }
@@ -192,6 +243,7 @@ def build_stack(
         "Threshold": 1.0,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",
+        "Tags": tag_list,
     }
     c["cloudwatch"].put_metric_alarm(
         AlarmName=outputs["ApiGateway5XXAlarmName"],
@@ -258,6 +310,156 @@ def inject_fault_like_the_fault_function(stack: MotoStack) -> None:
         },
     ]
     s3.put_bucket_policy(Bucket=stack.bucket, Policy=json.dumps(policy))
+
+
+# ------------------------------------------------------------------------------------------ request-path faults
+def remove_api_permission(stack: MotoStack) -> None:
+    """Someone removes the function's permission for the API: API Gateway answers 500 without invoking."""
+    stack.client("lambda").remove_permission(FunctionName=stack.function, StatementId="image-api-permission")
+
+
+def permit_another_route(stack: MotoStack) -> None:
+    """The permission is replaced by one for POST /random: GET /random is no longer covered."""
+    remove_api_permission(stack)
+    stack.client("lambda").add_permission(
+        FunctionName=stack.function,
+        StatementId="image-api-permission-post",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{stack.outputs['RestApiId']}/*/POST/random",
+    )
+
+
+def change_function_environment(stack: MotoStack, value: str | None = "/elsewhere/bucket-name") -> None:
+    """BUCKET_NAME_PARAMETER points elsewhere (or is removed when `value` is None)."""
+    variables = {"IMAGE_CACHE_TTL_SECONDS": "60"} | ({"BUCKET_NAME_PARAMETER": value} if value else {})
+    stack.client("lambda").update_function_configuration(
+        FunctionName=stack.function, Environment={"Variables": variables}
+    )
+
+
+def swap_function_role(stack: MotoStack) -> str:
+    """The function is moved to another role (one without the image permissions); returns its ARN."""
+    other = stack.client("iam").create_role(
+        RoleName=f"{stack.prefix}-other-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+    )["Role"]["Arn"]
+    stack.client("lambda").update_function_configuration(FunctionName=stack.function, Role=other)
+    return other
+
+
+def throttle_api(stack: MotoStack, rate: str = "0", burst: str = "0") -> None:
+    """Stage-wide throttling lowered so far that every request gets 429."""
+    stack.client("apigateway").update_stage(
+        restApiId=stack.outputs["RestApiId"],
+        stageName="prod",
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": rate},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": burst},
+        ],
+    )
+
+
+def deny_role_with_managed_policy(stack: MotoStack) -> str:
+    """A customer-managed policy with an explicit Deny on s3:GetObject is attached to the role."""
+    arn = stack.client("iam").create_policy(
+        PolicyName=f"{stack.prefix}-deny-images",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "NoImages", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    stack.client("iam").attach_role_policy(RoleName=stack.role_name, PolicyArn=arn)
+    return arn
+
+
+def bound_role_to_logs(stack: MotoStack) -> str:
+    """A permissions boundary that allows only CloudWatch Logs: S3 and SSM calls are refused."""
+    arn = stack.client("iam").create_policy(
+        PolicyName=f"{stack.prefix}-logs-only-boundary",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
+    stack.client("iam").put_role_permissions_boundary(RoleName=stack.role_name, PermissionsBoundary=arn)
+    return arn
+
+
+def add_inapplicable_bucket_statements(stack: MotoStack) -> None:
+    """Statements that must not count against the image role: a Deny for another principal, and a Deny
+    for connections older than TLS 1.2 (next to the stack's aws:SecureTransport=false one)."""
+    s3 = stack.client("s3")
+    policy = json.loads(s3.get_bucket_policy(Bucket=stack.bucket)["Policy"])
+    policy["Statement"] += [
+        {
+            "Sid": "DenyOtherRole",
+            "Effect": "Deny",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/someone-else"},
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{stack.bucket}", f"arn:aws:s3:::{stack.bucket}/*"],
+        },
+        {
+            "Sid": "DenyOldTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{stack.bucket}", f"arn:aws:s3:::{stack.bucket}/*"],
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+        },
+    ]
+    s3.put_bucket_policy(Bucket=stack.bucket, Policy=json.dumps(policy))
+
+
+def change_description_and_tags(stack: MotoStack) -> None:
+    """Changes that cannot break a request: the function's description and a tag."""
+    lam = stack.client("lambda")
+    lam.update_function_configuration(FunctionName=stack.function, Description="image API (edited by hand)")
+    arn = lam.get_function_configuration(FunctionName=stack.function)["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"Owner": "someone"})
+
+
+def drop_tag(stack: MotoStack, key: str = "Stack") -> None:
+    """The parameter loses one application tag (tagged by hand, or created outside the stack)."""
+    stack.client("ssm").remove_tags_from_resource(ResourceType="Parameter", ResourceId=stack.parameter, TagKeys=[key])
+
+
+# ------------------------------------------------------------------------------------------ symptoms
+def write_error_lines(stack: MotoStack, code: str, operation: str, count: int = 3, **fields: str | None) -> None:
+    """The image function's `aws call failed` lines as Lambda's JSON log format writes them."""
+    logs = stack.client("logs")
+    stream = "2026/11/25/[$LATEST]0123456789abcdef0123456789abcdef"
+    logs.create_log_stream(logGroupName=f"/aws/lambda/{stack.function}", logStreamName=stream)
+    now = datetime.now(UTC) - timedelta(minutes=2)
+    events = []
+    for number in range(count):
+        moment = now + timedelta(seconds=number)
+        line = {
+            "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+            "level": "ERROR",
+            "message": "aws call failed",
+            "logger": "root",
+            "requestId": f"7f6c2d3e-0000-4000-8000-00000000000{number}",
+            "error_code": code,
+            "operation": operation,
+            "bucket": fields.get("bucket"),
+            "parameter": fields.get("parameter", stack.parameter),
+        }
+        events.append({"timestamp": int(moment.timestamp() * 1000), "message": json.dumps(line)})
+    logs.put_log_events(logGroupName=f"/aws/lambda/{stack.function}", logStreamName=stream, logEvents=events)
+
+
+def write_api_datapoints(stack: MotoStack, *, count: float, e4xx: float = 0, e5xx: float = 0) -> None:
+    """API Gateway's one-minute AWS/ApiGateway Count, 4XXError and 5XXError datapoints for the stage."""
+    dims = [{"Name": "ApiName", "Value": f"{stack.prefix}-api"}, {"Name": "Stage", "Value": "prod"}]
+    moment = datetime.now(UTC) - timedelta(minutes=2)
+    stack.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApiGateway",
+        MetricData=[
+            {"MetricName": name, "Dimensions": dims, "Timestamp": moment, "Value": value, "Unit": "Count"}
+            for name, value in (("Count", count), ("4XXError", e4xx), ("5XXError", e5xx))
+        ],
+    )
 
 
 def remove_role_permission(stack: MotoStack) -> None:

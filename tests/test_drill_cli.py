@@ -113,7 +113,10 @@ def test_healthy_stack_reports_healthy_with_no_root_cause(reports):
 
 def test_report_json_has_exactly_the_documented_shape(reports):
     _, _, report, _ = reports["policy"]
-    assert set(report) == {"status", "root_cause", "hypotheses", "evidence", "impact_path", "timeline", "remediation"}
+    assert set(report) == {
+        *("status", "root_cause", "hypotheses", "evidence", "impact_path", "timeline", "remediation"),
+        *("sources", "seconds", "tags"),  # issue 11 (per-source time) and issue 14 (tags found)
+    }
     assert set(report["root_cause"]) == {"kind", "resource", "summary", "actor", "changed_at"}
     assert all(set(h) == {"kind", "resource", "confidence", "evidence"} for h in report["hypotheses"])
     assert all(set(e) == {"id", "source", "time", "detail"} for e in report["evidence"])

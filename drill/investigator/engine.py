@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from time import perf_counter
 
 from drill.aws import Clients
-from drill.investigator.collectors import COLLECTORS, collect_all
+from drill.investigator.collectors import COLLECTORS, collect_timed
 from drill.investigator.collectors._base import Collector, Scope
-from drill.investigator.conclusions import caveats, impact_path, remediation, timeline
+from drill.investigator.conclusions import caveats, impact_path, resource_tags, timeline
 from drill.investigator.model import Report, Target, Window
-from drill.investigator.ranking import rank, root_cause
+from drill.investigator.ranking import conclude
+from drill.investigator.remediation import remediation
 
 DEFAULT_SINCE_MINUTES = 30
 
@@ -24,9 +26,10 @@ def investigate(
     collectors: Sequence[tuple[str, Collector]] = COLLECTORS,
 ) -> Report:
     window = Window.last(since_minutes, now or datetime.now(UTC))
-    evidence = collect_all(Scope(clients=clients, target=target, window=window), collectors)
-    hypotheses = rank(evidence)
-    root = root_cause(hypotheses)
+    start = perf_counter()
+    evidence, sources = collect_timed(Scope(clients=clients, target=target, window=window), collectors)
+    seconds = round(perf_counter() - start, 3)
+    root, hypotheses = conclude(evidence)
     return Report(
         status="fault" if root else "healthy",
         root_cause=root,
@@ -37,5 +40,8 @@ def investigate(
         remediation=tuple(remediation(root, evidence, target)) if root else (),
         target=target,
         window=window,
-        notes=tuple(caveats(evidence)),
+        notes=tuple(caveats(evidence, target)),
+        sources=tuple(sources),
+        tags=tuple(resource_tags(evidence)),
+        seconds=seconds,
     )

@@ -7,23 +7,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 RootCauseKind = Literal[
-    "bucket_policy_deny",
+    "api_throttled",
+    "api_permission_missing",
+    "function_throttled",
+    "function_environment_changed",
+    "function_role_changed",
     "role_permission_missing",
     "parameter_missing",
     "parameter_wrong_bucket",
+    "bucket_policy_deny",
     "no_images",
-    "function_throttled",
+    "unknown",
 ]
-# The order a request meets them (throttle, parameter read, S3 calls, objects): breaks confidence ties
-# in favour of the cause that fails first.
+# The order a request meets them: API Gateway (stage throttling, then the function's resource policy
+# when it invokes), the function's configuration (concurrency, environment, role), the role's
+# permissions, the parameter, the bucket. Among the causes that hold, the root cause is the first.
 REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
+    "api_throttled",
+    "api_permission_missing",
     "function_throttled",
+    "function_environment_changed",
+    "function_role_changed",
+    "role_permission_missing",
     "parameter_missing",
     "parameter_wrong_bucket",
-    "role_permission_missing",
     "bucket_policy_deny",
     "no_images",
+    "unknown",
 )
+# The tag keys every resource of the stack carries (provider default tags, see the README's "Tags").
+APPLICATION_TAG_KEYS = ("Application", "Stack")
 
 
 def iso(moment: datetime) -> str:
@@ -55,10 +68,12 @@ class Target:
     bucket: str
     function_name: str
     parameter_name: str
-    role_arn: str | None = None
+    role_arn: str | None = None  # the role the function runs under now (what its requests use)
     role_id: str | None = None
     api_name: str | None = None
     api_stage: str = "prod"
+    rest_api_id: str | None = None  # output RestApiId, else looked up by the API's name
+    declared_role_arn: str | None = None  # output ImageFunctionRoleArn: the role the stack gave the function
     alarms: dict[str, str] = field(default_factory=dict)  # purpose ("invocations", "api_5xx", "errors") -> name
     fault_function: str | None = None
     seeder_function: str | None = None
@@ -87,6 +102,17 @@ class Target:
     @property
     def log_group(self) -> str:
         return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name}"
+
+    def invoke_source_arn(self, stage: str | None = None) -> str | None:
+        """The SourceArn of API Gateway's invocation for GET /random (`*` stage: the stack's permission)."""
+        if not self.rest_api_id:
+            return None
+        api = f"arn:aws:execute-api:{self.region}:{self.account}:{self.rest_api_id}"
+        return f"{api}/{stage or self.api_stage}/GET/random"
 
 
 @dataclass(frozen=True)
@@ -138,6 +164,28 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class SourceTiming:
+    """How long one evidence source took, and whether it could be read."""
+
+    name: str
+    seconds: float
+    available: bool
+
+
+@dataclass(frozen=True)
+class ResourceTags:
+    """The tags found on one examined resource; `missing` lists the application keys it lacks."""
+
+    resource: str
+    kind: str
+    tags: dict[str, str]
+    missing: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"resource": self.resource, "kind": self.kind, "tags": dict(self.tags), "missing": list(self.missing)}
+
+
+@dataclass(frozen=True)
 class Report:
     status: Literal["fault", "healthy"]
     root_cause: Hypothesis | None
@@ -149,6 +197,9 @@ class Report:
     target: Target
     window: Window
     notes: tuple[str, ...] = ()  # caveats for the person reading (CloudTrail delay, unavailable sources)
+    sources: tuple[SourceTiming, ...] = ()
+    tags: tuple[ResourceTags, ...] = ()
+    seconds: float | None = None  # the whole collection (sources run concurrently)
 
     def to_json(self) -> dict[str, Any]:
         root = self.root_cause
@@ -168,4 +219,7 @@ class Report:
             "impact_path": list(self.impact_path),
             "timeline": [t.to_json() for t in self.timeline],
             "remediation": list(self.remediation),
+            "sources": {s.name: {"seconds": s.seconds, "available": s.available} for s in self.sources},
+            "seconds": self.seconds,
+            "tags": [t.to_json() for t in self.tags],
         }

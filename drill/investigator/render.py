@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from drill.investigator.conclusions import REMEDIATION_NOTES
 from drill.investigator.model import Report
+from drill.investigator.remediation import REMEDIATION_NOTES
 
 
 def to_json(report: Report) -> str:
@@ -21,7 +21,9 @@ def to_markdown(report: Report) -> str:
     target, root = report.target, report.root_cause
     unavailable = [e.source for e in report.evidence if not e.available]
     lines = [f"# Incident report: {target.prefix}", "", "## Summary", ""]
-    if root:
+    if root and root.kind == "unknown":
+        lines.append(f"**Status: fault, root cause unknown.** {root.summary}")
+    elif root:
         lines.append(f"**Status: fault.** {root.summary}")
     else:
         lines.append("**Status: healthy.** No evidence of a fault in the image service's resources.")
@@ -60,7 +62,27 @@ def to_markdown(report: Report) -> str:
     lines += ["", "## Timeline", "", "| Time (UTC) | Event |", "|---|---|"]
     lines += [f"| {t.time} | {_cell(t.event)} |" for t in report.timeline]
     lines += ["", "## Evidence", "", "| ID | Source | Time | Detail |", "|---|---|---|---|"]
-    lines += [f"| {e.id} | {e.source} | {e.time} | {_cell(e.detail)} |" for e in report.evidence]
+    # Tags are evidence too (JSON lists them), but read better in their own table below.
+    shown = [e for e in report.evidence if not (e.source == "tags" and report.tags and "tags" in e.facts)]
+    lines += [f"| {e.id} | {e.source} | {e.time} | {_cell(e.detail)} |" for e in shown]
+    if report.sources:
+        slowest = max(report.sources, key=lambda s: s.seconds)
+        lines += [
+            "",
+            f"Sources, read in parallel: {report.seconds or 0:.2f} s in all (slowest: {slowest.name}, "
+            f"{slowest.seconds:.2f} s).",
+            "",
+            "| Source | Seconds | Read |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {s.name} | {s.seconds:.2f} | {'yes' if s.available else 'no'} |" for s in report.sources]
+    if report.tags:
+        lines += ["", "Tags found on the examined resources:", "", "| Resource | Tags | Missing |", "|---|---|---|"]
+        lines += [
+            f"| {t.kind} `{t.resource}` | {_cell(', '.join(f'{k}={v}' for k, v in sorted(t.tags.items())) or '-')} "
+            f"| {', '.join(t.missing) or '-'} |"
+            for t in report.tags
+        ]
     lines += ["", "## Remediation", ""]
     if report.remediation:
         lines += ["```sh", *report.remediation, "```"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from drill.aws import FATAL_ERRORS, SOURCE_ERRORS, Clients, error_code
 from drill.investigator.model import Target
@@ -16,6 +17,9 @@ OUTPUT_ALARMS = {
     "api_5xx": "ApiGateway5XXAlarmName",
     "errors": "LambdaErrorsAlarmName",
 }
+# Added later to the stack's outputs: read with .get(), and a stack deployed before them still works.
+OUTPUT_ROLE = "ImageFunctionRoleArn"
+OUTPUT_REST_API = "RestApiId"
 REQUIRED_OUTPUTS = (OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_PARAMETER)
 # Physical names are "<project>-<stack>-<suffix>" (see the stack contract).
 NAME_SUFFIXES = {
@@ -35,14 +39,8 @@ def stack_prefix(outputs: Mapping[str, str]) -> str:
     return str(outputs.get(OUTPUT_FUNCTION, "stack"))
 
 
-def resolve_target(outputs: Mapping[str, str], clients: Clients, *, account: str, region: str) -> Target:
-    """Read the function's role and the API's name; what cannot be read is noted, not fatal."""
-    missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
-    if missing:
-        raise ValueError(f"stack output {missing[0]!r} is missing")
-    function_name = outputs[OUTPUT_FUNCTION]
-    prefix = stack_prefix(outputs)
-    notes: dict[str, str] = {}
+def _function_role(clients: Clients, function_name: str, notes: dict[str, str]) -> tuple[str | None, str | None]:
+    """The role the function runs under now, and its unique id (for aws:userid conditions)."""
     role_arn = role_id = None
     try:
         role_arn = clients.lambda_.get_function_configuration(FunctionName=function_name)["Role"]
@@ -57,11 +55,16 @@ def resolve_target(outputs: Mapping[str, str], clients: Clients, *, account: str
             raise
         except SOURCE_ERRORS as err:
             notes["role_id"] = f"iam:GetRole failed: {error_code(err)}"
+    return role_arn, role_id
 
-    alarms = {purpose: outputs[key] for purpose, key in OUTPUT_ALARMS.items() if outputs.get(key)}
+
+def _api(
+    clients: Clients, alarms: dict[str, str], prefix: str, rest_api_id: str | None, notes: dict[str, str]
+) -> tuple[str, str, str | None]:
+    """(API name, stage, REST API id): the 5XX alarm's dimensions name the API exactly; the prefix rule
+    is only the fallback. Without the RestApiId output the id is looked up by the API's name."""
     api_name, api_stage = f"{prefix}-api", "prod"
     if "api_5xx" in alarms:
-        # The 5XX alarm's dimensions name the API exactly; the prefix rule is only the fallback.
         try:
             found = clients.cloudwatch.describe_alarms(AlarmNames=[alarms["api_5xx"]])["MetricAlarms"]
             dims = {d["Name"]: d["Value"] for d in (found[0].get("Dimensions", []) if found else [])}
@@ -71,6 +74,49 @@ def resolve_target(outputs: Mapping[str, str], clients: Clients, *, account: str
             raise
         except SOURCE_ERRORS as err:
             notes["api_name"] = f"cloudwatch:DescribeAlarms failed ({error_code(err)}); assumed {api_name}"
+    if rest_api_id:
+        return api_name, api_stage, rest_api_id
+    try:
+        pages = clients.client("apigateway").get_paginator("get_rest_apis").paginate()
+        ids = [api["id"] for page in pages for api in page.get("items", []) if api.get("name") == api_name]
+    except FATAL_ERRORS:
+        raise
+    except SOURCE_ERRORS as err:
+        ids = []
+        failed = f"apigateway:GetRestApis failed ({error_code(err)})"
+        notes["rest_api_id"] = f"stack output {OUTPUT_REST_API} is absent and {failed}"
+    if len(ids) == 1:
+        notes["rest_api_id"] = f"stack output {OUTPUT_REST_API} is absent; found API {api_name} by name ({ids[0]})"
+        return api_name, api_stage, ids[0]
+    notes.setdefault(
+        "rest_api_id",
+        f"stack output {OUTPUT_REST_API} is absent and {len(ids)} APIs are named {api_name}: the API's stage "
+        "and the function's permission for it were not checked",
+    )
+    return api_name, api_stage, None
+
+
+def resolve_target(outputs: Mapping[str, str], clients: Clients, *, account: str, region: str) -> Target:
+    """Read the function's role and the API's name and id; what cannot be read is noted, not fatal.
+
+    The two lookups (function -> role, alarm -> API) run side by side: each costs one or two round trips.
+    """
+    missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
+    if missing:
+        raise ValueError(f"stack output {missing[0]!r} is missing")
+    function_name = outputs[OUTPUT_FUNCTION]
+    prefix = stack_prefix(outputs)
+    notes: dict[str, str] = {}
+    alarms = {purpose: outputs[key] for purpose, key in OUTPUT_ALARMS.items() if outputs.get(key)}
+    declared_role = outputs.get(OUTPUT_ROLE) or None
+    if declared_role is None:
+        notes["declared_role_arn"] = (
+            f"stack output {OUTPUT_ROLE} is absent: the function's role was not compared with the stack's"
+        )
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="target") as pool:
+        role = pool.submit(_function_role, clients, function_name, notes)
+        api = pool.submit(_api, clients, alarms, prefix, outputs.get(OUTPUT_REST_API) or None, notes)
+        (role_arn, role_id), (api_name, api_stage, rest_api_id) = role.result(), api.result()
     return Target(
         region=region,
         account=account,
@@ -82,6 +128,8 @@ def resolve_target(outputs: Mapping[str, str], clients: Clients, *, account: str
         role_id=role_id,
         api_name=api_name,
         api_stage=api_stage,
+        rest_api_id=rest_api_id,
+        declared_role_arn=declared_role,
         alarms=alarms,
         fault_function=outputs.get("BucketPolicyLambdaName") or None,
         seeder_function=outputs.get("BedrockLambdaName") or None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
 
 from botocore.parsers import ResponseParserError
 
@@ -11,20 +12,27 @@ from drill.aws import FATAL_ERRORS, SOURCE_ERRORS, error_code
 from drill.investigator.collectors import (
     alarm_history,
     alarms,
+    api_stage,
     bucket_policy,
     cloudtrail,
     concurrency,
+    function,
+    function_policy,
     images,
     logs,
     metrics,
     parameter,
     role,
+    tags,
 )
 from drill.investigator.collectors._base import Collector, Scope, SourceUnavailable
-from drill.investigator.model import Evidence, iso
+from drill.investigator.model import Evidence, SourceTiming, iso
 
-# Report order: state of the resources first, then symptoms, then history.
+# Report order: state of the resources along the request path first, then symptoms, then history.
 COLLECTORS: tuple[tuple[str, Collector], ...] = (
+    (api_stage.SOURCE, api_stage.collect),
+    (function_policy.SOURCE, function_policy.collect),
+    (function.SOURCE, function.collect),
     (bucket_policy.SOURCE, bucket_policy.collect),
     (role.SOURCE, role.collect),
     (parameter.SOURCE, parameter.collect),
@@ -35,6 +43,7 @@ COLLECTORS: tuple[tuple[str, Collector], ...] = (
     (metrics.SOURCE, metrics.collect),
     (logs.SOURCE, logs.collect),
     (cloudtrail.SOURCE, cloudtrail.collect),
+    (tags.SOURCE, tags.collect),
 )
 
 NOT_PERMITTED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
@@ -77,8 +86,24 @@ def run_collector(source: str, collector: Collector, scope: Scope) -> list[Evide
         return [unavailable(source, why_unavailable(err), scope)]
 
 
-def collect_all(scope: Scope, collectors: Sequence[tuple[str, Collector]] = COLLECTORS) -> list[Evidence]:
-    """Every collector's evidence, in `collectors` order; sources are read in parallel (I/O bound)."""
+def timed(source: str, collector: Collector, scope: Scope) -> tuple[list[Evidence], SourceTiming]:
+    start = perf_counter()
+    items = run_collector(source, collector, scope)
+    available = not any(not e.available for e in items)
+    return items, SourceTiming(source, round(perf_counter() - start, 3), available)
+
+
+def collect_timed(
+    scope: Scope, collectors: Sequence[tuple[str, Collector]] = COLLECTORS
+) -> tuple[list[Evidence], list[SourceTiming]]:
+    """Every collector's evidence in `collectors` order, and each source's time. Sources are read in
+    parallel (I/O bound), so the whole takes about as long as the slowest source."""
     with ThreadPoolExecutor(max_workers=max(1, len(collectors)), thread_name_prefix="collector") as pool:
-        futures = [pool.submit(run_collector, source, collector, scope) for source, collector in collectors]
-        return [item for future in futures for item in future.result()]
+        futures = [pool.submit(timed, source, collector, scope) for source, collector in collectors]
+        results = [future.result() for future in futures]
+    return [item for items, _ in results for item in items], [timing for _, timing in results]
+
+
+def collect_all(scope: Scope, collectors: Sequence[tuple[str, Collector]] = COLLECTORS) -> list[Evidence]:
+    """Every collector's evidence, in `collectors` order (sources read in parallel)."""
+    return collect_timed(scope, collectors)[0]

@@ -13,6 +13,14 @@ PURPOSES = {
 }
 
 
+def watched(alarm: dict) -> str | None:
+    """What the alarm watches, from its dimensions: `api-name/stage` or the function's name."""
+    dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+    if "ApiName" in dims:
+        return f"{dims['ApiName']}/{dims.get('Stage', '')}".rstrip("/")
+    return dims.get("FunctionName")
+
+
 def collect(scope: Scope) -> list[Evidence]:
     alarms, out = scope.target.alarms, EvidenceList(SOURCE, scope)
     if not alarms:
@@ -31,7 +39,14 @@ def collect(scope: Scope) -> list[Evidence]:
         event = f"{name} changed to {state}" if in_window(updated, scope.window) else None
         out.add(
             f"{label} {name} is {state}" + (f": {reason}" if reason else ""),
-            {"alarm": name, "purpose": purpose, "state": state, "to_state": state, "threshold": alarm.get("Threshold")},
+            {
+                "alarm": name,
+                "purpose": purpose,
+                "state": state,
+                "to_state": state,
+                "threshold": alarm.get("Threshold"),
+                "resource": watched(alarm),
+            },
             time=updated,
             event=event,
         )

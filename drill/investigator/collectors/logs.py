@@ -68,6 +68,7 @@ def collect(scope: Scope) -> list[Evidence]:
                 "bucket": bucket,
                 "parameter": parameter,
                 "count": group["count"],
+                "resource": target.function_name,
             },
             time=group["first"],
             event=f"image function starts failing: {code} from {operation}",

@@ -50,6 +50,9 @@ def simulate(scope: Scope, checks: list[tuple[str, str]]) -> list[dict[str, Any]
                     "decision": result.get("EvalDecision", "implicitDeny"),
                     "certain": True,
                     "statements": [simulated_label(s) for s in result.get("MatchedStatements", [])],
+                    "boundary": "permissions boundary"
+                    if result.get("PermissionsBoundaryDecisionDetail", {}).get("AllowedByPermissionsBoundary") is False
+                    else None,
                 }
             )
     except FATAL_ERRORS:
@@ -60,7 +63,8 @@ def simulate(scope: Scope, checks: list[tuple[str, str]]) -> list[dict[str, Any]
 
 
 def role_policies(scope: Scope) -> tuple[dict[str, Any], Any, dict[str, str]]:
-    """The role's policy documents by label, its permissions boundary (or None), managed policy ARNs by label."""
+    """The role's policy documents by label (inline, customer-managed and AWS-managed attached ones), its
+    permissions boundary (or None), and the ARNs by label (managed policies and "permissions boundary X")."""
     iam, role_name = scope.clients.iam, scope.target.role_name
     policies: dict[str, Any] = {}
     arns: dict[str, str] = {}
@@ -75,7 +79,13 @@ def role_policies(scope: Scope) -> tuple[dict[str, Any], Any, dict[str, str]]:
             arns[label] = attached["PolicyArn"]
     boundary_arn = iam.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
     boundary = managed_document(scope, boundary_arn) if boundary_arn else None
+    if boundary_arn:
+        arns[boundary_label(boundary_arn)] = boundary_arn
     return policies, boundary, arns
+
+
+def boundary_label(arn: str) -> str:
+    return f"permissions boundary {arn.rsplit('/', 1)[-1]}"
 
 
 def managed_document(scope: Scope, arn: str) -> Any:
@@ -88,14 +98,16 @@ def evaluate_locally(scope: Scope, checks: list[tuple[str, str]]) -> tuple[list[
     target = scope.target
     policies, boundary, arns = role_policies(scope)
     caller = Caller.lambda_role(target.role_arn, target.session_arn, target.account, target.role_id)
+    label = next((k for k in arns if k.startswith("permissions boundary ")), "permissions boundary")
     results = []
     for action, resource in checks:
-        decision = identity_decision(policies, caller, action, resource, boundary)
+        decision = identity_decision(policies, caller, action, resource, boundary, boundary_label=label)
         results.append(
             {
                 "decision": decision.decision,
                 "certain": decision.certain,
                 "statements": [m.label for m in decision.statements],
+                "boundary": decision.boundary,
             }
         )
     described = f"{len(policies)} policies" + (" and a permissions boundary" if boundary is not None else "")
@@ -126,6 +138,8 @@ def collect(scope: Scope) -> list[Evidence]:
             text = f"role {target.role_name} allows {action} on {resource}{by}"
         elif decision == "explicitDeny":
             text = f"role {target.role_name} explicitly denies {action} on {resource}{by}"
+        elif result.get("boundary"):
+            text = f"role {target.role_name} may not {action} on {resource}: its {result['boundary']} does not allow it"
         else:
             text = f"role {target.role_name} does not allow {action} on {resource} (no Allow statement matches)"
         if not certain:
@@ -140,6 +154,7 @@ def collect(scope: Scope) -> list[Evidence]:
                 "method": method,
                 "role": target.role_arn,
                 "statements": result["statements"],
+                "boundary": result.get("boundary"),
                 "policy_arns": arns,
             },
         )
