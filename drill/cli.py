@@ -106,7 +106,7 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join(result.lines), file=out)
         return 0 if result.ok else 1
     if args.command in ("arm", "disarm"):
-        print_step(steps.arm_step(drill, enabled=args.command == "arm"), False, out)
+        print("\n".join(steps.arm_step(drill, enabled=args.command == "arm").lines), file=out)
         return 0
     if args.command == "investigate":
         result, report = steps.investigate_step(drill, since_minutes=args.since)

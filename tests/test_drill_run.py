@@ -18,11 +18,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from conftest import load_handler
-from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack
+from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
+from test_drill_cli import write_outputs
 
 from drill import cli, steps
 from drill.aws import Clients, account_id
+from drill.errors import FunctionFailed
 from drill.stack import StackOutputs
 
 PREFIX = "aiops-demo-dev"
@@ -147,6 +150,8 @@ class World:
                 },
             },
         }
+        if not alarm["ActionsEnabled"]:  # disarmed: the state changes, the action does not run
+            return
         self.alarm_events.append(event)
         # The alarm action invokes the fault function asynchronously; its answer goes nowhere.
         self.call(self.stack.outputs["BucketPolicyLambdaName"], event)
@@ -218,6 +223,7 @@ def test_run_goes_200_then_5xx_then_finds_the_injected_deny_then_200(world, tmp_
     assert any("GetObject" in step for step in report["impact_path"])
 
     assert restore["api_status"] == 200 and restore["fault_sids"] == []
+    assert restore["path"] == "function"  # the fault function answered as expected, nothing else was needed
     assert last["api"]["status"] == 200 and last["fault_present"] is False
     assert world.stack.client("s3").list_objects_v2(Bucket=world.stack.bucket)["KeyCount"] == 4
 
@@ -279,3 +285,103 @@ def test_trigger_waits_for_an_alarm_left_in_alarm_because_its_action_only_runs_o
     assert not result.ok
     assert "stayed in ALARM" in result.summary
     assert world.invocations == 0  # invoking now would not run the fault injector
+
+
+def test_trigger_arms_a_disarmed_alarm_first(world):
+    name = world.stack.outputs["CloudWatchAlarmName"]
+    world.cloudwatch.disable_alarm_actions(AlarmNames=[name])
+    result = steps.trigger(world.drill(), timeout=60, interval=10)
+    assert result.ok, result.summary
+    assert result.lines[0].endswith(f"armed {name} (its actions were disabled)")
+    assert len(world.alarm_events) == 1
+
+
+def test_trigger_says_a_fault_was_there_before_it_started(world):
+    inject_fault_like_the_fault_function(world.stack)
+    result = steps.trigger(world.drill(), timeout=30, interval=10)
+    assert result.data["fault_present_before"] == [
+        "AiopsFaultInjectionDenyListBucket",
+        "AiopsFaultInjectionDenyGetObject",
+    ]
+    assert "was present before trigger started, not injected by it" in result.summary
+    assert not any("bucket policy carries" in line for line in result.lines)
+
+
+def test_trigger_counts_only_invocations_that_succeeded(world):
+    calls = []
+
+    def flaky(function: str, event: dict):
+        calls.append(function)
+        if len(calls) % 2:  # every other call fails, as a throttled or erroring function would
+            raise FunctionFailed(function, "Unhandled", {"errorMessage": "boom"})
+        return world.call(function, event)
+
+    drill = world.drill()
+    drill.function_caller = flaky
+    result = steps.trigger(drill, timeout=120, interval=1)
+    assert result.ok, result.summary
+    assert result.data["invocations"] == 3 and result.data["attempts"] == 6
+    assert sum("not counted" in line for line in result.lines) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke"),
+        {"action": "restore", "changed": False, "faultPresent": True, "sids": [], "error": "PutBucketPolicy failed"},
+        {"action": "ignored", "changed": False},
+        None,
+    ],
+    ids=["throttled", "error-answer", "unexpected-answer", "no-answer"],
+)
+def test_restore_removes_the_fault_directly_whatever_stops_the_fault_function(world, answer):
+    world.invocations = 3
+    world.evaluate_alarms()
+    assert world.probe().status == 500
+
+    def fault_function_fails(function: str, event: dict):
+        if function != world.stack.outputs["BucketPolicyLambdaName"]:
+            return world.call(function, event)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    drill = world.drill()
+    drill.function_caller = fault_function_fails
+    result = steps.restore(drill, timeout=10, interval=1)
+    assert result.ok, result.summary
+    assert result.data["path"] == "direct" and result.data["fault_sids"] == []
+    assert world.statuses[-1] == 200
+
+
+def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
+    """Ctrl-C during trigger, then the restore itself breaks: table printed, exit 1 (not 130)."""
+    world.alarm_fires = False
+
+    stopped: list[float] = []
+
+    def interrupted(seconds: float) -> None:
+        stopped.append(seconds)
+        raise KeyboardInterrupt
+
+    def broken_probe() -> steps.Probe:
+        if stopped:
+            raise RuntimeError("probe broke")
+        return world.probe()
+
+    drill = world.drill()
+    drill.sleep, drill.api_probe = interrupted, broken_probe
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["run", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
+        out=out,
+        err=err,
+        make=lambda args, outputs, stream: drill,
+    )
+    assert code == 1
+    rows = [line.split(maxsplit=3) for line in out.getvalue().splitlines()[-4:]]
+    assert rows[1][:2] == ["trigger", "FAILED"] and rows[1][3] == "interrupted (Ctrl-C)"
+    assert rows[2][:2] == ["restore", "FAILED"]
+    assert rows[2][3].startswith("cleanup failed (error: RuntimeError: probe broke)")
+    assert "python -m drill restore" in rows[2][3]
+    assert rows[3] == ["stopped", "by", "interrupted", "(Ctrl-C)"]

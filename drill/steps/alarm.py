@@ -100,8 +100,8 @@ def safe_to_arm(drill: Drill) -> tuple[bool, str]:
         return False, f"alarm is {alarm['StateValue']}, not OK"
     pending = pending_periods(drill, alarm)
     if pending:
-        listed = ", ".join(f"{count:g} at {start:%H:%M:%S}" for start, count in pending)
-        return False, f"periods still to be evaluated hold {listed} invocations (threshold {alarm['Threshold']:g})"
+        listed = ", ".join(f"{count:g} invocations in the period from {start:%H:%M:%S}Z" for start, count in pending)
+        return False, f"not yet evaluated: {listed} (threshold {alarm['Threshold']:g})"
     return True, "alarm OK and no breaching period left to evaluate"
 
 

@@ -96,19 +96,16 @@ def _guarded(result: RunResult, drill: Drill, name: str, action: Callable[[], St
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 (every way out is reported)
         lines = drill.timeline.lines() if drill.timeline else []
         step = StepResult(name, False, drill.clock() - start, describe(err), lines, {"error": describe(err)})
-        if result.stopped is None:
-            result.stopped = err
+        result.stopped = result.stopped or err  # the first cause is the one to report
     result.steps.append(step)
     return step
 
 
 def _clean_up(result: RunResult, drill: Drill, timeout: float, interval: float) -> None:
     """Restore; if the restore itself fails, say so and how to finish it by hand."""
-    stopped = result.stopped
     step = _guarded(result, drill, "restore", lambda: restore(drill, timeout=timeout, interval=interval))
-    if result.stopped is not stopped:  # the cleanup raised: keep the first cause, report this one
+    if "error" in step.data:
         step.summary = f"cleanup failed ({step.summary}): the fault may remain, run `{drill.command} restore`"
-        result.stopped = stopped if stopped is not None else result.stopped
     result.cleanup = step
 
 
