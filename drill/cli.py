@@ -76,7 +76,7 @@ def make_drill(args: argparse.Namespace, outputs: stack.StackOutputs, err: TextI
         api_probe=probe,
         function_caller=steps.lambda_caller(clients),
         progress=lambda message: print(message, file=err, flush=True),
-        command=f"python -m drill {drill_options}".rstrip() if drill_options else "python -m drill",
+        cli_options=drill_options,
         aws_cli_options=aws_options,
     )
 

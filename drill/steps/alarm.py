@@ -56,7 +56,7 @@ def arm_commands(drill: Drill) -> list[str]:
     """The drill's command and the aws CLI equivalent that arm the alarm again."""
     name = shlex.quote(drill.outputs.require(stack.INVOCATIONS_ALARM))
     aws = f"aws cloudwatch enable-alarm-actions --alarm-names {name}"
-    return [f"{drill.command} arm", f"{aws} {drill.aws_cli_options}".rstrip()]
+    return [drill.command_line("arm"), f"{aws} {drill.aws_cli_options}".rstrip()]
 
 
 def _floor(moment: datetime, period: int) -> datetime:

@@ -51,13 +51,17 @@ class Drill:
     sleep: Callable[[float], None] = time.sleep
     wall: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     progress: Callable[[str], None] = field(default=lambda _message: None)
-    # How the operator re-runs the drill against the same stack (the CLI fills in --outputs/--region...).
-    command: str = "python -m drill"
+    # Options that point `python -m drill` at the same stack again (the CLI fills in --outputs/--region...).
+    cli_options: str = ""
     aws_cli_options: str = ""  # e.g. "--region eu-west-1 --profile demo", for the aws CLI equivalents
     # Wall-clock times of every image-function invocation this drill caused (direct calls and API probes):
     # the drill's own traffic counts toward the invocations alarm before CloudWatch's metrics show it.
     invoked: list[datetime] = field(default_factory=list)
     timeline: Timeline | None = None  # the running step's, so an interrupted step still reports its events
+
+    def command_line(self, command: str) -> str:
+        """How the operator runs one of the drill's commands against this stack."""
+        return f"python -m drill {command} {self.cli_options}".rstrip()
 
     def probe(self) -> Probe:
         """Probe the API; every probe through API Gateway is one image-function invocation."""

@@ -51,7 +51,7 @@ def _wait_to_rearm(drill: Drill, timeline: Timeline, deadline: float, interval: 
             set_actions(drill, True)
             return True, why
         if drill.clock() >= deadline:
-            return False, why
+            return False, f"{why}; timeout reached after {timeline.elapsed():.0f}s"
         drill.progress(f"not re-arming yet: {why}")
         drill.sleep(interval)
 
@@ -95,21 +95,18 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5) -> StepR
     ok = probe.ok and not left
 
     note = ""
-    if alarm_name and was_armed and not left:
-        armed, why = _wait_to_rearm(drill, timeline, deadline, interval)
+    if alarm_name:
+        armed, why = False, "the fault is still in place" if left else "it was disarmed before the restore"
+        if was_armed and not left:
+            armed, why = _wait_to_rearm(drill, timeline, deadline, interval)
         data["armed"] = armed
         if armed:
             timeline.mark(f"re-armed {alarm_name}: {why}")
         else:
-            commands = arm_commands(drill)
-            data["arm_commands"] = commands
-            timeline.mark(f"left {alarm_name} DISARMED after {timeout:.0f}s: {why}")
-            timeline.mark(f"arm it later with: {commands[0]}   (or: {commands[1]})")
-            note = f"; alarm left disarmed ({why}): arm it later with `{commands[0]}`"
-    elif alarm_name:
-        data["armed"] = False
-        why = "the fault is still in place" if left else "it was disarmed before the restore"
-        note = f"; alarm left disarmed ({why})"
+            commands = data["arm_commands"] = arm_commands(drill)
+            timeline.mark(f"left {alarm_name} DISARMED: {why}")
+            timeline.mark(f"arm it when you want the fault back: {commands[0]}   (or: {commands[1]})")
+            note = f"; alarm left disarmed ({why}): arm it with `{commands[0]}`"
     how = {"function": "through the fault function", "direct": "directly", "none": ""}[path]
     if ok:
         summary = f"restored {how}: API {probe.status} after {timeline.elapsed():.1f}s{note}"

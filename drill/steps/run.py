@@ -105,7 +105,7 @@ def _clean_up(result: RunResult, drill: Drill, timeout: float, interval: float) 
     """Restore; if the restore itself fails, say so and how to finish it by hand."""
     step = _guarded(result, drill, "restore", lambda: restore(drill, timeout=timeout, interval=interval))
     if "error" in step.data:
-        step.summary = f"cleanup failed ({step.summary}): the fault may remain, run `{drill.command} restore`"
+        step.summary = f"cleanup failed ({step.summary}): the fault may remain, run `{drill.command_line('restore')}`"
     result.cleanup = step
 
 
