@@ -185,5 +185,6 @@ def main(
             return mapped.exit_code if mapped else 1
         except KeyboardInterrupt as stop:
             # Outside trigger/run nothing was half-done by the drill itself: say where it stopped.
-            print(f"drill: {describe(stop)} during {args.command}", file=err)
+            unfinished = "; it did not finish: run it again" if args.command == "restore" else ""
+            print(f"drill: {describe(stop)} during {args.command}{unfinished}", file=err)
             return INTERRUPTED
