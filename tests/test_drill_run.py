@@ -358,6 +358,9 @@ def test_restore_removes_the_fault_directly_whatever_stops_the_fault_function(wo
         assert result.ok, (case, result.summary)
         assert result.data["path"] == "direct" and result.data["fault_sids"] == [], case
         assert world.statuses[-1] == 200, case
+        # A failed call or a failure answer is recognised as such, not only by reading the policy back.
+        recognised = not any("after the fault function's restore" in line for line in result.lines)
+        assert recognised == (case != "claims success"), case
 
 
 def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
