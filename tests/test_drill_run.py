@@ -394,3 +394,37 @@ def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
     assert rows[2][3].startswith("cleanup failed (error: RuntimeError: probe broke)")
     assert "python -m drill restore" in rows[2][3]
     assert rows[3] == ["stopped", "by", "interrupted", "(Ctrl-C)"]
+
+
+def test_trigger_command_that_times_out_restores_and_prints_the_table(world, tmp_path):
+    world.alarm_fires = False
+    inject_fault_like_the_fault_function(world.stack)  # from an earlier drill: reported, then cleaned up
+    code, out, _ = run_cli(world, "trigger", "--timeout", "20", "--interval", "10", tmp_path=tmp_path)
+    assert code == 1
+    rows = [line.split(maxsplit=3) for line in out.splitlines()[-2:]]
+    assert [row[:2] for row in rows] == [["trigger", "FAILED"], ["restore", "ok"]]
+    assert rows[0][3].startswith("timed out after 20s")
+    assert world.probe().status == 200
+
+
+def test_an_error_during_run_still_restores_and_reports_the_failing_step(world, tmp_path):
+    def broken(function: str, event: dict):
+        if function == world.stack.function and world.invocations >= 1:
+            raise RuntimeError("boom")
+        return world.call(function, event)
+
+    drill = world.drill()
+    drill.function_caller = broken
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["run", "--json", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
+        out=out,
+        err=err,
+        make=lambda args, outputs, stream: drill,
+    )
+    result = json.loads(out.getvalue())
+    assert code == 1
+    assert [(s["step"], s["ok"]) for s in result["steps"]] == [("status", True), ("trigger", False), ("restore", True)]
+    assert result["steps"][1]["summary"] == "error: RuntimeError: boom"
+    assert result["stopped"] == "error: RuntimeError: boom"
+    assert result["cleanup"]["ok"] is True and result["cleanup"]["path"] == "function"
