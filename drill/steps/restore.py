@@ -111,8 +111,7 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5) -> StepR
     if ok:
         summary = f"restored {how}: API {probe.status} after {timeline.elapsed():.1f}s{note}"
     else:
-        summary = f"not restored after {timeline.elapsed():.0f}s: API {probe.describe()}" + (
-            f", still injected: {', '.join(left)}" if left else ""
-        )
+        still = f", still injected: {', '.join(left)}" if left else ""
+        summary = f"not restored after {timeline.elapsed():.0f}s: API {probe.describe()}{still}{note}"
     data["timeline"] = timeline.to_json()
     return StepResult("restore", ok, timeline.elapsed(), summary, timeline.lines(), data)
