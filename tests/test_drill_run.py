@@ -196,7 +196,7 @@ def run_cli(world: World, *argv: str, tmp_path) -> tuple[int, str, str]:
 
 
 def test_run_goes_200_then_5xx_then_finds_the_injected_deny_then_200(world, tmp_path):
-    code, out, err = run_cli(world, "run", "--json", "--interval", "5", tmp_path=tmp_path)
+    code, out, err = run_cli(world, "run", "--json", "--interval", "5", "--restore-timeout", "20", tmp_path=tmp_path)
     assert code == 0, out + err
     result = json.loads(out)
     assert result["ok"] is True
@@ -230,7 +230,9 @@ def test_run_goes_200_then_5xx_then_finds_the_injected_deny_then_200(world, tmp_
 
 def test_run_that_never_alarms_fails_but_still_restores(world, tmp_path):
     world.alarm_fires = False
-    code, out, _ = run_cli(world, "run", "--trigger-timeout", "30", "--interval", "10", tmp_path=tmp_path)
+    code, out, _ = run_cli(
+        world, "run", "--trigger-timeout", "30", "--restore-timeout", "20", "--interval", "10", tmp_path=tmp_path
+    )
     assert code == 1
     table = out.splitlines()[-5:]
     assert table[0].split() == ["step", "result", "seconds", "summary"]
@@ -382,7 +384,7 @@ def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
     drill.sleep, drill.api_probe = interrupted, broken_probe
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(
-        ["run", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
+        ["run", "--restore-timeout", "10", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
         out=out,
         err=err,
         make=lambda args, outputs, stream: drill,
@@ -399,7 +401,9 @@ def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
 def test_trigger_command_that_times_out_restores_and_prints_the_table(world, tmp_path):
     world.alarm_fires = False
     inject_fault_like_the_fault_function(world.stack)  # from an earlier drill: reported, then cleaned up
-    code, out, _ = run_cli(world, "trigger", "--timeout", "20", "--interval", "10", tmp_path=tmp_path)
+    code, out, _ = run_cli(
+        world, "trigger", "--timeout", "20", "--restore-timeout", "20", "--interval", "10", tmp_path=tmp_path
+    )
     assert code == 1
     rows = [line.split(maxsplit=3) for line in out.splitlines()[-2:]]
     assert [row[:2] for row in rows] == [["trigger", "FAILED"], ["restore", "ok"]]
@@ -417,7 +421,7 @@ def test_an_error_during_run_still_restores_and_reports_the_failing_step(world, 
     drill.function_caller = broken
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(
-        ["run", "--json", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
+        ["run", "--json", "--restore-timeout", "20", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
         out=out,
         err=err,
         make=lambda args, outputs, stream: drill,
