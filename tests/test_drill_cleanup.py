@@ -132,6 +132,7 @@ class Watched:
 
 
 FAST = ("--interval", "0.2")
+CASES = ("pending", "rearm", "timeout", "sigint", "sigterm")
 TRIGGER_STARTED = "not counted"  # trigger's line for an invocation moto could not run
 
 
@@ -140,11 +141,11 @@ def runs(moto_server, api, tmp_path_factory):  # noqa: F811
     """Every case's subprocess, started together: case -> (stack, exit code, stdout, stderr)."""
     folder = tmp_path_factory.mktemp("drill-cleanup")
     env = cli_env(moto_server)
-    stacks: dict[str, MotoStack] = {}
     started: dict[str, Watched] = {}
+    stacks = {case: build_stack(moto_server, f"aiops-demo-{case}") for case in CASES}
 
     def start(case: str, *args: str, prepare=None, environment=None) -> Watched:
-        stack = stacks[case] = build_stack(moto_server, f"aiops-demo-{case}")
+        stack = stacks[case]
         stack.outputs["ApiEndpoint"] = f"{api}/{stack.prefix}/prod/random"
         if prepare:
             prepare(stack)
@@ -191,8 +192,8 @@ def runs(moto_server, api, tmp_path_factory):  # noqa: F811
     start("rearm", "restore", "--timeout", "5", *FAST, prepare=tls_only_then_fault, environment=only_aws_region)
 
     # run whose trigger times out; the fault turns up meanwhile (a late alarm action).
-    run_args = ("run", "--restore-timeout", "1", *FAST)
-    start("timeout", *run_args, "--trigger-timeout", "1.5").when(
+    run_args = ("run", "--restore-timeout", "0.5", *FAST)
+    start("timeout", *run_args, "--trigger-timeout", "1").when(
         TRIGGER_STARTED, lambda: inject_fault_like_the_fault_function(stacks["timeout"])
     )
 
@@ -251,7 +252,7 @@ def test_run_whose_trigger_times_out_prints_the_table_exits_1_and_leaves_no_faul
     assert code == 1, err
     rows = table(out)
     assert [row[:2] for row in rows] == [["status", "ok"], ["trigger", "FAILED"], ["restore", "ok"], ["status", "ok"]]
-    assert rows[1][3].startswith("timed out after 2s: only 0 of 3 invocations")  # failed calls are not counted
+    assert rows[1][3].startswith("timed out after 1s: only 0 of 3 invocations")  # failed calls are not counted
     assert rows[2][3].startswith("restored directly: API 200")
     assert not denies_the_role(policy_of(stack), stack.role_arn)
 
