@@ -289,6 +289,27 @@ def test_trigger_waits_for_an_alarm_left_in_alarm_because_its_action_only_runs_o
     assert world.invocations == 0  # invoking now would not run the fault injector
 
 
+def test_trigger_arms_a_disarmed_alarm_and_counts_only_invocations_that_succeeded(world):
+    name = world.stack.outputs["CloudWatchAlarmName"]
+    world.cloudwatch.disable_alarm_actions(AlarmNames=[name])
+    calls = []
+
+    def flaky(function: str, event: dict):
+        calls.append(function)
+        if len(calls) % 2:  # every other call fails, as a throttled or erroring function would
+            raise FunctionFailed(function, "Unhandled", {"errorMessage": "boom"})
+        return world.call(function, event)
+
+    drill = world.drill()
+    drill.function_caller = flaky
+    result = steps.trigger(drill, timeout=120, interval=1)
+    assert result.ok, result.summary
+    assert result.data["invocations"] == 3 and result.data["attempts"] == 6
+    assert sum("not counted" in line for line in result.lines) == 3
+    assert result.lines[0].endswith(f"armed {name} (its actions were disabled)")
+    assert len(world.alarm_events) == 1  # armed before the invocations, so the action ran
+
+
 FAULT_FUNCTION_FAILURES = {
     "throttled": ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke"),
     "not deployed": ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "Invoke"),
