@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drill.aws import as_drill_error
 from drill.errors import DrillError, Terminated
 from drill.investigator import investigate, resolve_target, to_markdown
-from drill.investigator.model import Report
 from drill.steps.model import Drill, StepResult
 from drill.steps.restore import restore
 from drill.steps.status import status
 from drill.steps.trigger import require_fault_chain, trigger
+
+if TYPE_CHECKING:  # the investigator's report type; only its public functions are used at run time
+    from drill.investigator import Report
 
 FAULT_KIND = "bucket_policy_deny"  # what the fault injector does, so what `run` expects to find
 INTERRUPTED = 130
