@@ -80,16 +80,12 @@ class Clients:
     sts = property(lambda self: self.client("sts"))
 
 
-def make_clients(*, region: str | None, profile: str | None, fallback_region: str | None = None) -> Clients:
-    """A session from the standard chain; the region falls back to the one in the API endpoint."""
+def make_clients(*, region: str, profile: str | None) -> Clients:
+    """A session from the standard chain, in the region `drill.region` chose."""
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
     except ProfileNotFound as err:
         raise UsageError(str(err)) from None
-    if session.region_name is None:
-        if fallback_region is None:
-            raise UsageError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION) or pass --region")
-        session = boto3.session.Session(profile_name=profile, region_name=fallback_region)
     return Clients(session)
 
 

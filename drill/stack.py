@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,15 @@ class StackOutputs:
             raise UsageError(f"stack output {key!r} is missing from {self.origin}")
         return value
 
+    def require_all(self, keys: Iterable[str]) -> None:
+        """Every missing output named in one message."""
+        missing = [key for key in dict.fromkeys(keys) if self.get(key) is None]
+        if len(missing) == 1:
+            self.require(missing[0])
+        if missing:
+            names = ", ".join(repr(key) for key in missing)
+            raise UsageError(f"stack outputs {names} are missing from {self.origin}")
+
     @property
     def fault_chain(self) -> bool:
         """True when the stack was deployed with the fault-injection chain."""
@@ -49,6 +58,8 @@ class StackOutputs:
 
 
 def parse_outputs(text: str, origin: str) -> StackOutputs:
+    if not text.strip():
+        raise UsageError(f"{origin} is empty: write it with `pulumi stack output --json > FILE`")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -64,7 +75,12 @@ def load_outputs(path: str | None, stack: str | None, *, runner: Runner = subpro
     """Read `--outputs FILE`, or ask the Pulumi CLI (`--stack` picks the stack)."""
     if path is not None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = Path(path).read_text(encoding="utf-8-sig")  # a BOM (PowerShell) is fine
+        except UnicodeDecodeError as err:
+            raise UsageError(
+                f"outputs file {path} is not UTF-8 text (byte {err.start}; PowerShell writes UTF-16): write it with "
+                "`pulumi stack output --json > FILE`"
+            ) from None
         except OSError as err:
             raise UsageError(f"cannot read outputs file {path}: {err.strerror or err}") from None
         return parse_outputs(text, f"outputs file {path}")

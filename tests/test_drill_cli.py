@@ -6,6 +6,7 @@ parallel (each costs about a second of interpreter start-up).
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -30,6 +31,7 @@ from drill_fixtures import (
 )
 
 from drill import cli
+from drill.parser import build_parser
 
 CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Callable[[MotoStack], str] | None]] = {
     # case: (fault applied, expected kind, expected resource)
@@ -159,8 +161,9 @@ def test_markdown_report_has_every_section(reports):
 # ------------------------------------------------------------------------------------------ errors
 def test_help_works_for_the_program_and_every_command(reports):
     _, code, text, _ = reports["help"]
-    assert code == 0 and all(command in text for command in ("status", "trigger", "investigate", "restore", "run"))
-    for command in ("status", "trigger", "investigate", "restore", "run"):
+    commands = ("status", "trigger", "investigate", "restore", "run", "arm", "disarm")
+    assert code == 0 and all(command in text for command in commands)
+    for command in commands:
         with pytest.raises(SystemExit) as exit_info:
             cli.main([command, "--help"], out=io.StringIO())
         assert exit_info.value.code == 0
@@ -252,3 +255,17 @@ def test_unreachable_endpoint_is_one_line_exit_1(tmp_path, monkeypatch):
     code, _, err = run_main("investigate", "--outputs", write_outputs(tmp_path, full_outputs()))
     assert code == 1
     assert err.count("\n") == 1 and "cannot reach the AWS endpoint http://127.0.0.1:" in err
+
+
+def test_readme_lists_every_command_and_option():
+    """The README's drill table is the reference: every command and every option must be in it."""
+    readme = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The incident drill, in one command") : readme.index("### How the investigator")]
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == {"status", "trigger", "investigate", "restore", "run", "arm", "disarm", "rehearse"}
+    common = next(line for line in section.splitlines() if line.startswith("Every command but `rehearse` takes"))
+    for name, sub in commands.items():
+        row = next((line for line in section.splitlines() if line.startswith(f"| `python -m drill {name}")), "")
+        assert row, f"no README row for {name}"
+        for option in (o for a in sub._actions for o in a.option_strings if o.startswith("--") and o != "--help"):
+            assert f"`{option}" in common or f"[{option}" in row, (name, option)

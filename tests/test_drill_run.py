@@ -18,11 +18,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from conftest import load_handler
-from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack
+from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
+from test_drill_cli import write_outputs
 
 from drill import cli, steps
 from drill.aws import Clients, account_id
+from drill.errors import FunctionFailed
 from drill.stack import StackOutputs
 
 PREFIX = "aiops-demo-dev"
@@ -147,6 +150,8 @@ class World:
                 },
             },
         }
+        if not alarm["ActionsEnabled"]:  # disarmed: the state changes, the action does not run
+            return
         self.alarm_events.append(event)
         # The alarm action invokes the fault function asynchronously; its answer goes nowhere.
         self.call(self.stack.outputs["BucketPolicyLambdaName"], event)
@@ -192,7 +197,7 @@ def run_cli(world: World, *argv: str, tmp_path) -> tuple[int, str, str]:
 
 
 def test_run_goes_200_then_5xx_then_finds_the_injected_deny_then_200(world, tmp_path):
-    code, out, err = run_cli(world, "run", "--json", "--interval", "5", tmp_path=tmp_path)
+    code, out, err = run_cli(world, "run", "--json", "--interval", "5", "--restore-timeout", "20", tmp_path=tmp_path)
     assert code == 0, out + err
     result = json.loads(out)
     assert result["ok"] is True
@@ -219,13 +224,16 @@ def test_run_goes_200_then_5xx_then_finds_the_injected_deny_then_200(world, tmp_
     assert any("GetObject" in step for step in report["impact_path"])
 
     assert restore["api_status"] == 200 and restore["fault_sids"] == []
+    assert restore["path"] == "function"  # the fault function answered as expected, nothing else was needed
     assert last["api"]["status"] == 200 and last["fault_present"] is False
     assert world.stack.client("s3").list_objects_v2(Bucket=world.stack.bucket)["KeyCount"] == 4
 
 
 def test_run_that_never_alarms_fails_but_still_restores(world, tmp_path):
     world.alarm_fires = False
-    code, out, _ = run_cli(world, "run", "--trigger-timeout", "30", "--interval", "10", tmp_path=tmp_path)
+    code, out, _ = run_cli(
+        world, "run", "--trigger-timeout", "30", "--restore-timeout", "20", "--interval", "10", tmp_path=tmp_path
+    )
     assert code == 1
     table = out.splitlines()[-5:]
     assert table[0].split() == ["step", "result", "seconds", "summary"]
@@ -267,7 +275,7 @@ def test_restore_without_the_fault_function_removes_only_the_injected_statements
     result = steps.restore(world.drill(StackOutputs(outputs, "test")), timeout=10, interval=1)
 
     assert result.ok, result.summary
-    assert "directly" in result.lines[0]
+    assert result.data["path"] == "direct" and any("directly" in line for line in result.lines)
     policy = json.loads(s3.get_bucket_policy(Bucket=world.stack.bucket)["Policy"])
     assert policy["Statement"] == [keep]
     assert world.statuses[-1] == 200
@@ -280,3 +288,136 @@ def test_trigger_waits_for_an_alarm_left_in_alarm_because_its_action_only_runs_o
     assert not result.ok
     assert "stayed in ALARM" in result.summary
     assert world.invocations == 0  # invoking now would not run the fault injector
+
+
+def test_trigger_arms_a_disarmed_alarm_and_counts_only_invocations_that_succeeded(world):
+    name = world.stack.outputs["CloudWatchAlarmName"]
+    world.cloudwatch.disable_alarm_actions(AlarmNames=[name])
+    calls = []
+
+    def flaky(function: str, event: dict):
+        calls.append(function)
+        if len(calls) % 2:  # every other call fails, as a throttled or erroring function would
+            raise FunctionFailed(function, "Unhandled", {"errorMessage": "boom"})
+        return world.call(function, event)
+
+    drill = world.drill()
+    drill.function_caller = flaky
+    result = steps.trigger(drill, timeout=120, interval=1)
+    assert result.ok, result.summary
+    assert result.data["invocations"] == 3 and result.data["attempts"] == 6
+    assert sum("not counted" in line for line in result.lines) == 3
+    assert result.lines[0].endswith(f"armed {name} (its actions were disabled)")
+    assert len(world.alarm_events) == 1  # armed before the invocations, so the action ran
+
+
+FAULT_FUNCTION_FAILURES = {
+    "throttled": ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke"),
+    "not deployed": ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "Invoke"),
+    "function error": FunctionFailed("fault-injector", "Unhandled", {"errorMessage": "boom"}),
+    "error answer": {"action": "restore", "changed": False, "sids": [], "error": "PutBucketPolicy failed"},
+    "unexpected answer": {"action": "ignored", "changed": False},
+    "no answer": None,
+    # Answers like a restore but leaves the fault in place: the read-back catches it.
+    "claims success": {"action": "restore", "changed": True, "faultPresent": False, "sids": []},
+}
+
+
+def test_restore_removes_the_fault_directly_whatever_stops_the_fault_function(world):
+    fault_function = world.stack.outputs["BucketPolicyLambdaName"]
+
+    def failing(answer):
+        def call(function: str, event: dict):
+            if function != fault_function:
+                return world.call(function, event)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return call
+
+    drill = world.drill()
+    for case, answer in FAULT_FUNCTION_FAILURES.items():
+        inject_fault_like_the_fault_function(world.stack)
+        assert world.probe().status == 500
+        drill.function_caller, drill.invoked = failing(answer), []
+        result = steps.restore(drill, timeout=2, interval=1)
+        assert result.ok, (case, result.summary)
+        assert result.data["path"] == "direct" and result.data["fault_sids"] == [], case
+        assert world.statuses[-1] == 200, case
+        # A failed call or a failure answer is recognised as such, not only by reading the policy back.
+        recognised = not any("after the fault function's restore" in line for line in result.lines)
+        assert recognised == (case != "claims success"), case
+
+
+def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
+    """Ctrl-C during trigger, then the restore itself breaks: table printed, exit 1 (not 130)."""
+    world.alarm_fires = False
+
+    stopped: list[float] = []
+
+    def interrupted(seconds: float) -> None:
+        stopped.append(seconds)
+        raise KeyboardInterrupt
+
+    def broken_probe() -> steps.Probe:
+        if stopped:
+            raise RuntimeError("probe broke")
+        return world.probe()
+
+    drill = world.drill()
+    drill.sleep, drill.api_probe = interrupted, broken_probe
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["run", "--restore-timeout", "10", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
+        out=out,
+        err=err,
+        make=lambda args, outputs, stream: drill,
+    )
+    assert code == 1
+    rows = [line.split(maxsplit=3) for line in out.getvalue().splitlines()[-4:]]
+    assert rows[1][:2] == ["trigger", "FAILED"] and rows[1][3] == "interrupted (Ctrl-C)"
+    assert rows[2][:2] == ["restore", "FAILED"]
+    assert rows[2][3].startswith("cleanup failed (error: RuntimeError: probe broke)")
+    assert "python -m drill restore" in rows[2][3]
+    assert rows[3] == ["stopped", "by", "interrupted", "(Ctrl-C)"]
+
+
+def test_trigger_command_that_times_out_restores_and_prints_the_table(world, tmp_path):
+    world.alarm_fires = False
+    inject_fault_like_the_fault_function(world.stack)  # from an earlier drill: reported, then cleaned up
+    code, out, _ = run_cli(
+        world, "trigger", "--timeout", "20", "--restore-timeout", "20", "--interval", "10", tmp_path=tmp_path
+    )
+    assert code == 1
+    rows = [line.split(maxsplit=3) for line in out.splitlines()[-2:]]
+    assert [row[:2] for row in rows] == [["trigger", "FAILED"], ["restore", "ok"]]
+    assert rows[0][3].startswith("timed out after 20s")
+    # The fault was there before trigger started: said so, never claimed as the trigger's own.
+    assert rows[0][3].endswith("was present before trigger started, not injected by it")
+    assert "the fault was already present before trigger started" in out
+    assert "bucket policy carries" not in out
+    assert world.probe().status == 200
+
+
+def test_an_error_during_run_still_restores_and_reports_the_failing_step(world, tmp_path):
+    def broken(function: str, event: dict):
+        if function == world.stack.function and world.invocations >= 1:
+            raise RuntimeError("boom")
+        return world.call(function, event)
+
+    drill = world.drill()
+    drill.function_caller = broken
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["run", "--json", "--restore-timeout", "20", "--outputs", write_outputs(tmp_path, world.stack.outputs)],
+        out=out,
+        err=err,
+        make=lambda args, outputs, stream: drill,
+    )
+    result = json.loads(out.getvalue())
+    assert code == 1
+    assert [(s["step"], s["ok"]) for s in result["steps"]] == [("status", True), ("trigger", False), ("restore", True)]
+    assert result["steps"][1]["summary"] == "error: RuntimeError: boom"
+    assert result["stopped"] == "error: RuntimeError: boom"
+    assert result["cleanup"]["ok"] is True and result["cleanup"]["path"] == "function"

@@ -8,8 +8,9 @@ it (set_alarm_state) and runs the actions when they are enabled: a Lambda ARN ru
 handler through the runtime with the CloudWatch alarm-action event, if the function's resource policy
 lets this alarm invoke it; an investigation group is reported as not available offline.
 
-Time is compressed: `minute` seconds of wall time stand for 60 s of alarm period, and the window slides
-(CloudWatch aligns periods to the minute). Percentile statistics are not supported.
+Time is compressed: `minute` seconds of wall time stand for 60 s of alarm period, and periods are aligned
+to multiples of their compressed length (as CloudWatch aligns them to the minute); the current, still
+open period is evaluated too, on every tick. Percentile statistics are not supported.
 """
 
 from __future__ import annotations
@@ -163,17 +164,24 @@ class AlarmEvaluator:
             self.evaluate(alarm)
 
     def window_values(self, alarm: dict[str, Any], now: datetime) -> list[float | None]:
-        span = timedelta(seconds=int(alarm["Period"]) / 60 * self.minute)
+        """The statistic of each of the alarm's last EvaluationPeriods periods, the current one last.
+
+        Periods are aligned to multiples of their (compressed) length, as CloudWatch aligns them to the
+        minute, so the drill's re-arm rule, which reads the same aligned periods, agrees with this decision.
+        """
+        span = int(alarm["Period"]) / 60 * self.minute
+        stamp = now.timestamp()
+        current = datetime.fromtimestamp(stamp - stamp % span, UTC)
         values: list[float | None] = []
         for back in reversed(range(int(alarm.get("EvaluationPeriods") or 1))):
-            end = now - back * span + timedelta(seconds=1)  # moto drops sub-second parts of the end time
+            start = current - timedelta(seconds=back * span)
             found = self.cloudwatch.get_metric_statistics(
                 Namespace=alarm["Namespace"],
                 MetricName=alarm["MetricName"],
                 Dimensions=alarm.get("Dimensions", []),
-                StartTime=end - span - timedelta(seconds=1),
-                EndTime=end,
-                Period=60,
+                StartTime=start,
+                EndTime=start + timedelta(seconds=span),
+                Period=int(alarm["Period"]),
                 Statistics=[alarm["Statistic"]],
             )["Datapoints"]
             values.append(statistic_value(found[-1] if found else None, alarm["Statistic"]))

@@ -32,7 +32,7 @@ from drill.errors import DrillError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STACK = "dev"
-MINUTE_SECONDS = 5.0  # wall seconds that stand for one minute of alarm period
+MINUTE_SECONDS = 3.0  # wall seconds that stand for one minute of alarm period
 TICK_SECONDS = 0.5  # how often alarms are evaluated
 INTERVAL_SECONDS = 0.25  # the drill's polling interval
 TRIGGER_TIMEOUT_SECONDS = 30.0
@@ -177,6 +177,7 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             region=config.region,
             api_probe=steps.http_probe(notes.api_url),
             function_caller=runtime.invoke,
+            period_scale=MINUTE_SECONDS / 60,  # the re-arm rule reads the evaluator's compressed periods
             progress=lambda message: print(message, file=err, flush=True),
         )
         try:

@@ -46,8 +46,8 @@ class Notes:
     def time_compression(self) -> str:
         return (
             f"time is compressed: {self.minute_seconds:g} s of wall time stand for one minute of alarm period, and "
-            f"alarms are evaluated every {self.tick_seconds:g} s over a sliding window (CloudWatch evaluates once a "
-            "period, on minute boundaries)"
+            f"alarms are evaluated every {self.tick_seconds:g} s over periods aligned to that length (CloudWatch "
+            "evaluates once a minute, on minute boundaries)"
         )
 
     def all_caveats(self) -> list[str]:

@@ -1,0 +1,159 @@
+"""`python -m drill`'s arguments: every command and option (README's table lists the same)."""
+
+from __future__ import annotations
+
+import argparse
+
+from drill.investigator import DEFAULT_SINCE_MINUTES
+from drill.rehearsal import command as rehearsal
+
+DESCRIPTION = """Incident drill for the aiops-demo image service.
+
+The stack is found from --outputs FILE (JSON from `pulumi stack output --json`) or by running
+`pulumi stack output --json [--stack S]`. AWS access uses boto3's standard settings: AWS_PROFILE or
+keys, and AWS_ENDPOINT_URL (e.g. a local moto server). Region: --region, AWS_REGION,
+AWS_DEFAULT_REGION, the profile's region, then the API endpoint's."""
+
+EPILOG = """exit codes: 0 done, 1 the drill failed (a step missed its goal, AWS unreachable, a cleanup
+that failed), 2 usage error (arguments, outputs, credentials, a stack without the fault chain),
+130 interrupted (Ctrl-C or SIGTERM) and cleaned up.
+`python -m drill COMMAND --help` describes each command."""
+
+COMMAND_HELP = {
+    "status": "API answer and latency, alarm states and arming, injected fault present, image count",
+    "trigger": "arm the alarm, invoke the image function up to its threshold, wait for ALARM and API 5XX",
+    "investigate": "find the root cause from evidence (alarms, metrics, logs, policies, parameter, CloudTrail)",
+    "restore": "disarm, remove the injected fault (fault function, else directly), wait for HTTP 200, re-arm",
+    "run": "status -> trigger -> investigate -> restore -> status, with timings",
+    "arm": "enable the invocations alarm's actions (the fault can be injected)",
+    "disarm": "disable the invocations alarm's actions (the fault cannot be injected)",
+    "rehearse": "the whole story offline: the program provisioned into a local moto, then `run` (no AWS account)",
+}
+
+
+def positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be greater than 0")
+    return number
+
+
+def _seconds(parser: argparse.ArgumentParser, flag: str, default: float, text: str) -> None:
+    parser.add_argument(flag, type=positive, default=default, metavar="SECONDS", help=f"{text} (default {default:g})")
+
+
+def _restore_options(parser: argparse.ArgumentParser, flag: str) -> None:
+    _seconds(parser, flag, 120, "how long restore waits for HTTP 200 and for a safe moment to re-arm")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("stack and AWS")
+    where.add_argument("--outputs", metavar="FILE", help="stack outputs JSON (`pulumi stack output --json > FILE`)")
+    where.add_argument("--stack", metavar="NAME", help="Pulumi stack to read outputs from (without --outputs)")
+    where.add_argument(
+        "--region",
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, or the API endpoint's)",
+    )
+    where.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default chain)")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m drill",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, description: str, *, json_help: str | None = "print JSON instead of text"):
+        sub = commands.add_parser(
+            name,
+            parents=[common],
+            help=COMMAND_HELP[name],
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if json_help:
+            sub.add_argument("--json", action="store_true", help=json_help)
+        return sub
+
+    command(
+        "status",
+        "Probe the API and show alarm states, whether the invocations alarm is armed, whether the\n"
+        "injected fault is present and how many images the bucket holds.\n"
+        "Exit 0 when the API answers 200 and no fault is present, 1 otherwise.",
+    )
+    trigger = command(
+        "trigger",
+        "Arm the invocations alarm if needed, invoke the image function as many times as its threshold\n"
+        "needs (only successful invocations count), then wait for the alarm to reach ALARM (its action\n"
+        "injects the fault) and for the API to answer 5XX. Prints a timeline. Needs the fault chain.\n"
+        "If it does not get there (timeout, error, Ctrl-C, SIGTERM) it restores and prints the steps.",
+    )
+    _seconds(trigger, "--timeout", 300, "give up after this long; alarms evaluate once a period")
+    _seconds(trigger, "--interval", 10, "seconds between polls")
+    _restore_options(trigger, "--restore-timeout")
+
+    investigate = command(
+        "investigate",
+        "Collect evidence from every source, rank root-cause hypotheses and print a report (markdown,\n"
+        "or JSON with --json). Unavailable sources are reported, not fatal. Exit 0 for fault and healthy.",
+        json_help="print the report as JSON",
+    )
+    investigate.add_argument(
+        "--since",
+        type=positive,
+        default=DEFAULT_SINCE_MINUTES,
+        metavar="MINUTES",
+        help=f"look back this many minutes (default {DEFAULT_SINCE_MINUTES})",
+    )
+
+    restore = command(
+        "restore",
+        "Disarm the invocations alarm, remove the injected fault through the fault function's restore\n"
+        "action (directly from the bucket policy when that fails or the stack has none), read the policy\n"
+        "back, wait for HTTP 200, then re-arm once the alarm is OK and no breaching period is left to\n"
+        "evaluate. If that moment does not come in time the alarm stays disarmed (exit 0 all the same\n"
+        "when the fault is gone) and the command that arms it is printed.",
+    )
+    _restore_options(restore, "--timeout")
+    _seconds(restore, "--interval", 5, "seconds between probes")
+
+    run = command(
+        "run",
+        "The whole drill: status -> trigger -> investigate -> restore -> status, with the time each step\n"
+        "took. Restore runs whenever trigger started (timeout, error, Ctrl-C and SIGTERM included).\n"
+        "Exit 0 only if every step did what it should.",
+        json_help="print the step results as JSON",
+    )
+    run.add_argument(
+        "--since",
+        type=positive,
+        default=DEFAULT_SINCE_MINUTES,
+        metavar="MINUTES",
+        help=f"investigation window in minutes (default {DEFAULT_SINCE_MINUTES})",
+    )
+    _seconds(run, "--trigger-timeout", 300, "how long trigger waits for ALARM and 5XX")
+    _restore_options(run, "--restore-timeout")
+    _seconds(run, "--interval", 10, "seconds between polls")
+
+    for name, verb in (("arm", "enable"), ("disarm", "disable")):
+        command(
+            name,
+            f"{verb.capitalize()} the invocations alarm's actions (as `aws cloudwatch {verb}-alarm-actions` does).\n"
+            "`pulumi up` sets them back to the faultArmed config; `pulumi refresh` shows the change as drift.",
+            json_help=None,
+        )
+    # Brings its own stack (the program provisioned into moto), so none of the common stack/AWS options.
+    rehearsal.add_arguments(
+        commands.add_parser(
+            "rehearse",
+            help=COMMAND_HELP["rehearse"],
+            description=rehearsal.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    return parser
