@@ -88,6 +88,13 @@ def test_the_api_answers_200_then_5xx_then_200(rehearsal):
     assert restore["api_status"] == 200 and end["api"]["status"] == 200 and end["fault_present"] is False
 
 
+def test_restore_rearms_the_alarm_once_its_compressed_periods_are_evaluated(rehearsal):
+    """The re-arm rule reads the evaluator's compressed periods: the story ends armed, not left disarmed."""
+    restore, end = rehearsal["steps"][3], rehearsal["steps"][4]
+    assert restore["path"] == "function" and restore["armed"] is True
+    assert end["fault_armed"] is True
+
+
 def test_the_alarm_ran_the_fault_function_and_the_investigator_names_the_policy(rehearsal):
     trigger, investigate = rehearsal["steps"][1], rehearsal["steps"][2]
     assert trigger["fault_sids"] == ["AiopsFaultInjectionDenyListBucket", "AiopsFaultInjectionDenyGetObject"]
