@@ -315,20 +315,25 @@ def load_handler(name: str) -> ModuleType:
     """
     folder = ROOT / "functions" / name
     path = folder / "handler.py"
-    functions = f"{ROOT / 'functions'}{os.sep}"
-    for loaded, module in list(sys.modules.items()):
-        if (getattr(module, "__file__", None) or "").startswith(functions):
-            del sys.modules[loaded]
+    for loaded in _FUNCTION_MODULES:  # what earlier loads imported from functions/: never reused
+        sys.modules.pop(loaded, None)
+    _FUNCTION_MODULES.clear()
     module_name = f"fn_{name}_handler"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
+    before = set(sys.modules)
     sys.modules[module_name] = module
     sys.path.insert(0, str(folder))
     try:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(folder))
+        _FUNCTION_MODULES.update(set(sys.modules) - before)
     return module
+
+
+# Names in sys.modules that the last load_handler imported (the handler and its folder's modules).
+_FUNCTION_MODULES: set[str] = set()
 
 
 # A fresh default boto3 session re-reads the service models (~0.3 s a test); one is shared instead. It is
@@ -350,10 +355,34 @@ def aws_mock(monkeypatch):
         yield
 
 
+# --------------------------------------------------------------------------------------------- scheduling
+# The files that take longest (subprocesses, moto servers, waits) run first: the suite is spread over two
+# workers a file at a time (pyproject.toml), and a long file started last would leave one worker idle.
+SLOW_FIRST = (
+    "test_rehearsal.py",
+    "test_drill_investigate_path.py",
+    "test_drill_cli.py",
+    "test_drill_cleanup.py",
+    "test_drill_run.py",
+    "test_drill_investigator_path.py",
+    "test_image_api.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: file order kept otherwise
+
+
 # --------------------------------------------------------------------------------------------- rehearsal
 def pytest_collection_finish(session):
     """Start `python -m drill rehearse` (a subprocess of several seconds) as soon as its tests are selected,
-    so it runs alongside the other tests instead of after them."""
+    so it runs alongside the other tests instead of after them.
+
+    Under pytest-xdist every worker collects every test, but only one runs test_rehearsal.py (the suite
+    distributes by file): there its module fixture starts the rehearsal, alongside the other worker."""
+    if hasattr(session.config, "workerinput"):
+        return
     for item in session.items:
         if item.path.name == "test_rehearsal.py":
             item.module.start_rehearsal()

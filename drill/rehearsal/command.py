@@ -32,7 +32,7 @@ from drill.errors import DrillError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STACK = "dev"
-MINUTE_SECONDS = 3.0  # wall seconds that stand for one minute of alarm period
+MINUTE_SECONDS = 2.0  # wall seconds that stand for one minute of alarm period
 TICK_SECONDS = 0.5  # how often alarms are evaluated
 INTERVAL_SECONDS = 0.25  # the drill's polling interval
 TRIGGER_TIMEOUT_SECONDS = 30.0
