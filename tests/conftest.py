@@ -355,25 +355,6 @@ def aws_mock(monkeypatch):
         yield
 
 
-# --------------------------------------------------------------------------------------------- scheduling
-# The files that take longest (subprocesses, moto servers, waits) run first: the suite is spread over two
-# workers a file at a time (pyproject.toml), and a long file started last would leave one worker idle.
-SLOW_FIRST = (
-    "test_rehearsal.py",
-    "test_drill_investigate_path.py",
-    "test_drill_cli.py",
-    "test_drill_cleanup.py",
-    "test_drill_run.py",
-    "test_drill_investigator_path.py",
-    "test_image_api.py",
-)
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: index for index, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: file order kept otherwise
-
-
 # --------------------------------------------------------------------------------------------- rehearsal
 def pytest_collection_finish(session):
     """Start `python -m drill rehearse` (a subprocess of several seconds) as soon as its tests are selected,
