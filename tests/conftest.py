@@ -257,6 +257,24 @@ def depends_on(dependent: Recorded, dependency: Recorded) -> bool:
     return dependency.urn in dependent.dependencies
 
 
+def own_logs_and_xray(log_group_arn: str) -> list[dict[str, Any]]:
+    """The statements every PythonFunction role gets after its caller's: writes to its own log group, X-Ray."""
+    return [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {
+            "Sid": "XRayWrite",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*",
+        },
+    ]
+
+
 # --------------------------------------------------------------------------------------------- functions
 FAULT_ALARM = f"{PROJECT}-{STACK}-lambda-trigger-alarm"
 
