@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from drill_fixtures import (
     moto_server,  # noqa: F401  (fixture)
     point_parameter_at_missing_bucket,
     remove_role_permission,
+    run_drill,
     throttle_function,
 )
 
@@ -43,19 +42,6 @@ CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Callable[
     "noimages": (delete_all_images, "no_images", lambda s: s.bucket),
     "throttled": (throttle_function, "function_throttled", lambda s: s.function),
 }
-
-
-def run_drill(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    """Start `python -m drill ARGS` from the repository root (as a person would run it)."""
-    command = [sys.executable, "-m", "drill", *args]
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
-        command,
-        cwd=ROOT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 # Stacks whose S3 objects the fault touches cannot carry the TLS-only policy in moto (it ignores

@@ -9,13 +9,10 @@ and API Gateway write them (drill_fixtures.write_error_lines / write_api_datapoi
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 from drill_fixtures import (
-    ROOT_DIR,
     MotoStack,
     add_inapplicable_bucket_statements,
     bound_role_to_logs,
@@ -29,6 +26,7 @@ from drill_fixtures import (
     moto_server,  # noqa: F401  (fixture)
     permit_another_route,
     remove_api_permission,
+    run_drill,
     swap_function_role,
     throttle_api,
     write_api_datapoints,
@@ -111,17 +109,6 @@ CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Resource 
     "quiet": (quiet, None, None),
 }
 PREFIX = "aiops-demo-path-"  # test_drill_cli's stacks share moto's backends: other names
-
-
-def run_drill(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
-        [sys.executable, "-m", "drill", *args],
-        cwd=ROOT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.fixture(scope="module")
