@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -78,6 +80,25 @@ def run_drill(*args: str, env: dict[str, str]) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def start_investigations(
+    endpoint: str, folder: Path, cases: dict[str, tuple[Any, ...]], make_stack: Callable[[str], MotoStack]
+) -> tuple[dict[str, MotoStack], dict[str, subprocess.Popen]]:
+    """Per case (name -> (fault or None, ...)): its stack, the fault applied, the outputs written to
+    `folder/<case>.json`, and `python -m drill investigate --json` started on them. Each run starts as soon
+    as its stack is ready, so the runs overlap; the caller collects them."""
+    env = cli_env(endpoint)
+    stacks, running = {}, {}
+    for case, (fault, *_) in cases.items():
+        stack = make_stack(case)
+        if fault:
+            fault(stack)
+        outputs = folder / f"{case}.json"
+        outputs.write_text(json.dumps(stack.outputs))
+        stacks[case] = stack
+        running[case] = run_drill("investigate", "--json", "--outputs", str(outputs), env=env)
+    return stacks, running
 
 
 def tiny_zip() -> bytes:

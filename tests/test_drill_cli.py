@@ -26,6 +26,7 @@ from drill_fixtures import (
     point_parameter_at_missing_bucket,
     remove_role_permission,
     run_drill,
+    start_investigations,
     throttle_function,
 )
 
@@ -53,16 +54,13 @@ WITHOUT_TLS_POLICY = {"noimages"}
 def reports(moto_server, tmp_path_factory):  # noqa: F811
     """case -> (stack, exit code, parsed JSON report, stderr), plus "markdown" and "help" runs, in parallel."""
     folder = tmp_path_factory.mktemp("drill-cli")
+    stacks, running = start_investigations(
+        moto_server,
+        folder,
+        CASES,
+        lambda case: build_stack(moto_server, f"aiops-demo-{case}", tls_only_policy=case not in WITHOUT_TLS_POLICY),
+    )
     env = cli_env(moto_server)
-    stacks, running = {}, {}
-    for case, (fault, _, _) in CASES.items():
-        stack = build_stack(moto_server, f"aiops-demo-{case}", tls_only_policy=case not in WITHOUT_TLS_POLICY)
-        if fault:
-            fault(stack)
-        outputs = folder / f"{case}.json"
-        outputs.write_text(json.dumps(stack.outputs))
-        stacks[case] = stack
-        running[case] = run_drill("investigate", "--json", "--outputs", str(outputs), env=env)
     # The same throttled stack, read again for the human report.
     running["markdown"] = run_drill(
         "investigate", "--since", "10", "--outputs", str(folder / "throttled.json"), env=env

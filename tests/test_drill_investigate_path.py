@@ -19,14 +19,13 @@ from drill_fixtures import (
     build_stack,
     change_description_and_tags,
     change_function_environment,
-    cli_env,
     deny_role_with_managed_policy,
     drop_tag,
     inject_fault_like_the_fault_function,
     moto_server,  # noqa: F401  (fixture)
     permit_another_route,
     remove_api_permission,
-    run_drill,
+    start_investigations,
     swap_function_role,
     throttle_api,
     write_api_datapoints,
@@ -115,16 +114,13 @@ PREFIX = "aiops-demo-path-"  # test_drill_cli's stacks share moto's backends: ot
 def reports(moto_server, tmp_path_factory):  # noqa: F811
     """case -> (stack, parsed JSON report); each run starts as soon as its stack is ready."""
     folder = tmp_path_factory.mktemp("drill-path")
-    env = cli_env(moto_server)
-    stacks, running = {}, {}
-    for case, (fault, _, _) in CASES.items():
+
+    def make_stack(case: str) -> MotoStack:
         stack = build_stack(moto_server, f"{PREFIX}{case}", images=1, fault_chain=False)
         stack.api_id = stack.outputs["RestApiId"]
-        if fault:
-            fault(stack)
-        (folder / f"{case}.json").write_text(json.dumps(stack.outputs))
-        stacks[case] = stack
-        running[case] = run_drill("investigate", "--json", "--outputs", str(folder / f"{case}.json"), env=env)
+        return stack
+
+    stacks, running = start_investigations(moto_server, folder, CASES, make_stack)
     results = {}
     for case, process in running.items():
         stdout, stderr = process.communicate(timeout=60)
