@@ -16,7 +16,7 @@ import sys
 import time
 from types import ModuleType
 
-from _harness import REGION, load_function, print_table, use_fake_aws
+from _harness import REGION, load_handler, print_table, use_fake_aws
 
 use_fake_aws()  # before boto3 is imported
 
@@ -29,11 +29,11 @@ GET = {"httpMethod": "GET", "path": "/random"}
 IMAGE = b"\xff\xd8\xff\xe0" + bytes(1020)  # 1 KB "JPEG": the body size is not what is measured
 
 
-def load_handler(ttl_seconds: int) -> tuple[ModuleType, list[str]]:
+def cold_start(ttl_seconds: int) -> tuple[ModuleType, list[str]]:
     """A fresh handler module (a cold container) and the list its AWS calls are recorded in."""
     os.environ["BUCKET_NAME_PARAMETER"] = PARAMETER
     os.environ["IMAGE_CACHE_TTL_SECONDS"] = str(ttl_seconds)
-    module = load_function("image_api", "bench_image_api_handler")
+    module = load_handler("image_api")
     calls: list[str] = []
     for client in (module.ssm, module.s3):
         client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
@@ -65,11 +65,11 @@ def measure(objects: int, warm_requests: int, uncached_requests: int) -> dict[st
             s3.put_object(Bucket=BUCKET, Key=f"img-{i:05d}.jpg", Body=IMAGE)
         seed_s = time.perf_counter() - started
 
-        module, calls = load_handler(ttl_seconds=60)
+        module, calls = cold_start(ttl_seconds=60)
         cold_calls, cold_ms = request(module, calls)
         warm = [request(module, calls) for _ in range(warm_requests)]
 
-        module, calls = load_handler(ttl_seconds=0)
+        module, calls = cold_start(ttl_seconds=0)
         uncached = [request(module, calls) for _ in range(uncached_requests)]
 
     return {

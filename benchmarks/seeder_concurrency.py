@@ -19,7 +19,7 @@ import sys
 import time
 from types import ModuleType
 
-from _harness import REGION, load_function, print_table, use_fake_aws
+from _harness import REGION, load_handler, print_table, use_fake_aws
 
 use_fake_aws()  # before boto3 is imported
 
@@ -47,7 +47,7 @@ class DelayedBedrock:
 
 def load_seeder() -> ModuleType:
     """A fresh handler module (a cold container), its sibling modules imported from its folder as in Lambda."""
-    return load_function("image_seeder", "bench_image_seeder_handler")
+    return load_handler("image_seeder")
 
 
 def run(count: int, workers: int, delay: float) -> tuple[float, int]:
