@@ -10,49 +10,30 @@ A benchmark, not a test: it prints a table and fails only if the handler stops a
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from types import ModuleType
 
-# Fake credentials and a fixed region before boto3 is imported, as the tests do; no profile files read.
-for _key in [k for k in os.environ if k.startswith("AWS_")]:
-    del os.environ[_key]
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-west-2",
-        "AWS_REGION": "us-west-2",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-)
-sys.dont_write_bytecode = True  # no __pycache__ in functions/image_api (it would be packaged)
+from _harness import REGION, load_handler, print_table, use_fake_aws
+
+use_fake_aws()  # before boto3 is imported
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-HANDLER = ROOT / "functions" / "image_api" / "handler.py"
-REGION = "us-west-2"
 BUCKET = "aiops-demo-bench-images"
 PARAMETER = "/aiops-demo-bench/bucket-name"
 GET = {"httpMethod": "GET", "path": "/random"}
 IMAGE = b"\xff\xd8\xff\xe0" + bytes(1020)  # 1 KB "JPEG": the body size is not what is measured
 
 
-def load_handler(ttl_seconds: int) -> tuple[ModuleType, list[str]]:
+def cold_start(ttl_seconds: int) -> tuple[ModuleType, list[str]]:
     """A fresh handler module (a cold container) and the list its AWS calls are recorded in."""
     os.environ["BUCKET_NAME_PARAMETER"] = PARAMETER
     os.environ["IMAGE_CACHE_TTL_SECONDS"] = str(ttl_seconds)
-    spec = importlib.util.spec_from_file_location("bench_image_api_handler", HANDLER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_handler("image_api")
     calls: list[str] = []
     for client in (module.ssm, module.s3):
         client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
@@ -84,11 +65,11 @@ def measure(objects: int, warm_requests: int, uncached_requests: int) -> dict[st
             s3.put_object(Bucket=BUCKET, Key=f"img-{i:05d}.jpg", Body=IMAGE)
         seed_s = time.perf_counter() - started
 
-        module, calls = load_handler(ttl_seconds=60)
+        module, calls = cold_start(ttl_seconds=60)
         cold_calls, cold_ms = request(module, calls)
         warm = [request(module, calls) for _ in range(warm_requests)]
 
-        module, calls = load_handler(ttl_seconds=0)
+        module, calls = cold_start(ttl_seconds=0)
         uncached = [request(module, calls) for _ in range(uncached_requests)]
 
     return {
@@ -101,15 +82,6 @@ def measure(objects: int, warm_requests: int, uncached_requests: int) -> dict[st
         "TTL=0 median ms": f"{statistics.median(ms for _, ms in uncached):.1f}",
         "seed s": f"{seed_s:.1f}",
     }
-
-
-def print_table(rows: list[dict[str, str]]) -> None:
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
-    print("  ".join(c.rjust(widths[c]) for c in columns))
-    print("  ".join("-" * widths[c] for c in columns))
-    for row in rows:
-        print("  ".join(row[c].rjust(widths[c]) for c in columns))
 
 
 def main() -> None:

@@ -12,38 +12,21 @@ from __future__ import annotations
 
 import argparse
 import base64
-import importlib.util
 import io
 import json
 import os
 import sys
 import time
-from pathlib import Path
 from types import ModuleType
 
-# Fake credentials and a fixed region before boto3 is imported, as the tests do; no profile files read.
-for _key in [k for k in os.environ if k.startswith("AWS_")]:
-    del os.environ[_key]
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-west-2",
-        "AWS_REGION": "us-west-2",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-)
-sys.dont_write_bytecode = True  # no __pycache__ in functions/image_seeder (it would be packaged)
+from _harness import REGION, load_handler, print_table, use_fake_aws
+
+use_fake_aws()  # before boto3 is imported
 
 import boto3  # noqa: E402
 from botocore.response import StreamingBody  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-FOLDER = ROOT / "functions" / "image_seeder"
-REGION = "us-west-2"
 MODEL = "stability.stable-image-core-v1:1"
 
 
@@ -64,16 +47,7 @@ class DelayedBedrock:
 
 def load_seeder() -> ModuleType:
     """A fresh handler module (a cold container), its sibling modules imported from its folder as in Lambda."""
-    for name in [n for n, m in sys.modules.items() if str(getattr(m, "__file__", "") or "").startswith(str(FOLDER))]:
-        del sys.modules[name]
-    sys.path.insert(0, str(FOLDER))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_image_seeder_handler", FOLDER / "handler.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(FOLDER))
-    return module
+    return load_handler("image_seeder")
 
 
 def run(count: int, workers: int, delay: float) -> tuple[float, int]:
@@ -117,12 +91,7 @@ def main() -> None:
                 "speed-up": f"{sequential / concurrent:.1f}x",
             }
         )
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
-    print("  ".join(c.rjust(widths[c]) for c in columns))
-    print("  ".join("-" * widths[c] for c in columns))
-    for row in rows:
-        print("  ".join(row[c].rjust(widths[c]) for c in columns))
+    print_table(rows)
     print(
         f"\nstub: {args.delay} s per InvokeModel call, one image per call (Stability); S3 in moto, in process; "
         f"concurrent: the first call alone, then {workers} workers."

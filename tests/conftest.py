@@ -6,16 +6,14 @@ Tests never reach AWS: credentials are fake and the region fixed before anything
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from handler_harness import load_handler, use_fake_aws  # noqa: F401  (load_handler: the tests import it from here)
 
 # Handlers are imported from functions/<name>/; bytecode there would be packaged into the Lambda zip.
 sys.dont_write_bytecode = True
@@ -31,19 +29,7 @@ REGION = "us-west-2"
 PROJECT = "aiops-demo"
 STACK = "dev"
 
-for _key in [k for k in os.environ if k.startswith("AWS_")]:
-    del os.environ[_key]
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-)
+use_fake_aws(REGION)
 
 import pulumi  # noqa: E402  (after the environment is made safe)
 from pulumi.runtime.mocks import MockMonitor  # noqa: E402
@@ -257,6 +243,24 @@ def depends_on(dependent: Recorded, dependency: Recorded) -> bool:
     return dependency.urn in dependent.dependencies
 
 
+def own_logs_and_xray(log_group_arn: str) -> list[dict[str, Any]]:
+    """The statements every PythonFunction role gets after its caller's: writes to its own log group, X-Ray."""
+    return [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {
+            "Sid": "XRayWrite",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*",
+        },
+    ]
+
+
 # --------------------------------------------------------------------------------------------- functions
 FAULT_ALARM = f"{PROJECT}-{STACK}-lambda-trigger-alarm"
 
@@ -304,36 +308,6 @@ def alarm_event(
             "configuration": {"description": "Incident drill trigger", "metrics": []},
         },
     }
-
-
-def load_handler(name: str) -> ModuleType:
-    """Import functions/<name>/handler.py as a fresh module (each test gets cold-start state).
-
-    A handler may import modules of its own folder with a plain `import x`, as Lambda resolves them from the
-    package root: the folder is on sys.path while the handler loads, and those modules are loaded fresh too
-    (never another function's module of the same name).
-    """
-    folder = ROOT / "functions" / name
-    path = folder / "handler.py"
-    for loaded in _FUNCTION_MODULES:  # what earlier loads imported from functions/: never reused
-        sys.modules.pop(loaded, None)
-    _FUNCTION_MODULES.clear()
-    module_name = f"fn_{name}_handler"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    before = set(sys.modules)
-    sys.modules[module_name] = module
-    sys.path.insert(0, str(folder))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(folder))
-        _FUNCTION_MODULES.update(set(sys.modules) - before)
-    return module
-
-
-# Names in sys.modules that the last load_handler imported (the handler and its folder's modules).
-_FUNCTION_MODULES: set[str] = set()
 
 
 # A fresh default boto3 session re-reads the service models (~0.3 s a test); one is shared instead. It is

@@ -11,9 +11,13 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -66,11 +70,57 @@ def cli_env(endpoint: str | None) -> dict[str, str]:
     return env
 
 
+def run_drill(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """Start `python -m drill ARGS` from the repository root (as a person would run it)."""
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
+        [sys.executable, "-m", "drill", *args],
+        cwd=ROOT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def start_investigations(
+    endpoint: str, folder: Path, cases: dict[str, tuple[Any, ...]], make_stack: Callable[[str], MotoStack]
+) -> tuple[dict[str, MotoStack], dict[str, subprocess.Popen]]:
+    """Per case (name -> (fault or None, ...)): its stack, the fault applied, the outputs written to
+    `folder/<case>.json`, and `python -m drill investigate --json` started on them. Each run starts as soon
+    as its stack is ready, so the runs overlap; the caller collects them."""
+    env = cli_env(endpoint)
+    stacks, running = {}, {}
+    for case, (fault, *_) in cases.items():
+        stack = make_stack(case)
+        if fault:
+            fault(stack)
+        outputs = folder / f"{case}.json"
+        outputs.write_text(json.dumps(stack.outputs))
+        stacks[case] = stack
+        running[case] = run_drill("investigate", "--json", "--outputs", str(outputs), env=env)
+    return stacks, running
+
+
 def tiny_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
     return buffer.getvalue()
+
+
+def create_function(c: dict[str, Any], name: str, role_arn: str, variables: dict[str, str], **extra: Any) -> str:
+    """A Python function with a do-nothing handler and its log group, as the stack deploys them; its ARN."""
+    arn = c["lambda"].create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role_arn,
+        Handler="handler.handler",
+        Code={"ZipFile": tiny_zip()},
+        Environment={"Variables": variables},
+        **extra,
+    )["FunctionArn"]
+    c["logs"].create_log_group(logGroupName=f"/aws/lambda/{name}")
+    return arn
 
 
 def least_privilege(bucket: str, parameter: str) -> dict[str, Any]:
@@ -205,16 +255,9 @@ def build_stack(
         ),
     )["Policy"]["Arn"]
     c["iam"].attach_role_policy(RoleName=role_name, PolicyArn=logs_policy)
-    function_arn = c["lambda"].create_function(
-        FunctionName=fn,
-        Runtime="python3.13",
-        Role=role_arn,
-        Handler="handler.handler",
-        Code={"ZipFile": tiny_zip()},
-        Environment={"Variables": {"BUCKET_NAME_PARAMETER": parameter, "IMAGE_CACHE_TTL_SECONDS": "60"}},
-        Tags=tags,
-    )["FunctionArn"]
-    c["logs"].create_log_group(logGroupName=f"/aws/lambda/{fn}")
+    function_arn = create_function(
+        c, fn, role_arn, {"BUCKET_NAME_PARAMETER": parameter, "IMAGE_CACHE_TTL_SECONDS": "60"}, Tags=tags
+    )
     api_id = build_rest_api(c, prefix, function_arn, tags)
     # The stack's aws.lambda_.Permission: this API's GET /random, any stage.
     c["lambda"].add_permission(
@@ -263,15 +306,7 @@ def build_stack(
         fault_role = c["iam"].create_role(
             RoleName=f"{prefix}-fault-injector-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
         )["Role"]["Arn"]
-        fault_arn = c["lambda"].create_function(
-            FunctionName=fault_fn,
-            Runtime="python3.13",
-            Role=fault_role,
-            Handler="handler.handler",
-            Code={"ZipFile": tiny_zip()},
-            Environment={"Variables": {"BUCKET_NAME": bucket, "TARGET_ROLE_ARN": role_arn}},
-        )["FunctionArn"]
-        c["logs"].create_log_group(logGroupName=f"/aws/lambda/{fault_fn}")
+        fault_arn = create_function(c, fault_fn, fault_role, {"BUCKET_NAME": bucket, "TARGET_ROLE_ARN": role_arn})
         outputs["BucketPolicyLambdaName"] = fault_fn
         outputs["CloudWatchAlarmName"] = f"{prefix}-lambda-trigger-alarm"
         c["cloudwatch"].put_metric_alarm(
@@ -400,11 +435,8 @@ def add_inapplicable_bucket_statements(stack: MotoStack) -> None:
             "Resource": [f"arn:aws:s3:::{stack.bucket}", f"arn:aws:s3:::{stack.bucket}/*"],
         },
         {
+            **tls_only_statement(stack.bucket),
             "Sid": "DenyOldTls",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{stack.bucket}", f"arn:aws:s3:::{stack.bucket}/*"],
             "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
         },
     ]

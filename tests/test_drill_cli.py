@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +25,8 @@ from drill_fixtures import (
     moto_server,  # noqa: F401  (fixture)
     point_parameter_at_missing_bucket,
     remove_role_permission,
+    run_drill,
+    start_investigations,
     throttle_function,
 )
 
@@ -45,19 +45,6 @@ CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Callable[
 }
 
 
-def run_drill(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    """Start `python -m drill ARGS` from the repository root (as a person would run it)."""
-    command = [sys.executable, "-m", "drill", *args]
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
-        command,
-        cwd=ROOT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 # Stacks whose S3 objects the fault touches cannot carry the TLS-only policy in moto (it ignores
 # conditions, so the policy would deny the deletion itself).
 WITHOUT_TLS_POLICY = {"noimages"}
@@ -67,16 +54,13 @@ WITHOUT_TLS_POLICY = {"noimages"}
 def reports(moto_server, tmp_path_factory):  # noqa: F811
     """case -> (stack, exit code, parsed JSON report, stderr), plus "markdown" and "help" runs, in parallel."""
     folder = tmp_path_factory.mktemp("drill-cli")
+    stacks, running = start_investigations(
+        moto_server,
+        folder,
+        CASES,
+        lambda case: build_stack(moto_server, f"aiops-demo-{case}", tls_only_policy=case not in WITHOUT_TLS_POLICY),
+    )
     env = cli_env(moto_server)
-    stacks, running = {}, {}
-    for case, (fault, _, _) in CASES.items():
-        stack = build_stack(moto_server, f"aiops-demo-{case}", tls_only_policy=case not in WITHOUT_TLS_POLICY)
-        if fault:
-            fault(stack)
-        outputs = folder / f"{case}.json"
-        outputs.write_text(json.dumps(stack.outputs))
-        stacks[case] = stack
-        running[case] = run_drill("investigate", "--json", "--outputs", str(outputs), env=env)
     # The same throttled stack, read again for the human report.
     running["markdown"] = run_drill(
         "investigate", "--since", "10", "--outputs", str(folder / "throttled.json"), env=env

@@ -54,6 +54,32 @@ def no_retry_client(service: str):
 
 
 # ------------------------------------------------------------------------------------------ CloudTrail
+# How the CloudTrail record of every management write call here ends.
+WRITE_RECORD_END = {
+    "responseElements": None,
+    "readOnly": False,
+    "eventType": "AwsApiCall",
+    "managementEvent": True,
+    "recipientAccountId": ACCOUNT,
+    "eventCategory": "Management",
+}
+
+
+def lookup_item(record: dict, event_id: str, event_time: datetime, username: str, **fields) -> dict:
+    """A LookupEvents item as CloudTrail returns it around the event `record` (a write call)."""
+    return {
+        "EventId": event_id,
+        "EventName": record["eventName"],
+        "ReadOnly": "false",
+        "EventTime": event_time,
+        "EventSource": record["eventSource"],
+        "Username": username,
+        "Resources": [],
+        **fields,
+        "CloudTrailEvent": json.dumps(record),
+    }
+
+
 def put_bucket_policy_event(bucket: str = BUCKET, **record_extra) -> dict:
     """A LookupEvents item as CloudTrail returns it for the fault injector's PutBucketPolicy."""
     record = {
@@ -99,27 +125,19 @@ def put_bucket_policy_event(bucket: str = BUCKET, **record_extra) -> dict:
             "Host": f"{bucket}.s3.us-west-2.amazonaws.com",
             "policy": "",
         },
-        "responseElements": None,
         "requestID": "8XRQ4ZEXAMPLE",
         "eventID": "5b8a3c1e-0d6f-4f43-9c8e-2f1d7a9b6c5d",
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-        "eventCategory": "Management",
+        **WRITE_RECORD_END,
         **record_extra,
     }
-    return {
-        "EventId": record["eventID"],
-        "EventName": "PutBucketPolicy",
-        "ReadOnly": "false",
-        "AccessKeyId": "ASIAEXAMPLEKEY",
-        "EventTime": CHANGED,
-        "EventSource": "s3.amazonaws.com",
-        "Username": f"{PREFIX}-fault-injector",
-        "Resources": [{"ResourceType": "AWS::S3::Bucket", "ResourceName": bucket}],
-        "CloudTrailEvent": json.dumps(record),
-    }
+    return lookup_item(
+        record,
+        record["eventID"],
+        CHANGED,
+        f"{PREFIX}-fault-injector",
+        AccessKeyId="ASIAEXAMPLEKEY",
+        Resources=[{"ResourceType": "AWS::S3::Bucket", "ResourceName": bucket}],
+    )
 
 
 def expect_lookup(stubber: Stubber, events: list[dict], next_token: str | None = None) -> None:

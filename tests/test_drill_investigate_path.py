@@ -9,26 +9,23 @@ and API Gateway write them (drill_fixtures.write_error_lines / write_api_datapoi
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 from drill_fixtures import (
-    ROOT_DIR,
     MotoStack,
     add_inapplicable_bucket_statements,
     bound_role_to_logs,
     build_stack,
     change_description_and_tags,
     change_function_environment,
-    cli_env,
     deny_role_with_managed_policy,
     drop_tag,
     inject_fault_like_the_fault_function,
     moto_server,  # noqa: F401  (fixture)
     permit_another_route,
     remove_api_permission,
+    start_investigations,
     swap_function_role,
     throttle_api,
     write_api_datapoints,
@@ -113,31 +110,17 @@ CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Resource 
 PREFIX = "aiops-demo-path-"  # test_drill_cli's stacks share moto's backends: other names
 
 
-def run_drill(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
-        [sys.executable, "-m", "drill", *args],
-        cwd=ROOT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def reports(moto_server, tmp_path_factory):  # noqa: F811
     """case -> (stack, parsed JSON report); each run starts as soon as its stack is ready."""
     folder = tmp_path_factory.mktemp("drill-path")
-    env = cli_env(moto_server)
-    stacks, running = {}, {}
-    for case, (fault, _, _) in CASES.items():
+
+    def make_stack(case: str) -> MotoStack:
         stack = build_stack(moto_server, f"{PREFIX}{case}", images=1, fault_chain=False)
         stack.api_id = stack.outputs["RestApiId"]
-        if fault:
-            fault(stack)
-        (folder / f"{case}.json").write_text(json.dumps(stack.outputs))
-        stacks[case] = stack
-        running[case] = run_drill("investigate", "--json", "--outputs", str(folder / f"{case}.json"), env=env)
+        return stack
+
+    stacks, running = start_investigations(moto_server, folder, CASES, make_stack)
     results = {}
     for case, process in running.items():
         stdout, stderr = process.communicate(timeout=60)

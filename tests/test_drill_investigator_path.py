@@ -13,7 +13,18 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from drill_fixtures import ACCOUNT, REGION, build_stack, write_api_datapoints
-from test_drill_collectors import CALLER, OBJECT, TARGET, denies, deny, item, no_retry_client, scope_with
+from test_drill_collectors import (
+    CALLER,
+    OBJECT,
+    TARGET,
+    WRITE_RECORD_END,
+    denies,
+    deny,
+    item,
+    lookup_item,
+    no_retry_client,
+    scope_with,
+)
 
 from drill.aws import Clients
 from drill.investigator import investigate, resolve_target, to_markdown
@@ -84,23 +95,11 @@ def lambda_event(name: str, request: dict, actor: str = OPERATOR, minute: int = 
         "eventName": name,
         "awsRegion": REGION,
         "requestParameters": request,
-        "responseElements": None,
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-        "eventCategory": "Management",
+        **WRITE_RECORD_END,
     }
-    return {
-        "EventId": f"evt-{name}-{minute}",
-        "EventName": name,
-        "ReadOnly": "false",
-        "EventTime": datetime(2026, 11, 25, 10, minute, tzinfo=UTC),
-        "EventSource": "lambda.amazonaws.com",
-        "Username": actor.rsplit("/", 1)[-1],
-        "Resources": [],
-        "CloudTrailEvent": json.dumps(record),
-    }
+    return lookup_item(
+        record, f"evt-{name}-{minute}", datetime(2026, 11, 25, 10, minute, tzinfo=UTC), actor.rsplit("/", 1)[-1]
+    )
 
 
 def other_event(source: str, name: str, request: dict, minute: int = 14) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pulumi
-from conftest import ACCOUNT, REGION, depends_on, image_service, settled
+from conftest import ACCOUNT, REGION, depends_on, image_service, own_logs_and_xray, settled
 
 from components.fault_injection import FaultInjection, FaultInjectionArgs
 from components.image_service import ImageService
@@ -110,18 +110,7 @@ def test_fault_function_role_can_only_manage_the_image_bucket_policy(mocks):
                 "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
                 "Resource": bucket_arn,
             },
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{log_group_arn}:*",
-            },
-            {
-                "Sid": "XRayWrite",
-                "Effect": "Allow",
-                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                "Resource": "*",
-            },
+            *own_logs_and_xray(log_group_arn),
         ]
         assert bucket_arn.startswith("arn:aws:s3:::") and "*" not in bucket_arn
 

@@ -94,6 +94,11 @@ def record_calls(fn: ModuleType) -> list[str]:
     return calls
 
 
+def reply(action: str, *, changed: bool, present: bool, sids: list[str] | None = None, **extra: object) -> dict:
+    """The whole response expected from the handler: the keys every response carries, then `extra`."""
+    return {"action": action, "changed": changed, "faultPresent": present, "sids": sids or [], **extra}
+
+
 def messages(caplog, level: int = logging.INFO) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= level and r.name == "root"]
 
@@ -102,14 +107,7 @@ def messages(caplog, level: int = logging.INFO) -> list[logging.LogRecord]:
 def test_alarm_adds_exactly_the_two_deny_statements_for_the_image_role(s3, fn):
     response = fn.handler(alarm_event(), None)
 
-    assert response == {
-        "action": "inject",
-        "changed": True,
-        "faultPresent": True,
-        "sids": [LIST_SID, GET_SID],
-        "attempts": 1,
-        "foreignSids": [],
-    }
+    assert response == reply("inject", changed=True, present=True, sids=[LIST_SID, GET_SID], attempts=1, foreignSids=[])
     assert policy(s3) == {"Version": "2012-10-17", "Statement": OURS}
 
 
@@ -120,14 +118,7 @@ def test_a_second_alarm_changes_nothing_and_writes_nothing(s3, fn):
 
     response = fn.handler(alarm_event(), None)
 
-    assert response == {
-        "action": "inject",
-        "changed": False,
-        "faultPresent": True,
-        "sids": [],
-        "attempts": 0,
-        "foreignSids": [],
-    }
+    assert response == reply("inject", changed=False, present=True, attempts=0, foreignSids=[])
     assert raw_policy(s3) == before
     assert calls == ["GetBucketPolicy"]
 
@@ -181,14 +172,9 @@ def test_restore_removes_only_our_statements_and_reports_foreign_prefixed_ones(s
     with caplog.at_level(logging.INFO):
         response = fn.handler({"action": "restore"}, None)
 
-    assert response == {
-        "action": "restore",
-        "changed": True,
-        "faultPresent": False,
-        "sids": [LIST_SID, GET_SID],
-        "attempts": 1,
-        "foreignSids": [stray["Sid"]],
-    }
+    assert response == reply(
+        "restore", changed=True, present=False, sids=[LIST_SID, GET_SID], attempts=1, foreignSids=[stray["Sid"]]
+    )
     assert [json.dumps(s) for s in policy(s3)["Statement"]] == [json.dumps(TLS_ONLY), json.dumps(stray)]
     [kept] = messages(caplog, logging.WARNING)
     assert (kept.getMessage(), kept.foreign_sids) == (
@@ -215,37 +201,20 @@ def test_restore_without_a_fault_is_a_no_op(s3, fn, existing):
 
     response = fn.handler({"action": "restore"}, None)
 
-    assert response == {
-        "action": "restore",
-        "changed": False,
-        "faultPresent": False,
-        "sids": [],
-        "attempts": 0,
-        "foreignSids": [],
-    }
+    assert response == reply("restore", changed=False, present=False, attempts=0, foreignSids=[])
     assert raw_policy(s3) == before
     assert calls == ["GetBucketPolicy"]
 
 
 def test_status_reports_whether_the_fault_is_present(s3, fn):
     set_policy(s3, TLS_ONLY)
-    assert fn.handler({"action": "status"}, None) == {
-        "action": "status",
-        "changed": False,
-        "faultPresent": False,
-        "sids": [],
-        "foreignSids": [],
-    }
+    assert fn.handler({"action": "status"}, None) == reply("status", changed=False, present=False, foreignSids=[])
 
     fn.handler(alarm_event(), None)
 
-    assert fn.handler({"action": "status"}, None) == {
-        "action": "status",
-        "changed": False,
-        "faultPresent": True,
-        "sids": [LIST_SID, GET_SID],
-        "foreignSids": [],
-    }
+    assert fn.handler({"action": "status"}, None) == reply(
+        "status", changed=False, present=True, sids=[LIST_SID, GET_SID], foreignSids=[]
+    )
 
 
 # ------------------------------------------------------------------------------------------- ignored events
@@ -287,7 +256,7 @@ def test_malformed_events_are_answered_and_logged_once_without_touching_the_poli
         response = fn.handler(event, None)
 
     reason = response.pop("reason")
-    assert response == {"action": "ignored", "changed": False, "faultPresent": False, "sids": []}
+    assert response == reply("ignored", changed=False, present=False)
     assert why in reason
     assert calls == [] and raw_policy(s3) == before
     [record] = messages(caplog)
@@ -322,14 +291,9 @@ def test_access_denied_on_put_is_answered_with_the_code_not_raised(s3, fn, caplo
     with caplog.at_level(logging.INFO):
         response = fn.handler(alarm_event(), None)
 
-    assert response == {
-        "action": "inject",
-        "changed": False,
-        "faultPresent": False,
-        "sids": [],
-        "error": "PutBucketPolicy failed",
-        "code": "AccessDenied",
-    }
+    assert response == reply(
+        "inject", changed=False, present=False, error="PutBucketPolicy failed", code="AccessDenied"
+    )
     assert raw_policy(s3) == before
     [record] = messages(caplog)
     assert (record.levelno, record.getMessage()) == (logging.ERROR, "aws call failed")
@@ -445,14 +409,9 @@ def test_without_alarm_arn_no_alarm_event_acts(s3, monkeypatch, caplog):
     with caplog.at_level(logging.INFO):
         response = fn.handler(alarm_event(), None)
 
-    assert response == {
-        "action": "inject",
-        "changed": False,
-        "faultPresent": False,
-        "sids": [],
-        "error": "function is not configured",
-        "code": "MissingConfiguration",
-    }
+    assert response == reply(
+        "inject", changed=False, present=False, error="function is not configured", code="MissingConfiguration"
+    )
     assert calls == [] and raw_policy(s3) is None
     [record] = messages(caplog)
     assert (record.levelno, record.getMessage(), record.variables) == (

@@ -6,7 +6,7 @@ import json
 
 import pulumi
 import pytest
-from conftest import depends_on, settled
+from conftest import depends_on, own_logs_and_xray, settled
 
 from components.function import Instrumentation, PythonFunction, PythonFunctionArgs
 
@@ -84,18 +84,7 @@ def test_role_trusts_lambda_only_and_policy_is_caller_statements_plus_logs_and_x
         policy = json.loads(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
         assert policy["Statement"] == [
             STATEMENT,
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{log_group_arn}:*",
-            },
-            {
-                "Sid": "XRayWrite",
-                "Effect": "Allow",
-                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                "Resource": "*",
-            },
+            *own_logs_and_xray(log_group_arn),
         ]
         # No managed policy (AWSLambdaBasicExecutionRole would grant logs on "*").
         assert mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from conftest import ACCOUNT, REGION, ROOT
+from drill_fixtures import run_drill
 
 from drill.rehearsal import alarms
 from drill.rehearsal.aws_context import SERVICES, Aws
@@ -41,16 +42,7 @@ def start_rehearsal() -> subprocess.Popen:
     if not _STARTED:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        _STARTED.append(
-            subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
-                [sys.executable, "-m", "drill", "rehearse", "--json"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+        _STARTED.append(run_drill("rehearse", "--json", env=env))
     return _STARTED[0]
 
 

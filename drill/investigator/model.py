@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+# Listed in the order a request meets them: API Gateway (stage throttling, then the function's resource
+# policy when it invokes), the function's configuration (concurrency, environment, role), the role's
+# permissions, the parameter, the bucket. Among the causes that hold, the root cause is the first.
 RootCauseKind = Literal[
     "api_throttled",
     "api_permission_missing",
@@ -19,22 +22,8 @@ RootCauseKind = Literal[
     "no_images",
     "unknown",
 ]
-# The order a request meets them: API Gateway (stage throttling, then the function's resource policy
-# when it invokes), the function's configuration (concurrency, environment, role), the role's
-# permissions, the parameter, the bucket. Among the causes that hold, the root cause is the first.
-REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
-    "api_throttled",
-    "api_permission_missing",
-    "function_throttled",
-    "function_environment_changed",
-    "function_role_changed",
-    "role_permission_missing",
-    "parameter_missing",
-    "parameter_wrong_bucket",
-    "bucket_policy_deny",
-    "no_images",
-    "unknown",
-)
+# The kinds in that order, read from the one list above (a new kind takes its place on the path there).
+REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = get_args(RootCauseKind)
 # The tag keys every resource of the stack carries (provider default tags, see the README's "Tags").
 APPLICATION_TAG_KEYS = ("Application", "Stack")
 

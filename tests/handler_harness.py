@@ -1,0 +1,62 @@
+"""Running a Lambda handler here without AWS: fake credentials and a fixed region, and a fresh handler.
+
+Plain Python, no pytest: tests/conftest.py uses it, and so do the benchmarks (benchmarks/_harness.py),
+which run standalone. `use_fake_aws` must run before anything imports boto3.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def use_fake_aws(region: str) -> None:
+    """Drop every AWS_* variable, then fake credentials, `region` and no profile files: nothing reaches AWS."""
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        del os.environ[key]
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+
+
+def load_handler(name: str) -> ModuleType:
+    """Import functions/<name>/handler.py as a fresh module (each test gets cold-start state).
+
+    A handler may import modules of its own folder with a plain `import x`, as Lambda resolves them from the
+    package root: the folder is on sys.path while the handler loads, and those modules are loaded fresh too
+    (never another function's module of the same name).
+    """
+    folder = ROOT / "functions" / name
+    path = folder / "handler.py"
+    for loaded in _FUNCTION_MODULES:  # what earlier loads imported from functions/: never reused
+        sys.modules.pop(loaded, None)
+    _FUNCTION_MODULES.clear()
+    module_name = f"fn_{name}_handler"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    before = set(sys.modules)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(folder))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        _FUNCTION_MODULES.update(set(sys.modules) - before)
+    return module
+
+
+# Names in sys.modules that the last load_handler imported (the handler and its folder's modules).
+_FUNCTION_MODULES: set[str] = set()
