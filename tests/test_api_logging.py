@@ -37,23 +37,50 @@ def test_access_log_group_has_retention_and_the_stage_settings_point_at_it(mocks
     return settled(logging.access_log_group.arn, logging.stage_access_log.destination_arn).apply(check)
 
 
-def test_access_log_format_is_one_json_object_with_the_fields_an_investigation_filters_on():
+# $context variables API Gateway documents for REST API access logs (the ones a format here may use):
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html
+DOCUMENTED_CONTEXT_VARIABLES = frozenset(
+    {
+        "requestId",
+        "extendedRequestId",
+        "xrayTraceId",
+        "requestTime",
+        "requestTimeEpoch",
+        "identity.sourceIp",
+        "identity.userAgent",
+        "httpMethod",
+        "resourcePath",
+        "path",
+        "protocol",
+        "stage",
+        "status",
+        "responseLength",
+        "responseLatency",
+        "integration.status",
+        "integration.error",
+        "integration.latency",
+        "integrationLatency",
+        "error.message",
+        "error.responseType",
+    }
+)
+
+
+def test_access_log_format_is_one_json_object_of_documented_variables_with_the_fields_investigations_use():
     assert "\n" not in ACCESS_LOG_FORMAT  # one log line per request
     fields = json.loads(ACCESS_LOG_FORMAT)
-    assert fields == {
-        "requestId": "$context.requestId",
-        "xrayTraceId": "$context.xrayTraceId",
-        "requestTime": "$context.requestTime",
-        "ip": "$context.identity.sourceIp",
-        "httpMethod": "$context.httpMethod",
-        "resourcePath": "$context.resourcePath",
-        "status": "$context.status",
-        "responseLatency": "$context.responseLatency",
-        "integrationStatus": "$context.integration.status",
-        "integrationError": "$context.integration.error",
-        "integrationLatency": "$context.integration.latency",
-        "errorMessage": "$context.error.message",
-    }
+    # A misspelt variable would log an empty value without any error: every one must be a documented one.
+    variables = {value.removeprefix("$context.") for value in fields.values()}
+    assert all(value.startswith("$context.") for value in fields.values())
+    assert variables <= DOCUMENTED_CONTEXT_VARIABLES, variables - DOCUMENTED_CONTEXT_VARIABLES
+    # What an investigation joins and filters on: the request, its trace, its answer and why it failed.
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["xrayTraceId"] == "$context.xrayTraceId"
+    assert fields["status"] == "$context.status"
+    assert fields["integrationStatus"] == "$context.integration.status"
+    assert fields["integrationError"] == "$context.integration.error"
+    assert fields["errorMessage"] == "$context.error.message"
+    assert len(fields) == len(variables)  # no variable logged twice under two names
 
 
 @pulumi.runtime.test
