@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import Metric, count_alarm
 from components.function import PythonFunction, PythonFunctionArgs
 
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
@@ -96,10 +97,11 @@ class FaultInjection(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.alarm = aws.cloudwatch.MetricAlarm(
+        self.alarm = count_alarm(
             f"{name}-alarm",
-            name=alarm_name(args.prefix),
-            alarm_description=pulumi.Output.format(
+            Metric("AWS/Lambda", "Invocations", {"FunctionName": target.function.name}),
+            alarm_name=alarm_name(args.prefix),
+            description=pulumi.Output.format(
                 "Incident drill trigger: {0} invoked {1} or more times in {2} s. The action runs {3}, which denies "
                 "{0}'s role access to the image bucket (the API then answers 500). Undo: invoke {3} with "
                 '{{"action": "restore"}}.',
@@ -108,18 +110,10 @@ class FaultInjection(pulumi.ComponentResource):
                 args.period_seconds,
                 self.function.function.name,
             ),
-            namespace="AWS/Lambda",
-            metric_name="Invocations",
-            statistic="Sum",
-            dimensions={"FunctionName": target.function.name},
+            period_seconds=args.period_seconds,
             threshold=args.threshold,
-            period=args.period_seconds,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            # No traffic is not an incident: the alarm returns to OK instead of INSUFFICIENT_DATA.
-            treat_missing_data="notBreaching",
-            alarm_actions=[self.function.function.arn],
-            actions_enabled=args.armed,
+            actions=[self.function.function.arn],
+            armed=args.armed,
             opts=child,
         )
 

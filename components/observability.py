@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
+from components.alarms import Metric, count_alarm
 from components.api_logging import ApiLogging
 from components.dashboard import dashboard_body, dashboard_url
 from components.function import Instrumentation
@@ -87,35 +88,21 @@ class Observability(pulumi.ComponentResource):
         self.investigation_role, self.investigation_group, self.investigation_group_arn = self._investigations(
             name, args, account
         )
-        self.api_5xx_alarm = aws.cloudwatch.MetricAlarm(
+        self.api_5xx_alarm = count_alarm(
             f"{name}-api-5xx",
-            name=f"{args.prefix}-api-5xx-alarm",
-            alarm_description="The image API answered with a 5XX; starts a CloudWatch investigation where available",
-            namespace="AWS/ApiGateway",
-            metric_name="5XXError",
-            statistic="Sum",
-            dimensions={"ApiName": service.rest_api.name, "Stage": STAGE_NAME},
-            period=args.api_alarm_period_seconds,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[self.investigation_group_arn] if self.investigation_group_arn is not None else [],
+            Metric("AWS/ApiGateway", "5XXError", {"ApiName": service.rest_api.name, "Stage": STAGE_NAME}),
+            alarm_name=f"{args.prefix}-api-5xx-alarm",
+            description="The image API answered with a 5XX; starts a CloudWatch investigation where available",
+            period_seconds=args.api_alarm_period_seconds,
+            actions=[self.investigation_group_arn] if self.investigation_group_arn is not None else [],
             opts=child,
         )
-        self.lambda_errors_alarm = aws.cloudwatch.MetricAlarm(
+        self.lambda_errors_alarm = count_alarm(
             f"{name}-image-api-errors",
-            name=f"{args.prefix}-image-api-errors-alarm",
-            alarm_description="The image function failed (exception or timeout)",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            statistic="Sum",
-            dimensions={"FunctionName": service.api_function.function.name},
-            period=LAMBDA_ERRORS_PERIOD_SECONDS,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
+            Metric("AWS/Lambda", "Errors", {"FunctionName": service.api_function.function.name}),
+            alarm_name=f"{args.prefix}-image-api-errors-alarm",
+            description="The image function failed (exception or timeout)",
+            period_seconds=LAMBDA_ERRORS_PERIOD_SECONDS,
             opts=child,
         )
         self.dashboard = aws.cloudwatch.Dashboard(

@@ -1,0 +1,54 @@
+"""The one alarm shape this stack uses: a metric's Sum reached a threshold within one period.
+
+The invocations alarm (the drill's trigger), the API 5XX alarm and the image function's Errors alarm all
+count events of a one-minute metric, and `python -m drill` reads them the same way (how many invocations
+trip the alarm, when re-arming is safe), so they are declared in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class Metric:
+    namespace: str
+    name: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+
+
+def count_alarm(
+    resource_name: str,
+    metric: Metric,
+    *,
+    alarm_name: str,
+    description: pulumi.Input[str],
+    period_seconds: int,
+    threshold: int = 1,
+    actions: Sequence[pulumi.Input[str]] = (),
+    armed: bool = True,
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """ALARM when the metric's Sum over one period is `threshold` or more; OK when nothing happened."""
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        name=alarm_name,
+        alarm_description=description,
+        namespace=metric.namespace,
+        metric_name=metric.name,
+        dimensions=dict(metric.dimensions),
+        statistic="Sum",
+        threshold=threshold,
+        period=period_seconds,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        # No traffic is not an incident: the alarm returns to OK instead of INSUFFICIENT_DATA.
+        treat_missing_data="notBreaching",
+        alarm_actions=list(actions),
+        actions_enabled=armed,
+        opts=opts,
+    )
