@@ -6,13 +6,17 @@ Tests never reach AWS: credentials are fake and the region fixed before anything
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import rehearsal_run
 from handler_harness import load_handler, use_fake_aws  # noqa: F401  (load_handler: the tests import it from here)
 
 # Handlers are imported from functions/<name>/; bytecode there would be packaged into the Lambda zip.
@@ -314,6 +318,21 @@ def alarm_event(
 # made inside moto's context, after moto is imported, so moto's request stubber is among its handlers —
 # a session made before that would send requests to AWS. Each client still gets its own event hooks.
 _SHARED_SESSION: list[Any] = []
+_SHARED_LOADER: list[Any] = []
+
+
+def new_session() -> Any:
+    """A boto3 session of its own (own credentials chain and event hooks) that reads the service models
+    through one shared loader: a fresh loader parses every model file again, about 10 ms each."""
+    import boto3
+    import botocore.loaders
+    import botocore.session
+
+    if not _SHARED_LOADER:
+        _SHARED_LOADER.append(botocore.loaders.create_loader())
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SHARED_LOADER[0])
+    return boto3.Session(botocore_session=core, region_name=REGION)
 
 
 @pytest.fixture
@@ -330,22 +349,28 @@ def aws_mock(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------- rehearsal
-def pytest_collection_finish(session):
-    """Start `python -m drill rehearse` (a subprocess of several seconds) as soon as its tests are selected,
-    so it runs alongside the other tests instead of after them.
+def _selects_rehearsal(config) -> bool:
+    """Whether the command line names the whole suite or the rehearsal's tests (a cheap guess at start-up)."""
+    tests = ROOT / "tests"
+    named = {Path(arg.split("::")[0]).resolve() for arg in config.args}
+    return bool(named & {tests, tests / "test_rehearsal.py", ROOT})
 
-    Under pytest-xdist every worker collects every test, but only one runs test_rehearsal.py (the suite
-    distributes by file): there its module fixture starts the rehearsal, alongside the other worker."""
-    if hasattr(session.config, "workerinput"):
+
+def pytest_configure(config):
+    """Start `python -m drill rehearse --json` once, in the background, before any test runs (see
+    tests/rehearsal_run.py). Under pytest-xdist this runs in the controller, before the workers start."""
+    if hasattr(config, "workerinput") or rehearsal_run.FOLDER_VARIABLE in os.environ or not _selects_rehearsal(config):
         return
-    for item in session.items:
-        if item.path.name == "test_rehearsal.py":
-            item.module.start_rehearsal()
-            return
+    folder = Path(tempfile.mkdtemp(prefix="aiops-rehearsal-"))
+    os.environ[rehearsal_run.FOLDER_VARIABLE] = str(folder)
+    config.stash[_REHEARSAL] = rehearsal_run.start(folder)
 
 
-def pytest_sessionfinish(session):
-    for item in getattr(session, "items", []):
-        if item.path.name == "test_rehearsal.py":
-            item.module.stop_rehearsal()
-            return
+def pytest_unconfigure(config):
+    process = config.stash.get(_REHEARSAL, None)
+    if process is not None:
+        rehearsal_run.stop(process)
+        shutil.rmtree(os.environ.pop(rehearsal_run.FOLDER_VARIABLE), ignore_errors=True)
+
+
+_REHEARSAL = pytest.StashKey()

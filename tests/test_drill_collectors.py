@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
+from conftest import new_session
 
 from drill.aws import Clients
 from drill.investigator import collectors
@@ -44,7 +45,7 @@ TARGET = Target(
 
 
 def scope_with(service: str, client) -> Scope:
-    clients = Clients(boto3.session.Session(region_name="us-west-2"))
+    clients = Clients(new_session())
     clients.use(service, client)
     return Scope(clients=clients, target=TARGET, window=Window.last(30, NOW))
 
@@ -470,7 +471,7 @@ def test_markdown_lists_unavailable_sources_and_the_cloudtrail_delay():
         ]
 
     report = engine.investigate(
-        Clients(boto3.session.Session(region_name="us-west-2")),
+        Clients(new_session()),
         TARGET,
         now=NOW,
         collectors=[("cloudtrail", unavailable_source), ("concurrency", throttled)],

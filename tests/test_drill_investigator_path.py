@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from conftest import new_session
 from drill_fixtures import ACCOUNT, REGION, build_stack, write_api_datapoints
 from test_drill_collectors import (
     CALLER,
@@ -67,7 +68,7 @@ class DelayedClients(Clients):
 
 def test_an_investigation_takes_about_its_slowest_source_not_the_sum(aws_mock):
     stack = build_stack(None, "aiops-demo-slow", fault_chain=False)
-    clients = DelayedClients(boto3.Session(region_name=REGION))  # its own session: its own event hooks
+    clients = DelayedClients(new_session())  # its own session: its own event hooks
     start = time.perf_counter()
     target = resolve_target(stack.outputs, clients, account=ACCOUNT, region=REGION)
     resolved = time.perf_counter() - start
@@ -121,7 +122,7 @@ def trail(*events: dict) -> list:
             "MaxResults": 50,
         },
     )
-    clients = Clients(boto3.session.Session(region_name=REGION))
+    clients = Clients(new_session())
     clients.use("cloudtrail", client)
     with stubber:
         return cloudtrail.collect(Scope(clients=clients, target=PATH_TARGET, window=Window.last(30, NOW)))

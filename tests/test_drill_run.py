@@ -16,10 +16,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import load_handler
+from conftest import load_handler, new_session
 from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
 from test_drill_cli import write_outputs
 
@@ -157,7 +156,7 @@ class World:
         self.call(self.stack.outputs["BucketPolicyLambdaName"], event)
 
     def drill(self, outputs: StackOutputs | None = None) -> steps.Drill:
-        clients = Clients(boto3.session.Session(region_name=REGION))
+        clients = Clients(new_session())
         return steps.Drill(
             outputs=outputs or StackOutputs(self.stack.outputs, "test"),
             clients=clients,

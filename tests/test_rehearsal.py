@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
+import rehearsal_run
 from conftest import ACCOUNT, REGION, ROOT
 from drill_fixtures import run_drill
 
@@ -31,36 +32,20 @@ STORY_TIMEOUT_SECONDS = 120
 
 
 # ------------------------------------------------------------------------------------------ the story
-_STARTED: list[subprocess.Popen] = []
-
-
-def start_rehearsal() -> subprocess.Popen:
-    """Start `python -m drill rehearse --json` once, with no AWS_* variable in its environment.
-
-    conftest starts it when collection selects these tests, so it runs alongside the rest of the suite.
-    """
-    if not _STARTED:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        _STARTED.append(run_drill("rehearse", "--json", env=env))
-    return _STARTED[0]
-
-
-def stop_rehearsal() -> None:
-    for process in _STARTED:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
 @pytest.fixture(scope="module")
 def rehearsal() -> dict:
-    process = start_rehearsal()
-    try:
+    """What `python -m drill rehearse --json` printed, run as a person without AWS would run it.
+
+    conftest.py started it in the background when the session began (tests/rehearsal_run.py); a run of
+    this file on its own, with a filter conftest could not foresee, starts it here."""
+    folder = os.environ.get(rehearsal_run.FOLDER_VARIABLE)
+    if folder:
+        code, stdout, stderr = rehearsal_run.result(Path(folder), STORY_TIMEOUT_SECONDS)
+    else:
+        process = run_drill("rehearse", "--json", env=rehearsal_run.user_environment())
         stdout, stderr = process.communicate(timeout=STORY_TIMEOUT_SECONDS)
-    finally:
-        stop_rehearsal()
-    assert process.returncode == 0, f"exit {process.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        code = process.returncode
+    assert code == 0, f"exit {code}\n{stdout[-3000:]}\n{stderr[-3000:]}"
     return json.loads(stdout)
 
 
