@@ -29,9 +29,9 @@ from drill_fixtures import (
 )
 from test_drill_cli import run_drill, run_main, write_outputs
 
+from drill.fault_policy import normalise
 from drill.region import Region, resolve_region
 from drill.stack import StackOutputs
-from drill.steps.fault import normalise
 
 FAULT_ACTIONS = {"s3:GetObject", "s3:ListBucket"}
 

@@ -12,8 +12,9 @@ from botocore.stub import ANY, Stubber
 from conftest import new_session
 
 from drill.aws import Clients
+from drill.fault_policy import fault_statements
 from drill.investigator import collectors
-from drill.investigator.collectors import alarm_history, alarms, cloudtrail
+from drill.investigator.collectors import alarm_history, alarms, bucket_policy, cloudtrail
 from drill.investigator.collectors._base import Scope
 from drill.investigator.conclusions import timeline
 from drill.investigator.model import Evidence, Target, Window
@@ -493,3 +494,21 @@ def test_metric_period_keeps_long_windows_within_the_datapoint_limit():
     assert period_seconds(scope(30)) == 60
     week = period_seconds(scope(7 * 24 * 60))
     assert week % 60 == 0 and 7 * 24 * 3600 / week <= MAX_POINTS
+
+
+def test_a_deny_is_injected_only_when_it_is_exactly_one_of_the_fault_injectors_statements():
+    """`python -m drill restore` removes only the exact fault statements, so only those are called injected."""
+    exact = fault_statements(BUCKET, ROLE_ARN)[1]
+    look_alike = {**exact, "Sid": "AiopsFaultInjectionDenyByHand", "Action": ["s3:GetObject", "s3:GetObjectAcl"]}
+    client = no_retry_client("s3")
+    stubber = Stubber(client)
+    policy = {"Version": "2012-10-17", "Statement": [exact, look_alike]}
+    stubber.add_response("get_bucket_policy", {"Policy": json.dumps(policy)}, {"Bucket": BUCKET})
+    stubber.add_response("list_objects_v2", {"Contents": [{"Key": "a.jpg"}]}, {"Bucket": BUCKET, "MaxKeys": ANY})
+    with stubber:
+        found = bucket_policy.collect(scope_with("s3", client))
+    assert [(e.facts["sid"], e.facts["injected"]) for e in found] == [
+        ("AiopsFaultInjectionDenyGetObject", True),
+        ("AiopsFaultInjectionDenyByHand", False),
+    ]
+    assert "added by the fault injector" in found[0].detail and "fault injector" not in found[1].detail

@@ -14,17 +14,14 @@ from typing import Any, Literal
 
 from drill.investigator.policy_conditions import KNOWN_ABSENT_KEYS, Caller, Tri, condition_applies
 from drill.investigator.policy_documents import (
-    INJECTED_SID_PREFIX,
     as_list,
     glob_match,
-    injected_sids,
     load_document,
     statements,
     without_statements,
 )
 
 __all__ = [
-    "INJECTED_SID_PREFIX",
     "KNOWN_ABSENT_KEYS",
     "Caller",
     "IdentityDecision",
@@ -35,7 +32,6 @@ __all__ = [
     "condition_applies",
     "glob_match",
     "identity_decision",
-    "injected_sids",
     "load_document",
     "matching_statements",
     "resource_matches",

@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-INJECTED_SID_PREFIX = "AiopsFaultInjection"
-
 
 def as_list(value: Any) -> list[Any]:
     if value is None:
@@ -38,11 +36,6 @@ def load_document(document: Any) -> dict[str, Any]:
 
 def statements(document: Any) -> list[dict[str, Any]]:
     return [s for s in as_list(load_document(document).get("Statement")) if isinstance(s, dict)]
-
-
-def injected_sids(document: Any) -> list[str]:
-    """Sids of the statements the fault injector adds."""
-    return [str(s.get("Sid")) for s in statements(document) if str(s.get("Sid", "")).startswith(INJECTED_SID_PREFIX)]
 
 
 def without_statements(document: Any, drop: Iterable[int]) -> dict[str, Any] | None:

@@ -176,7 +176,8 @@ def remediation(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
 # Caveats a person should read next to the commands (markdown only).
 REMEDIATION_NOTES = {
     "bucket_policy_deny": "A bucket-policy change made outside Pulumi is drift: `pulumi refresh` shows it. "
-    "`python -m drill restore` removes only the AiopsFaultInjection* statements and waits for HTTP 200.",
+    "`python -m drill restore` removes exactly the fault injector's two statements (a look-alike Sid is kept) "
+    "and waits for HTTP 200.",
     "role_permission_missing": "The role policy is managed by Pulumi: `pulumi refresh` shows the drift and "
     "`pulumi up` puts the stack's policy back.",
     "parameter_missing": "The image function caches the parameter for IMAGE_CACHE_TTL_SECONDS (default 60 s).",

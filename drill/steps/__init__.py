@@ -6,8 +6,9 @@ own stand-ins. In real use the probe is an HTTPS GET of the API endpoint and the
 `lambda:Invoke` (`seams`). One module per step; `fault` and `alarm` hold the rules they share.
 """
 
+from drill.fault_policy import fault_statements
 from drill.steps.alarm import alarm_states, arm_step, invocations_needed, pending_periods, safe_to_arm
-from drill.steps.fault import bucket_policy, fault_sids, fault_statements, remove_directly
+from drill.steps.fault import bucket_policy, fault_sids, remove_directly
 from drill.steps.model import ApiProbe, Drill, FunctionCaller, Probe, StepResult, Timeline
 from drill.steps.restore import restore
 from drill.steps.run import FAULT_KIND, RunResult, investigate_step, run, trigger_with_cleanup

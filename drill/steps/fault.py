@@ -1,9 +1,7 @@
-"""The injected fault as data: exactly the fault injector's two statements, found and removed by equality.
+"""The injected fault in the bucket policy: find it and take it out, by the rule in drill/fault_policy.py.
 
-Same rule as the fault function (the shared contract): a statement is the fault only when it EQUALS one
-of the two statements below after normalising (a one-element list equals its string, lists compare as
-sets, key order is irrelevant). A statement that merely carries the `AiopsFaultInjection` Sid prefix is
-someone else's and is kept, and every other statement is written back as it was read.
+Every statement that is not the fault (the TLS-only one first of all, and one that merely borrows the Sid
+prefix) is written back as it was read.
 """
 
 from __future__ import annotations
@@ -16,42 +14,10 @@ from botocore.exceptions import ClientError
 from drill import stack
 from drill.aws import error_code
 from drill.errors import DrillError
+from drill.fault_policy import is_fault
 from drill.steps.model import Drill
 
 IMAGE_ROLE_ARN = "ImageFunctionRoleArn"  # newer stacks export it; older ones are read from Lambda
-PREFIX = "AiopsFaultInjection"
-
-
-def fault_statements(bucket: str, role_arn: str) -> list[dict[str, Any]]:
-    principal = {"AWS": role_arn}
-    return [
-        {
-            "Sid": f"{PREFIX}DenyListBucket",
-            "Effect": "Deny",
-            "Principal": principal,
-            "Action": "s3:ListBucket",
-            "Resource": f"arn:aws:s3:::{bucket}",
-        },
-        {
-            "Sid": f"{PREFIX}DenyGetObject",
-            "Effect": "Deny",
-            "Principal": principal,
-            "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{bucket}/*",
-        },
-    ]
-
-
-def normalise(value: Any) -> Any:
-    """A form in which equal policy elements compare equal."""
-    if isinstance(value, dict):
-        return {key: normalise(item) for key, item in value.items()}
-    if isinstance(value, list):
-        unique = sorted({json.dumps(normalise(item), sort_keys=True) for item in value})
-        items = [json.loads(text) for text in unique]
-        return items[0] if len(items) == 1 else items
-    return value
-
 
 def statements_of(policy: dict[str, Any]) -> list[Any]:
     """Every statement as read, non-dict ones included (they are kept, never judged)."""
@@ -89,8 +55,7 @@ def fault_sids_in(policy: dict[str, Any] | None, bucket: str, role_arn: str) -> 
     """Sids of the statements in the policy that are the injected fault."""
     if not policy:
         return []
-    wanted = [normalise(s) for s in fault_statements(bucket, role_arn)]
-    return [str(s.get("Sid")) for s in statements_of(policy) if normalise(s) in wanted]
+    return [str(s.get("Sid")) for s in statements_of(policy) if is_fault(s, bucket, role_arn)]
 
 
 def fault_sids(drill: Drill) -> list[str]:
@@ -103,12 +68,12 @@ def remove_directly(drill: Drill) -> list[str]:
     policy = bucket_policy(drill)
     if not policy:
         return []
-    wanted = [normalise(s) for s in fault_statements(bucket, image_role_arn(drill))]
+    role_arn = image_role_arn(drill)
     everything = statements_of(policy)
-    kept = [s for s in everything if not (isinstance(s, dict) and normalise(s) in wanted)]
+    kept = [s for s in everything if not is_fault(s, bucket, role_arn)]
     if len(kept) == len(everything):
         return []
-    removed = [str(s.get("Sid")) for s in everything if isinstance(s, dict) and normalise(s) in wanted]
+    removed = [str(s.get("Sid")) for s in everything if is_fault(s, bucket, role_arn)]
     if kept:
         # Key order and content of the kept statements are written back as read.
         drill.clients.s3.put_bucket_policy(

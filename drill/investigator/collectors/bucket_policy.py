@@ -6,12 +6,11 @@ import json
 
 from botocore.exceptions import ClientError
 
+from drill.fault_policy import is_fault
 from drill.investigator.collectors._base import EvidenceList, Scope, SourceUnavailable, is_code, sample_object_arn
 from drill.investigator.model import Evidence
 from drill.investigator.policy import (
-    INJECTED_SID_PREFIX,
     Caller,
-    injected_sids,
     matching_statements,
     statements,
     without_statements,
@@ -51,6 +50,7 @@ def collect(scope: Scope) -> list[Evidence]:
                 denies.setdefault(match.index, []).append(match)
 
     all_statements = statements(document)
+    fault_role = target.declared_role_arn or target.role_arn  # the role the fault injector was given
     certain_indexes = [i for i, ms in denies.items() if all(m.certain for m in ms)]
     # What the policy would be without the certain denies: the exact `put-bucket-policy` fix.
     remaining = without_statements(document, certain_indexes)
@@ -58,9 +58,11 @@ def collect(scope: Scope) -> list[Evidence]:
         sid = matches[0].sid
         actions = sorted({m.action for m in matches})
         certain = all(m.certain for m in matches)
-        injected = bool(sid and str(sid).startswith(INJECTED_SID_PREFIX))
+        # Injected only when it is exactly one of the fault injector's statements (drill/fault_policy.py):
+        # that is what `python -m drill restore` removes; a look-alike Sid is someone else's Deny.
+        injected = is_fault(all_statements[index], target.bucket, fault_role)
         verb = "denies" if certain else "may deny"
-        origin = ", added by the fault injector (Sid prefix AiopsFaultInjection)" if injected else ""
+        origin = ", added by the fault injector" if injected else ""
         out.add(
             f"bucket policy of {target.bucket}: statement {sid or f'#{index}'} {verb} {', '.join(actions)} "
             f"to role {target.role_name}: {matches[0].how}{origin}",
@@ -76,7 +78,7 @@ def collect(scope: Scope) -> list[Evidence]:
             },
         )
     if not denies:
-        sids = injected_sids(document)
+        sids = [str(s.get("Sid")) for s in all_statements if is_fault(s, target.bucket, fault_role)]
         extra = f"; injected statements {sids} do not name this role" if sids else ""
         out.add(
             f"bucket policy of {target.bucket} has {len(all_statements)} statements, none denies role "

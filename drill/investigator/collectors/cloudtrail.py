@@ -15,9 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 from drill.aws import FATAL_ERRORS, SOURCE_ERRORS, error_code
+from drill.fault_policy import is_fault
 from drill.investigator.collectors._base import EvidenceList, Scope
 from drill.investigator.model import Evidence, Target, iso
-from drill.investigator.policy import INJECTED_SID_PREFIX
 
 SOURCE = "cloudtrail"
 DELIVERY_DELAY = timedelta(minutes=5)
@@ -105,7 +105,8 @@ def actor_of(record: dict[str, Any], event: dict[str, Any]) -> str | None:
     return identity.get("arn") or event.get("Username") or identity.get("invokedBy")
 
 
-def injected_sids_in(request: dict[str, Any]) -> list[str]:
+def injected_sids_in(request: dict[str, Any], target: Target) -> list[str]:
+    """Sids of the fault injector's own statements (drill/fault_policy.py) in a PutBucketPolicy request."""
     policy = request.get("bucketPolicy")
     if isinstance(policy, str):
         try:
@@ -114,9 +115,8 @@ def injected_sids_in(request: dict[str, Any]) -> list[str]:
             return []
     statements = policy.get("Statement", []) if isinstance(policy, dict) else []
     statements = statements if isinstance(statements, list) else [statements]
-    return [
-        s["Sid"] for s in statements if isinstance(s, dict) and str(s.get("Sid", "")).startswith(INJECTED_SID_PREFIX)
-    ]
+    role = target.declared_role_arn or target.role_arn
+    return [str(s.get("Sid")) for s in statements if is_fault(s, target.bucket, role)]
 
 
 def patch_paths(value: Any) -> list[str]:
@@ -203,7 +203,7 @@ def match(event: dict[str, Any], target: Target) -> dict[str, Any] | None:
                 "resource": wanted,
                 "actor": actor_of(record, event),
                 "changed_at": iso(event["EventTime"]),
-                "injected_sids": injected_sids_in(request),
+                "injected_sids": injected_sids_in(request, target),
                 "fields": fields,
                 "harmless": harmless(name, fields),
             }
