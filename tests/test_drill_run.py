@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from conftest import load_handler, new_session
 from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
 from test_drill_cli import write_outputs
@@ -347,6 +348,21 @@ def test_restore_removes_the_fault_directly_whatever_stops_the_fault_function(wo
         # A failed call or a failure answer is recognised as such, not only by reading the policy back.
         recognised = not any("after the fault function's restore" in line for line in result.lines)
         assert recognised == (case != "claims success"), case
+
+
+def test_restore_removes_the_fault_even_when_the_alarm_cannot_be_read_or_disarmed(world):
+    """The alarm is the safety catch, not a precondition: a refused DescribeAlarms or DisableAlarmActions
+    is reported, the fault still goes, and the alarm is left for the operator with the command to arm it."""
+    inject_fault_like_the_fault_function(world.stack)
+    drill = world.drill()
+    stubber = Stubber(drill.clients.cloudwatch)
+    stubber.add_client_error("describe_alarms", "AccessDenied", "not allowed")
+    with stubber:
+        result = steps.restore(drill, timeout=2, interval=1)
+    assert result.ok, result.summary
+    assert result.data["fault_sids"] == [] and world.statuses[-1] == 200
+    assert result.data["armed"] is False and "python -m drill arm" in result.summary
+    assert any("could not disarm" in line for line in result.lines)
 
 
 def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):

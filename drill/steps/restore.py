@@ -44,12 +44,25 @@ def through_function(drill: Drill, function: str) -> tuple[bool, str]:
     return True, f"{function} restore: changed={answer['changed']}, removed {removed}"
 
 
+def _fault_left(drill: Drill, timeline: Timeline) -> list[str] | None:
+    """The fault's Sids still in the policy after the function's restore; None when it cannot be read
+    (then the direct path runs and reads it again)."""
+    try:
+        return fault_sids(drill)
+    except AWS_ERRORS as err:
+        timeline.mark(f"could not read the bucket policy back: {_describe(err)}")
+        return None
+
+
 def _wait_to_rearm(drill: Drill, timeline: Timeline, deadline: float, interval: float) -> tuple[bool, str]:
     while True:
-        safe, why = safe_to_arm(drill)
-        if safe:
-            set_actions(drill, True)
-            return True, why
+        try:
+            safe, why = safe_to_arm(drill)
+            if safe:
+                set_actions(drill, True)
+                return True, why
+        except AWS_ERRORS as err:  # the fault is gone already: say so, and leave the alarm disarmed
+            return False, f"could not check or re-arm the alarm: {_describe(err)}"
         if drill.clock() >= deadline:
             return False, f"{why}; timeout reached after {timeline.elapsed():.0f}s"
         drill.progress(f"not re-arming yet: {why}")
@@ -63,9 +76,15 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5) -> StepR
     alarm_name = drill.outputs.get(stack.INVOCATIONS_ALARM)
     was_armed = None
     if alarm_name:
-        was_armed = bool(invocations_alarm(drill).get("ActionsEnabled"))
-        set_actions(drill, False)
-        timeline.mark(f"disarmed {alarm_name} (was {'armed' if was_armed else 'disarmed'})")
+        # Nothing about the alarm may stop the fault's removal: a failure here is reported and the
+        # alarm is then never re-armed by this restore (its state is unknown).
+        try:
+            armed_before = bool(invocations_alarm(drill).get("ActionsEnabled"))
+            set_actions(drill, False)
+            was_armed = armed_before
+            timeline.mark(f"disarmed {alarm_name} (was {'armed' if was_armed else 'disarmed'})")
+        except AWS_ERRORS as err:
+            timeline.mark(f"could not disarm {alarm_name}: {_describe(err)}; removing the fault all the same")
 
     path = "none"
     fault_function = drill.outputs.get(stack.FAULT_FUNCTION)
@@ -74,14 +93,14 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5) -> StepR
         timeline.mark(what)
         if done:
             path = "function"
-    left = fault_sids(drill)
-    if path == "none" or left:
-        if path == "function":
+    left = _fault_left(drill, timeline)
+    if path == "none" or left != []:
+        if path == "function" and left:
             timeline.mark(f"the policy still holds {', '.join(left)} after the fault function's restore")
         removed = remove_directly(drill)
         path = "direct"
         timeline.mark(f"removed {', '.join(removed) or 'nothing'} from the bucket policy directly")
-        left = fault_sids(drill)
+        left = fault_sids(drill)  # the direct path's own read-back: a failure here is the restore's failure
     timeline.mark("bucket policy read back: " + (f"still holds {', '.join(left)}" if left else "no fault statement"))
     data.update(path=path, fault_sids=left)
 
@@ -97,6 +116,8 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5) -> StepR
     note = ""
     if alarm_name:
         armed, why = False, "the fault is still in place" if left else "it was disarmed before the restore"
+        if was_armed is None and not left:
+            why = "this restore could not read or disarm it"
         if was_armed and not left:
             armed, why = _wait_to_rearm(drill, timeline, deadline, interval)
         data["armed"] = armed
