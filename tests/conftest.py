@@ -369,8 +369,9 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     process = config.stash.get(_REHEARSAL, None)
     if process is not None:
-        rehearsal_run.stop(process)
-        shutil.rmtree(os.environ.pop(rehearsal_run.FOLDER_VARIABLE), ignore_errors=True)
+        folder = Path(os.environ.pop(rehearsal_run.FOLDER_VARIABLE))
+        rehearsal_run.stop(process, folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _REHEARSAL = pytest.StashKey()

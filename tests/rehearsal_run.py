@@ -8,6 +8,7 @@ environment variable, which the workers inherit. A plain module: conftest.py and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,15 +19,17 @@ from pathlib import Path
 FOLDER_VARIABLE = "AIOPS_TEST_REHEARSAL_DIR"
 ROOT = Path(__file__).resolve().parent.parent
 
-# Runs the command with its output in files, then writes its exit code last: the code's file appearing
-# means the run is over.
+# Runs the command in a session (process group) of its own, with its output in files, records that group,
+# then writes the exit code last: the code's file appearing means the run is over.
 _RUNNER = (
-    "import subprocess, sys\n"
+    "import os, subprocess, sys\n"
     "out, err, code = sys.argv[1:4]\n"
     "with open(out, 'w') as o, open(err, 'w') as e:\n"
-    "    rc = subprocess.run(sys.argv[4:], stdout=o, stderr=e).returncode\n"
+    "    run = subprocess.Popen(sys.argv[4:], stdout=o, stderr=e, start_new_session=True)\n"
+    "    open(code + '.group', 'w').write(str(run.pid))\n"
+    "    rc = run.wait()\n"
     "open(code + '.tmp', 'w').write(str(rc))\n"
-    "__import__('os').replace(code + '.tmp', code)\n"
+    "os.replace(code + '.tmp', code)\n"
 )
 
 
@@ -49,8 +52,8 @@ def start(folder: Path) -> subprocess.Popen:
     )
 
 
-def result(folder: Path, timeout: float) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of the run, once it is over; TimeoutError if it is not over in time."""
+def result(folder: Path, timeout: float) -> tuple[int, str, str, int]:
+    """(exit code, stdout, stderr, process group) of the run, once it is over; TimeoutError if not in time."""
     code = folder / "code"
     deadline = time.monotonic() + timeout
     while not code.exists():
@@ -58,11 +61,14 @@ def result(folder: Path, timeout: float) -> tuple[int, str, str]:
             raise TimeoutError(f"the background rehearsal did not finish within {timeout:.0f} s")
         time.sleep(0.1)
     read = lambda name: (folder / name).read_text(encoding="utf-8")  # noqa: E731
-    return int(code.read_text()), read("stdout"), read("stderr")
+    return int(read("code")), read("stdout"), read("stderr"), int(read("code.group"))
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Stop the run (and the rehearsal under it) if it is still going."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+def stop(process: subprocess.Popen, folder: Path) -> None:
+    """Stop the run and the rehearsal under it (each its own process group) if they are still going."""
+    group = folder / "code.group"
+    groups = [process.pid, *([int(group.read_text())] if group.exists() else [])]
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):  # already over
+            os.killpg(pgid, signal.SIGKILL)
     process.wait()

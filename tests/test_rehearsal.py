@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -20,7 +23,6 @@ import boto3
 import pytest
 import rehearsal_run
 from conftest import ACCOUNT, REGION, ROOT
-from drill_fixtures import run_drill
 
 from drill.rehearsal import alarms
 from drill.rehearsal.aws_context import SERVICES, Aws
@@ -33,20 +35,25 @@ STORY_TIMEOUT_SECONDS = 120
 
 # ------------------------------------------------------------------------------------------ the story
 @pytest.fixture(scope="module")
-def rehearsal() -> dict:
-    """What `python -m drill rehearse --json` printed, run as a person without AWS would run it.
+def rehearsal(tmp_path_factory) -> dict:
+    """What `python -m drill rehearse --json` printed, run as a person without AWS would run it, plus
+    `process_group`: the session it ran in (see tests/rehearsal_run.py).
 
-    conftest.py started it in the background when the session began (tests/rehearsal_run.py); a run of
-    this file on its own, with a filter conftest could not foresee, starts it here."""
+    conftest.py started it in the background when the session began; a run of this file with a filter
+    conftest could not foresee starts it here."""
     folder = os.environ.get(rehearsal_run.FOLDER_VARIABLE)
-    if folder:
-        code, stdout, stderr = rehearsal_run.result(Path(folder), STORY_TIMEOUT_SECONDS)
+    if folder is None:
+        folder = tmp_path_factory.mktemp("rehearsal")
+        process = rehearsal_run.start(folder)
     else:
-        process = run_drill("rehearse", "--json", env=rehearsal_run.user_environment())
-        stdout, stderr = process.communicate(timeout=STORY_TIMEOUT_SECONDS)
-        code = process.returncode
+        process = None
+    try:
+        code, stdout, stderr, group = rehearsal_run.result(Path(folder), STORY_TIMEOUT_SECONDS)
+    finally:
+        if process is not None:
+            rehearsal_run.stop(process, Path(folder))
     assert code == 0, f"exit {code}\n{stdout[-3000:]}\n{stderr[-3000:]}"
-    return json.loads(stdout)
+    return json.loads(stdout) | {"process_group": group}
 
 
 def test_rehearse_runs_the_drills_steps_and_every_one_succeeds(rehearsal):
@@ -93,12 +100,47 @@ def test_the_notes_list_what_was_skipped_and_what_moto_cannot_show(rehearsal):
     assert notes["api"]["stands_in_for"].startswith("https://") and notes["api"]["url"].startswith("http://127.0.0.1:")
 
 
+def assert_closed(port: int) -> None:
+    with socket.socket() as sock, pytest.raises(OSError):
+        sock.settimeout(1)
+        sock.connect(("127.0.0.1", port))
+
+
 def test_nothing_is_left_behind(rehearsal):
+    """No process of the rehearsal's own session is left (a child it started would still be in it), and
+    neither of its ports answers."""
+    with pytest.raises(ProcessLookupError):
+        os.killpg(rehearsal["process_group"], 0)
     notes = rehearsal["rehearsal"]
     for port in (notes["moto"]["port"], notes["api"]["port"]):
-        with socket.socket() as sock, pytest.raises(OSError):
-            sock.settimeout(1)
-            sock.connect(("127.0.0.1", port))
+        assert_closed(port)
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_rehearsal_stops_everything_it_started_and_exits_130(sent):
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
+        [sys.executable, "-m", "drill", "rehearse"],
+        cwd=ROOT,
+        env=rehearsal_run.user_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        first = process.stderr.readline()  # "rehearse: +0.1s moto on http://127.0.0.1:PORT; provisioning ..."
+        port = int(re.search(r"moto on http://127\.0\.0\.1:(\d+)", first).group(1))
+        process.send_signal(sent)
+        rest = process.communicate(timeout=30)[1]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, first + rest
+    assert "interrupted" in rest
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
+    assert_closed(port)
 
 
 # ------------------------------------------------------------------------------------------ alarm logic
