@@ -139,8 +139,10 @@ class PythonFunction(pulumi.ComponentResource):
             ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             # The log group must exist first (or Lambda creates an unmanaged one). The role's policies
-            # need not: creating the function only needs the role. What invokes the function waits for
-            # them through `invoke_ready`, so the function does not lengthen the deploy's critical path.
+            # need not: what invokes the function waits for them through `invoke_ready`, so the function
+            # does not lengthen the deploy's critical path. With tracing Active, CreateFunction checks the
+            # role may write to X-Ray and answers "execution role does not have permissions" until the
+            # policy has propagated; the AWS provider retries exactly that error while IAM catches up.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
         )
         self.invoke_ready = [self.function, policy, *attachments]
