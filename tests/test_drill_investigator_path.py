@@ -44,7 +44,7 @@ PATH_TARGET = replace(TARGET, rest_api_id=API_ID, declared_role_arn=TARGET.role_
 
 
 # ------------------------------------------------------------------------------------------ speed
-DELAY = 0.2
+DELAY = 0.15
 
 
 class DelayedClients(Clients):
