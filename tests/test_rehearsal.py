@@ -238,10 +238,13 @@ def test_the_evaluator_runs_a_lambda_action_once_when_permitted_and_enabled(aws_
             FunctionName="fault", StatementId="alarm", Action="lambda:InvokeFunction",
             Principal=alarms.ALARM_PRINCIPAL, SourceArn=arn, SourceAccount=ACCOUNT,
         )  # fmt: skip
+    # One second into a 5-second (compressed) period, whatever the wall clock says: periods are aligned.
+    stamp = datetime.now(UTC).timestamp()
+    now = datetime.fromtimestamp(stamp - stamp % 5 + 1, UTC)
     evaluator = alarms.AlarmEvaluator(
-        alarm_names=["trigger"], clients=aws.clients, runtime=runtime, account=ACCOUNT, region=REGION, minute=5, tick=1
-    )
-    now = datetime.now(UTC)
+        alarm_names=["trigger"], clients=aws.clients, runtime=runtime, account=ACCOUNT, region=REGION,
+        minute=5, tick=1, wall=lambda: now,
+    )  # fmt: skip
     datum = {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": now, "Value": 1, "Unit": "Count"}
     cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[datum, datum])
     evaluator.evaluate_all()

@@ -133,10 +133,12 @@ class AlarmEvaluator:
         region: str,
         minute: float,
         tick: float,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),  # the time periods are read at (a seam)
     ) -> None:
         self.alarm_names, self.runtime = alarm_names, runtime
         self.cloudwatch, self.lambda_ = clients["cloudwatch"], clients["lambda"]
         self.account, self.region, self.minute, self.tick = account, region, minute, tick
+        self.wall = wall
         self.transitions: list[Transition] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -188,7 +190,7 @@ class AlarmEvaluator:
         return values
 
     def evaluate(self, alarm: dict[str, Any]) -> None:
-        now = datetime.now(UTC)
+        now = self.wall()
         state, reason = next_state(alarm, self.window_values(alarm, now))
         if state == alarm["StateValue"]:
             return
