@@ -116,8 +116,7 @@ def test_nothing_is_left_behind(rehearsal):
         assert_closed(port)
 
 
-@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_rehearsal_stops_everything_it_started_and_exits_130(sent):
+def test_a_rehearsal_stopped_by_ctrl_c_stops_everything_it_started_and_exits_130():
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
         [sys.executable, "-m", "drill", "rehearse"],
         cwd=ROOT,
@@ -130,7 +129,7 @@ def test_an_interrupted_rehearsal_stops_everything_it_started_and_exits_130(sent
     try:
         first = process.stderr.readline()  # "rehearse: +0.1s moto on http://127.0.0.1:PORT; provisioning ..."
         port = int(re.search(r"moto on http://127\.0\.0\.1:(\d+)", first).group(1))
-        process.send_signal(sent)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends (SIGTERM takes the same path)
         rest = process.communicate(timeout=30)[1]
     finally:
         if process.poll() is None:
