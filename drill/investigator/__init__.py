@@ -5,6 +5,7 @@ collector (one per evidence source; an unavailable source becomes an "unavailabl
 ranks hypotheses from the evidence alone and draws the conclusions; `render` formats the report.
 """
 
+from drill.investigator.collectors.images import count_images
 from drill.investigator.engine import DEFAULT_SINCE_MINUTES, investigate
 from drill.investigator.model import Evidence, Hypothesis, Report, Target, Window
 from drill.investigator.render import to_json, to_markdown
@@ -18,6 +19,7 @@ __all__ = [
     "Report",
     "Target",
     "Window",
+    "count_images",
     "investigate",
     "resolve_target",
     "to_json",

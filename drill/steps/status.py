@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 
 from drill import stack
 from drill.aws import error_code
+from drill.investigator import count_images
 from drill.steps.alarm import alarm_states
 from drill.steps.fault import fault_sids
 from drill.steps.model import Drill, StepResult
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what the image function serves
-MAX_PAGES = 10  # 10,000 keys: enough to say "the bucket has images" without listing a huge one
-
-
-def count_images(s3: Any, bucket: str) -> tuple[int, bool]:
-    """(images, truncated): a status line, not an inventory; raises ClientError (e.g. NoSuchBucket)."""
-    images = 0
-    for number, page in enumerate(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket), start=1):
-        images += sum(1 for o in page.get("Contents", []) if o["Key"].lower().endswith(IMAGE_SUFFIXES))
-        if number >= MAX_PAGES and page.get("IsTruncated"):
-            return images, True
-    return images, False
 
 
 def status(drill: Drill) -> StepResult:
@@ -37,7 +23,7 @@ def status(drill: Drill) -> StepResult:
     armed = bool(found[invocations].get("ActionsEnabled")) if invocations in found else None
     sids = fault_sids(drill)
     try:
-        images, _ = count_images(drill.clients.s3, drill.outputs.require(stack.BUCKET))
+        images, _, _ = count_images(drill.clients.s3, drill.outputs.require(stack.BUCKET))
     except ClientError as err:
         images = None
         drill.progress(f"cannot count images: {error_code(err)}")
