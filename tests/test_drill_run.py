@@ -26,16 +26,16 @@ from test_drill_cli import write_outputs
 from drill import cli, steps
 from drill.aws import Clients, account_id
 from drill.errors import FunctionFailed
+from drill.rehearsal.lambda_logs import json_line
 from drill.stack import StackOutputs
 
 PREFIX = "aiops-demo-dev"
-# Attributes every LogRecord has; anything else came from `extra=` and becomes a top-level JSON field.
-STANDARD_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_function", default=None)
 
 
 class LambdaJsonLogs(logging.Handler):
-    """Writes the running handler's records to /aws/lambda/<function> as Lambda's JSON log format does."""
+    """Writes the running handler's records to /aws/lambda/<function> in Lambda's JSON log format (the
+    rehearsal's `json_line`)."""
 
     def __init__(self, logs) -> None:
         super().__init__(level=logging.INFO)
@@ -50,18 +50,11 @@ class LambdaJsonLogs(logging.Handler):
         if group not in self.streams:
             self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
             self.streams.add(group)
-        line = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname,
-            "message": record.getMessage(),
-            "logger": record.name,
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e812345678",
-            **{k: v for k, v in vars(record).items() if k not in STANDARD_RECORD_FIELDS},
-        }
+        line = json_line(record, request_id="c6af9ac6-7b61-11e6-9a41-93e812345678")
         self.logs.put_log_events(
             logGroupName=group,
             logStreamName=stream,
-            logEvents=[{"timestamp": int(record.created * 1000), "message": json.dumps(line)}],
+            logEvents=[{"timestamp": int(record.created * 1000), "message": line}],
         )
 
 
