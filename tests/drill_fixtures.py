@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import zipfile
@@ -25,29 +24,17 @@ import pytest
 from conftest import ACCOUNT, REGION, ROOT, tls_only_statement
 
 from components.iam import service_trust_policy
+from drill.rehearsal.moto_server import moto_server as rehearsal_moto_server
 
 ROOT_DIR = ROOT
 LAMBDA_TRUST = service_trust_policy("lambda.amazonaws.com")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_server():
-    """A moto server on 127.0.0.1 and a free port; yields its URL."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    """A moto server on 127.0.0.1 and a free port (the rehearsal's own); yields its URL."""
+    with rehearsal_moto_server() as endpoint:
+        yield endpoint.url
 
 
 def cli_env(endpoint: str | None) -> dict[str, str]:

@@ -20,7 +20,6 @@ from drill_fixtures import (
     cli_env,
     delete_all_images,
     delete_parameter,
-    free_port,
     inject_fault_like_the_fault_function,
     moto_server,  # noqa: F401  (fixture)
     point_parameter_at_missing_bucket,
@@ -32,6 +31,7 @@ from drill_fixtures import (
 
 from drill import cli
 from drill.parser import build_parser
+from drill.rehearsal.moto_server import free_port
 
 CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Callable[[MotoStack], str] | None]] = {
     # case: (fault applied, expected kind, expected resource)
