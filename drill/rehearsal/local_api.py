@@ -13,40 +13,15 @@ import base64
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from drill.rehearsal.runtime import LambdaRuntime
+from drill.steps.seams import proxy_event
 
 FUNCTION_IN_URI = re.compile(r"/functions/arn:aws:lambda:[^:]+:\d+:function:([^/:]+)")
-
-
-def proxy_event(method: str, resource: str, stage: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    """The REST API Lambda proxy integration's event (version 1.0) for a request without a body."""
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/{stage}{path}",
-            "stage": stage,
-            "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
 
 
 class LocalApi:

@@ -1,4 +1,4 @@
-"""The real seams: an HTTPS GET of the API endpoint and a synchronous `lambda:Invoke`."""
+"""The real seams (an HTTPS GET of the API, a synchronous `lambda:Invoke`) and the event API Gateway sends."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 from drill import stack
@@ -14,19 +15,34 @@ from drill.errors import FunctionFailed, UsageError
 from drill.steps.model import ApiProbe, FunctionCaller, Probe
 
 
-def api_gateway_event() -> dict[str, Any]:
-    """What API Gateway's Lambda proxy integration sends for GET /random."""
+def proxy_event(method: str, resource: str, stage: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The REST API Lambda proxy integration's event (version 1.0) for a request without a body."""
     return {
-        "resource": "/random",
-        "path": "/random",
-        "httpMethod": "GET",
-        "headers": {"Accept": "*/*", "User-Agent": "aiops-drill"},
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
         "pathParameters": None,
-        "requestContext": {"resourcePath": "/random", "httpMethod": "GET", "stage": "prod", "requestId": "aiops-drill"},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
+        },
         "body": None,
         "isBase64Encoded": False,
     }
+
+
+def api_gateway_event() -> dict[str, Any]:
+    """What API Gateway sends the image function for GET /random (the drill invokes it directly with this)."""
+    return proxy_event("GET", "/random", "prod", "/random", {"Accept": "*/*", "User-Agent": "aiops-drill"})
 
 
 def http_probe(url: str, *, timeout: float = 10) -> ApiProbe:
