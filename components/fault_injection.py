@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import Metric, count_alarm
+from components.config import Settings
 from components.function import PythonFunction, PythonFunctionArgs
 
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
@@ -42,9 +43,25 @@ class FaultInjectionArgs:
     target_function: PythonFunction  # the image function: its invocations trip the alarm, its role is denied
     log_retention_days: int
     region: str
-    threshold: int = 3  # invocations (Sum) within one period that trip the alarm
-    period_seconds: int = 60
-    armed: bool = True  # the alarm's actions_enabled (config faultArmed); the drill arms and disarms it
+    threshold: int  # invocations (Sum) within one period that trip the alarm
+    period_seconds: int
+    armed: bool  # the alarm's actions_enabled (config faultArmed); the drill arms and disarms it
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, bucket: aws.s3.Bucket, target_function: PythonFunction
+    ) -> FaultInjectionArgs:
+        """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else)."""
+        return cls(
+            prefix=settings.prefix,
+            bucket=bucket,
+            target_function=target_function,
+            log_retention_days=settings.log_retention_days,
+            region=settings.region,
+            threshold=settings.fault_alarm_threshold,
+            period_seconds=settings.fault_alarm_period_seconds,
+            armed=settings.fault_armed,
+        )
 
 
 class FaultInjection(pulumi.ComponentResource):
