@@ -22,7 +22,8 @@ from components.function import PythonFunction, PythonFunctionArgs
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 
 # Alarm actions invoke asynchronously: without this, a throttled or failed invoke is retried twice and an
-# event may wait hours in the queue. The function also ignores events older than this (same figure).
+# event may wait hours in the queue. The function also ignores events older than this: it is told the figure
+# in its environment (MAX_EVENT_AGE_SECONDS), so this is its one source.
 MAX_EVENT_AGE_SECONDS = 300
 
 
@@ -89,8 +90,9 @@ class FaultInjection(pulumi.ComponentResource):
                 environment={
                     "BUCKET_NAME": args.bucket.bucket,
                     "TARGET_ROLE_ARN": target.role.arn,
-                    # The function acts only on events from this alarm.
+                    # The function acts only on events from this alarm, and only on fresh ones.
                     "ALARM_ARN": alarm_arn(args.region, account, args.prefix),
+                    "MAX_EVENT_AGE_SECONDS": str(MAX_EVENT_AGE_SECONDS),
                 },
                 statements=[
                     {

@@ -128,6 +128,8 @@ def test_fault_function_is_packaged_alone_and_told_the_bucket_and_the_role_to_de
             "TARGET_ROLE_ARN": image_role_arn,
             # From the alarm's deterministic name: the function acts only on its own alarm's events.
             "ALARM_ARN": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm",
+            # The age past which it ignores an alarm event: its async config's, from the same one figure.
+            "MAX_EVENT_AGE_SECONDS": str(int(mocks.one(INVOKE_CONFIG).inputs["maximumEventAgeInSeconds"])),
         }
         # ...without waiting for the alarm, whose action is this function (that would be a cycle).
         assert not depends_on(fn, mocks.one(ALARM))
