@@ -195,16 +195,12 @@ def test_the_investigator_takes_the_api_name_and_title_from_outputs_not_from_nam
         **BASE,
         contract.REST_API_NAME: "renamed-api",
         contract.REST_API_ID: "abc123",
-        contract.NAME_PREFIX: "p",
+        contract.NAME_PREFIX: "workshop-7",  # not what "p-image-api" minus a suffix would suggest
         contract.API_5XX_ALARM: "renamed-5xx",
     }
     target = resolved(outputs, FakeAws({"ApiName": "another-api", "Stage": "prod"}))
-    assert (target.api_name, target.api_stage, target.rest_api_id, target.prefix) == (
-        "renamed-api",
-        "prod",
-        "abc123",
-        "p",
-    )
+    assert (target.api_name, target.api_stage, target.rest_api_id) == ("renamed-api", "prod", "abc123")
+    assert target.prefix == "workshop-7"
     assert target.alarms == {"api_5xx": "renamed-5xx"}  # no alarm name is made up from a prefix
 
 
