@@ -17,6 +17,7 @@ import yaml
 from conftest import ROOT
 
 from components.investigations import INVESTIGATION_REGIONS
+from drill import outputs
 from drill.parser import build_parser
 
 README = ROOT / "README.md"
@@ -164,6 +165,13 @@ def test_the_configuration_table_matches_pulumi_yaml():
     assert project_keys == set(declared), "docs/configuration.md's keys and Pulumi.yaml's differ"
     for key, spec in declared.items():
         assert documented[key].strip("`") == shown_default(spec["default"]).strip("`"), key
+
+
+def test_the_outputs_table_lists_exactly_the_outputs_the_program_may_export():
+    """The table of stack outputs and the output contract (drill/outputs.py) name the same outputs."""
+    rows = table_rows(prose_lines((ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")))
+    documented = {r[0].strip("`") for r in rows if len(r) == 2 and r[0].startswith("`")}
+    assert documented == set(outputs.EXPORTS)
 
 
 def test_the_investigation_regions_are_the_ones_the_program_knows():
