@@ -64,7 +64,25 @@ DEFAULTS: dict[str, object] = {
     "investigationGroupArn": "",
     "applicationSignalsEnabled": False,
     "adotLayerArn": "",
+    # Partial faults (issue 20): the API latency alarm, and the FIS experiments on the image function.
+    "apiLatencyAlarmThresholdMs": 2000,
+    "fisEnabled": False,
+    "fisLatencyDelayMilliseconds": 3000,
+    "fisLatencyPercentage": 20,
+    "fisLatencyDurationMinutes": 5,
+    "fisErrorsPercentage": 20,
+    "fisErrorsDurationMinutes": 5,
+    "fisGuardErrorRatePercent": 50,
 }
+
+# The FIS limits the settings respect: an action lasts at most 12 hours (quota "Action duration in hours",
+# https://docs.aws.amazon.com/fis/latest/userguide/fis-quotas.html); `startupDelayMilliseconds` may be up to
+# 900000, but a delay is spent inside the invocation, so it must stay below the image function's 30 s timeout
+# and API Gateway's 29 s integration timeout
+# (https://docs.aws.amazon.com/fis/latest/userguide/fis-actions-reference.html#invocation-add-delay,
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html), or it becomes an error experiment.
+FIS_MAX_DURATION_MINUTES = 720
+FIS_MAX_DELAY_MILLISECONDS = 20000
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,15 @@ class Settings:
     investigation_group_arn: str
     application_signals_enabled: bool
     adot_layer_arn: str
+    # Partial faults (issue 20).
+    api_latency_alarm_threshold_ms: int  # the API's p99 Latency over one minute that sets off the latency alarm
+    fis_enabled: bool
+    fis_latency_delay_milliseconds: int
+    fis_latency_percentage: int
+    fis_latency_duration_minutes: int
+    fis_errors_percentage: int
+    fis_errors_duration_minutes: int
+    fis_guard_error_rate_percent: int  # the error rate (%) that stops an experiment: more harm than planned
 
     @property
     def prefix(self) -> str:
@@ -177,7 +204,9 @@ def load_settings() -> Settings:
         investigation_group_arn=_str(config, "investigationGroupArn"),
         application_signals_enabled=_bool(config, "applicationSignalsEnabled"),
         adot_layer_arn=_str(config, "adotLayerArn"),
+        **_partial_fault_settings(config),
     )
+    _check_partial_faults(config, settings)
     if settings.application_signals_enabled and not settings.adot_layer_arn:
         raise ValueError(
             f"config {config.name}:adotLayerArn is required when applicationSignalsEnabled is true: use the "
@@ -192,3 +221,47 @@ def load_settings() -> Settings:
             f"are an empty string (create a group) or the ARN of an existing investigation group in {settings.region}"
         )
     return settings
+
+
+def _partial_fault_settings(config: pulumi.Config) -> dict[str, object]:
+    """The latency alarm's and the FIS experiments' settings (issue 20), each in range."""
+    return {
+        "api_latency_alarm_threshold_ms": _int(config, "apiLatencyAlarmThresholdMs", low=100, high=29000),
+        "fis_enabled": _bool(config, "fisEnabled"),
+        "fis_latency_delay_milliseconds": _int(
+            config, "fisLatencyDelayMilliseconds", low=100, high=FIS_MAX_DELAY_MILLISECONDS
+        ),
+        "fis_latency_percentage": _int(config, "fisLatencyPercentage", low=1, high=100),
+        "fis_latency_duration_minutes": _int(config, "fisLatencyDurationMinutes", low=1, high=FIS_MAX_DURATION_MINUTES),
+        # Below 99: the guard must be able to stand above the planned share (see fisGuardErrorRatePercent).
+        "fis_errors_percentage": _int(config, "fisErrorsPercentage", low=1, high=98),
+        "fis_errors_duration_minutes": _int(config, "fisErrorsDurationMinutes", low=1, high=FIS_MAX_DURATION_MINUTES),
+        # A rate alarm "greater than 100 %" could never fire.
+        "fis_guard_error_rate_percent": _int(config, "fisGuardErrorRatePercent", low=2, high=99),
+    }
+
+
+def _check_partial_faults(config: pulumi.Config, settings: Settings) -> None:
+    """What holds between the settings once FIS is on: one exec wrapper, a guard above the planned error share,
+    a delay the latency alarm can see."""
+    if not settings.fis_enabled:
+        return
+    if settings.application_signals_enabled:
+        # Both instrumentations are an AWS_LAMBDA_EXEC_WRAPPER, and a function has one: neither may be dropped.
+        raise ValueError(
+            f"config {config.name}:fisEnabled and {config.name}:applicationSignalsEnabled are both true: the image "
+            "function takes one AWS_LAMBDA_EXEC_WRAPPER (/opt/aws-fis/bootstrap or /opt/otel-instrument); allowed "
+            "values are at most one of them true"
+        )
+    if settings.fis_guard_error_rate_percent <= settings.fis_errors_percentage:
+        raise ValueError(
+            f"config {config.name}:fisGuardErrorRatePercent = {settings.fis_guard_error_rate_percent}: allowed values "
+            f"are above {config.name}:fisErrorsPercentage ({settings.fis_errors_percentage}) up to 99; a guard at or "
+            "below the planned share would stop the errors experiment as soon as it works"
+        )
+    if settings.fis_latency_delay_milliseconds < settings.api_latency_alarm_threshold_ms:
+        raise ValueError(
+            f"config {config.name}:fisLatencyDelayMilliseconds = {settings.fis_latency_delay_milliseconds}: allowed "
+            f"values are {config.name}:apiLatencyAlarmThresholdMs ({settings.api_latency_alarm_threshold_ms}) to "
+            f"{FIS_MAX_DELAY_MILLISECONDS}; a smaller delay never sets off the latency alarm the drill waits for"
+        )
