@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from components.alarms import Metric, count_alarm
+from components.alarms import Metric, count_alarm, percentile_alarm
 from components.api_logging import ApiLogging
 from components.config import Settings
 from components.dashboard import dashboard_body, dashboard_url
@@ -32,6 +32,9 @@ APPLICATION_SIGNALS_LAMBDA_POLICY = "arn:aws:iam::aws:policy/CloudWatchLambdaApp
 OTEL_EXEC_WRAPPER = "/opt/otel-instrument"
 
 LAMBDA_ERRORS_PERIOD_SECONDS = 60
+# The latency alarm reads the API's p99: what a caller waits for, including a delay the FIS extension adds
+# before the function runs (it counts in Lambda Duration too, but API Latency also sees throttling and cold starts).
+LATENCY_PERCENTILE = "p99"
 
 # Application Signals discovery is one per account, kept once on, and creating it where it exists fails
 # (a second stack, a redeploy after destroy, an account that has it on). The stack leaves it unmanaged;
@@ -64,6 +67,7 @@ class ObservabilityArgs:
     investigation_retention_days: int
     investigation_group_arn: str  # adopt this existing group instead of creating one ("": create one)
     application_signals_enabled: bool
+    api_latency_alarm_threshold_ms: int
 
     @classmethod
     def from_settings(
@@ -90,6 +94,7 @@ class ObservabilityArgs:
             investigation_retention_days=settings.investigation_retention_days,
             investigation_group_arn=settings.investigation_group_arn,
             application_signals_enabled=settings.application_signals_enabled,
+            api_latency_alarm_threshold_ms=settings.api_latency_alarm_threshold_ms,
         )
 
 
@@ -100,6 +105,7 @@ class Observability(pulumi.ComponentResource):
     method_settings: aws.apigateway.MethodSettings
     api_5xx_alarm: aws.cloudwatch.MetricAlarm
     lambda_errors_alarm: aws.cloudwatch.MetricAlarm
+    api_latency_alarm: aws.cloudwatch.MetricAlarm
     dashboard: aws.cloudwatch.Dashboard
     dashboard_url: pulumi.Output[str]
     investigation_role: aws.iam.Role | None
@@ -133,6 +139,19 @@ class Observability(pulumi.ComponentResource):
             period_seconds=LAMBDA_ERRORS_PERIOD_SECONDS,
             opts=child,
         )
+        # Always there, FIS or not: a slow image path (cold starts, a slow bucket, an injected delay) is an
+        # incident a user wants investigated like a failing one, and the drill reads this alarm as the symptom.
+        self.api_latency_alarm = percentile_alarm(
+            f"{name}-api-latency",
+            Metric("AWS/ApiGateway", "Latency", {"ApiName": service.rest_api.name, "Stage": STAGE_NAME}),
+            alarm_name=f"{args.prefix}-api-latency-alarm",
+            description=f"The image API's {LATENCY_PERCENTILE} latency exceeded {args.api_latency_alarm_threshold_ms} "
+            "ms; starts a CloudWatch investigation where available",
+            percentile=LATENCY_PERCENTILE,
+            threshold=args.api_latency_alarm_threshold_ms,
+            actions=[self.investigation_group_arn] if self.investigation_group_arn is not None else [],
+            opts=child,
+        )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=args.prefix,
@@ -143,9 +162,11 @@ class Observability(pulumi.ComponentResource):
                     stage=STAGE_NAME,
                     function_name=service.api_function.function.name,
                     function_log_group=service.api_function.log_group.name,
+                    latency_alarm_ms=args.api_latency_alarm_threshold_ms,
                     alarm_arns=[
                         self.api_5xx_alarm.arn,
                         self.lambda_errors_alarm.arn,
+                        self.api_latency_alarm.arn,
                         *([args.invocations_alarm_arn] if args.invocations_alarm_arn is not None else []),
                     ],
                 )
@@ -165,6 +186,7 @@ class Observability(pulumi.ComponentResource):
             {
                 "apiAlarmName": self.api_5xx_alarm.name,
                 "errorsAlarmName": self.lambda_errors_alarm.name,
+                "latencyAlarmName": self.api_latency_alarm.name,
                 "dashboardUrl": self.dashboard_url,
                 "investigationGroupArn": self.investigation_group_arn,
             }
