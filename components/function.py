@@ -35,11 +35,13 @@ XRAY_WRITE = {
 
 @dataclass(frozen=True)
 class Instrumentation:
-    """Extra layers, environment and managed policies a function gets for tracing (Application Signals)."""
+    """Extra layers, environment, managed policies and role statements a function gets from an extension that
+    wraps it (Application Signals, the FIS extension: one AWS_LAMBDA_EXEC_WRAPPER, so one at a time)."""
 
     layers: Sequence[pulumi.Input[str]] = ()
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     managed_policy_arns: Sequence[pulumi.Input[str]] = ()
+    statements: Sequence[Statement] = ()  # what the extension itself calls with the function's role
 
 
 @dataclass(frozen=True)

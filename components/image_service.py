@@ -223,6 +223,7 @@ class ImageService(pulumi.ComponentResource):
                         "Action": "s3:GetObject",
                         "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
                     },
+                    *instrumentation.statements,
                 ],
             ),
             opts=pulumi.ResourceOptions(parent=self),
