@@ -32,6 +32,8 @@ ACCOUNT = "123456789012"
 REGION = "us-west-2"
 PROJECT = "aiops-demo"
 STACK = "dev"
+# What the public SSM parameter of the FIS Lambda extension (arm64) answers in REGION (AWS's account, not ours).
+FIS_LAYER_ARN = f"arn:aws:lambda:{REGION}:211125317491:layer:aws-fis-extension-arm64:9"
 
 use_fake_aws(REGION)
 
@@ -157,6 +159,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"name": REGION, "region": REGION, "id": REGION, "description": "US West (Oregon)"}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:ssm/getParameter:getParameter":  # a public parameter: the FIS extension's layer
+            name = args.args["name"]
+            return {"name": name, "type": "String", "value": FIS_LAYER_ARN, "insecureValue": FIS_LAYER_ARN, "id": name}
         raise NotImplementedError(f"no mock for {args.token}")
 
 
