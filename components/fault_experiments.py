@@ -326,6 +326,8 @@ def rate_guard_alarm(
     def metric(query_id: str, metric_name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
         return aws.cloudwatch.MetricAlarmMetricQueryArgs(
             id=query_id,
+            # PutMetricAlarm takes exactly one query that returns data: the rate below.
+            return_data=False,
             metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
                 namespace=namespace,
                 metric_name=metric_name,

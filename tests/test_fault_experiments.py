@@ -227,7 +227,7 @@ def test_each_template_stops_on_the_rate_guards_set_above_the_planned_share(mock
             assert {q["metric"]["namespace"] for q in (queries["failures"], queries["requests"])} == {namespace}
             assert {q["metric"]["period"] for q in (queries["failures"], queries["requests"])} == {60}
             assert queries["rate"]["expression"] == "IF(requests >= 10, 100 * FILL(failures, 0) / requests, 0)"
-            assert queries["rate"]["returnData"] is True
+            assert [q["id"] for q in guard["metricQueries"] if q["returnData"]] == ["rate"]
         assert api["metricQueries"][0]["metric"]["dimensions"] == {"ApiName": f"{PREFIX}-api", "Stage": "prod"}
         assert fn["metricQueries"][0]["metric"]["dimensions"] == {"FunctionName": f"{PREFIX}-image-api"}
 
@@ -410,3 +410,20 @@ def test_the_latency_alarm_is_a_one_minute_p99_that_starts_an_investigation_and_
         assert latency["properties"]["annotations"] == {"horizontal": [{"label": "latency alarm", "value": 2500}]}
 
     return run(mocks, {"apiLatencyAlarmThresholdMs": 2500, "fisEnabled": fis}, check)
+
+
+def test_the_experiment_settings_reach_the_component_unchanged():
+    s = default_settings(
+        fis_latency_delay_milliseconds=4321,
+        fis_latency_percentage=31,
+        fis_latency_duration_minutes=7,
+        fis_errors_percentage=13,
+        fis_errors_duration_minutes=11,
+        fis_guard_error_rate_percent=57,
+        log_retention_days=90,
+    )
+    args = FaultExperimentsArgs.from_settings(s, configuration=None, service=None)
+    assert (args.prefix, args.region, args.log_retention_days) == (PREFIX, REGION, 90)
+    assert (args.latency_delay_milliseconds, args.latency_percentage, args.latency_duration_minutes) == (4321, 31, 7)
+    assert (args.errors_percentage, args.errors_duration_minutes, args.guard_error_rate_percent) == (13, 11, 57)
+    assert ExperimentConfigurationArgs.from_settings(default_settings(region="eu-west-1")).region == "eu-west-1"
