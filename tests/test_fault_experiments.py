@@ -152,6 +152,21 @@ def test_the_function_role_may_only_list_and_read_the_configuration_prefix(mocks
     return built(check)
 
 
+@pulumi.runtime.test
+def test_the_fis_resources_and_the_layer_lookup_use_the_stacks_provider(mocks):
+    """One region and the application tags: the layer is read in the stack's region, the templates are tagged."""
+
+    def check(_):
+        (aws_provider,) = [r for r in mocks.resources if r.typ == "pulumi:providers:aws"]
+        fis = [r for r in mocks.resources if r.custom and r.name.startswith(("fis-", "fis"))]
+        assert {"aws:fis/experimentTemplate:ExperimentTemplate", "aws:s3/bucket:Bucket", ROLE} <= {r.typ for r in fis}
+        assert [r.name for r in fis if r.provider.rsplit("::", 1)[0] != aws_provider.urn] == []
+        lookups = [p for token, p in mocks.call_providers if token == "aws:ssm/getParameter:getParameter"]
+        assert lookups and all(p.rsplit("::", 1)[0] == aws_provider.urn for p in lookups)
+
+    return run(mocks, FIS_ON, check)
+
+
 # ------------------------------------------------------------------------------------------------ templates
 def templates(mocks) -> dict[str, dict[str, Any]]:
     return {r.name: r.inputs for r in mocks.of_type(TEMPLATE)}
