@@ -250,7 +250,7 @@ def _check_partial_faults(config: pulumi.Config, settings: Settings) -> None:
         # Both instrumentations are an AWS_LAMBDA_EXEC_WRAPPER, and a function has one: neither may be dropped.
         raise ValueError(
             f"config {config.name}:fisEnabled and {config.name}:applicationSignalsEnabled are both true: the image "
-            "function takes one AWS_LAMBDA_EXEC_WRAPPER (/opt/aws-fis/bootstrap or /opt/otel-instrument); allowed "
+            "function takes one AWS_LAMBDA_EXEC_WRAPPER (the FIS extension's or Application Signals'); allowed "
             "values are at most one of them true"
         )
     if settings.fis_guard_error_rate_percent <= settings.fis_errors_percentage:
