@@ -33,8 +33,10 @@ class Notes:
     deployed_endpoint: str = ""
     minute_seconds: float = 0.0
     tick_seconds: float = 0.0
+    window_minutes: float = 0.0  # the investigator's window
     provisioned: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
+    providers: list[dict[str, Any]] = field(default_factory=list)  # type, name, region, default_tags
     seed: dict[str, Any] = field(default_factory=dict)
     api_statuses: list[int] = field(default_factory=list)
     transitions: list[dict[str, Any]] = field(default_factory=list)
@@ -48,6 +50,16 @@ class Notes:
             f"time is compressed: {self.minute_seconds:g} s of wall time stand for one minute of alarm period, and "
             f"alarms are evaluated every {self.tick_seconds:g} s over periods aligned to that length (CloudWatch "
             "evaluates once a minute, on minute boundaries)"
+        )
+
+    @property
+    def metrics(self) -> str:
+        """Why the alarm's datapoints, the report's totals and the invocation counts below differ."""
+        return (
+            "each invocation and API request is put to CloudWatch at its wall-clock time: an alarm's datapoint "
+            f"sums one compressed period ({self.minute_seconds:g} s standing for a minute), the report's totals sum "
+            f"the one-minute periods of its {self.window_minutes:g}-minute window up to the investigation, and the "
+            "invocation counts here cover the whole rehearsal, from provisioning to the last status"
         )
 
     def all_caveats(self) -> list[str]:
@@ -76,8 +88,10 @@ class Notes:
                 "tick_seconds": self.tick_seconds,
                 "note": self.time_compression,
             },
+            "metrics": self.metrics,
             "provisioned": self.provisioned,
             "skipped": self.skipped,
+            "providers": self.providers,
             "seed": self.seed,
             "alarm_transitions": self.transitions,
             "invocations": self.invocations,
@@ -93,9 +107,11 @@ class Notes:
             f"API        {self.api_url} stands in for {self.deployed_endpoint}",
             f"answers    {answers or 'none'}",
             f"time       {self.time_compression}",
+            f"metrics    {self.metrics}",
             f"replica    {self.provisioned} resources provisioned into moto from __main__.py (stack {self.stack}); "
             f"{len(self.skipped)} skipped",
             *[f"skipped    {s['type']} {s['name']}: {s['reason']}" for s in self.skipped],
+            *map(provider_line, self.providers),
             f"seed       {self.seed.get('status')}: {len(self.seed.get('keys') or [])} images"
             + (f" ({self.seed.get('reason')})" if self.seed.get("reason") else ""),
             f"functions  {', '.join(f'{name} x{count}' for name, count in self.invocations.items())} invocations",
@@ -105,6 +121,12 @@ class Notes:
             lines += [f"  action   {action}" for action in change["actions"]]
         lines += [f"caveat     {text}" for text in self.all_caveats()]
         return lines
+
+
+def provider_line(provider: dict[str, Any]) -> str:
+    tags = ", ".join(f"{k}={v}" for k, v in provider["default_tags"].items())
+    applied = f"default tags {tags} merged into each taggable resource it manages" if tags else "no default tags"
+    return f"provider   {provider['name']} (region {provider['region'] or 'not set'}): {applied}"
 
 
 def seed_result(raw: Any) -> dict[str, Any]:
