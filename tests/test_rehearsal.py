@@ -98,6 +98,28 @@ def test_the_notes_list_what_was_skipped_and_what_moto_cannot_show(rehearsal):
     caveats = " ".join(notes["caveats"])
     assert "Principal" in caveats and "DenyInsecureTransport" in caveats and "Bedrock" in caveats
     assert notes["api"]["stands_in_for"].startswith("https://") and notes["api"]["url"].startswith("http://127.0.0.1:")
+    assert not any(t.startswith("pulumi:providers:") for t in skipped)  # their settings are applied, not skipped
+    assert {p["name"]: set(p["default_tags"]) for p in notes["providers"]} == {
+        "aws": {"Application", "Stack"},
+        "aws-native": {"Application", "Stack"},
+    }
+
+
+def test_the_report_states_the_stacks_tags_and_throttling_and_counts_what_came_before_it(rehearsal):
+    """What the investigator read in moto is what the program declared, and its window holds every request
+    and invocation made before it, on whole-minute periods."""
+    investigate = rehearsal["steps"][2]
+    assert investigate["tags"] and all(t["missing"] == [] for t in investigate["tags"]), investigate["tags"]
+    details = [e["detail"] for e in investigate["evidence"]]
+    assert any("GET /random throttled at rate 100/s (*/*) and burst 50 (*/*)" in d for d in details), details
+
+    def total(label: str) -> int:
+        return int(next(re.search(rf"{label}: (\d+) in the window", d).group(1) for d in details if f"{label}:" in d))
+
+    assert total("5XX") >= 1  # the trigger's last probe answered 5XX just before the investigation
+    assert total("invocations") == total("requests") + rehearsal["steps"][1]["invocations"]  # the API's + direct
+    firsts = re.findall(r"first at \d{4}-\d\d-\d\dT\d\d:\d\d:(\d\d)Z", " ".join(details))
+    assert firsts and set(firsts) == {"00"}  # one-minute datapoints are stamped on the minute
 
 
 def assert_closed(port: int) -> None:
@@ -639,7 +661,8 @@ def test_the_notes_name_the_providers_settings_and_explain_why_the_counts_differ
     metrics_line = next(line for line in lines if line.startswith("metrics    "))
     assert "sums one compressed period (2 s standing for a minute)" in metrics_line
     assert "of its 30-minute window up to the investigation" in metrics_line
-    assert "whole rehearsal" in metrics_line
+    assert "whole rehearsal" in metrics_line and "stamped with the start of its minute" in metrics_line
+    assert any("remediation commands are for a deployed stack" in c for c in notes.all_caveats())
     document = notes.to_json()
     assert document["providers"] == [provider] and document["metrics"] == metrics_line.removeprefix("metrics    ")
 

@@ -18,6 +18,8 @@ FIXED_CAVEATS = (
     "its own identity; in moto a denied GetObject carries error code 403 where real S3 says AccessDenied.",
     "Functions run in process with their role's temporary credentials from moto's sts:AssumeRole; moto does not "
     "enforce IAM policies, so least privilege is not exercised here.",
+    "The report's remediation commands are for a deployed stack: here the restore step already ran the fault "
+    "function's restore against moto, and moto stops with the rehearsal, so there is nothing left to run them on.",
     "moto does not implement cloudtrail:LookupEvents, cloudwatch:DescribeAlarmHistory or "
     "iam:SimulatePrincipalPolicy: the investigator reports those evidence sources as unavailable.",
 )
@@ -59,7 +61,9 @@ class Notes:
             "each invocation and API request is put to CloudWatch at its wall-clock time: an alarm's datapoint "
             f"sums one compressed period ({self.minute_seconds:g} s standing for a minute), the report's totals sum "
             f"the one-minute periods of its {self.window_minutes:g}-minute window up to the investigation, and the "
-            "invocation counts here cover the whole rehearsal, from provisioning to the last status"
+            "invocation counts here cover the whole rehearsal, from provisioning to the last status. A one-minute "
+            "datapoint is stamped with the start of its minute (as CloudWatch stamps it), so in the report's "
+            "timeline it can come before the events of that minute"
         )
 
     def all_caveats(self) -> list[str]:
