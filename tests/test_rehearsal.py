@@ -522,6 +522,7 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     assert {t for t in PROVISIONERS if taggable(t)} <= made
     assert "tagsAll" not in policy_out and not taggable("aws:s3/bucketPolicy:BucketPolicy")
     assert aws.caveats == []  # every taggable provisioner applied its tags
+    assert [p["tagged"] for p in mocks.providers.values()] == [9]  # both buckets, parameter, role, function, ...
 
     target = Target(
         region=REGION, account=ACCOUNT, prefix="demo", bucket=bucket, function_name=function,
@@ -649,22 +650,32 @@ def test_the_alarms_reason_says_its_period_was_compressed(aws_mock):
 def test_the_notes_name_the_providers_settings_and_explain_why_the_counts_differ():
     from drill.rehearsal.notes import Notes
 
-    provider = {"type": "pulumi:providers:aws", "name": "aws", "region": REGION, "default_tags": DEFAULT_TAGS}
+    provider = {
+        "type": "pulumi:providers:aws", "name": "aws", "region": REGION, "default_tags": DEFAULT_TAGS, "tagged": 12,
+    }  # fmt: skip
+    native = {**provider, "type": "pulumi:providers:aws-native", "name": "aws-native", "tagged": 0}
     notes = Notes(
         stack="dev", moto_endpoint="http://127.0.0.1:1", moto_port=1, minute_seconds=2, tick_seconds=0.5,
-        window_minutes=30, providers=[provider],
+        window_minutes=30, providers=[provider, native],
     )  # fmt: skip
     lines = notes.lines()
-    assert f"provider   aws (region {REGION}): default tags Application=aiops-demo, Stack=dev merged into each " in (
-        "\n".join(lines)
-    )
+    assert (
+        f"provider   aws (region {REGION}): default tags Application=aiops-demo, Stack=dev, merged into the 12 "
+        "taggable resources it manages here"
+    ) in lines
+    assert (
+        f"provider   aws-native (region {REGION}): default tags Application=aiops-demo, Stack=dev, "
+        "no taggable resource it manages is provisioned here"
+    ) in lines
     metrics_line = next(line for line in lines if line.startswith("metrics    "))
     assert "sums one compressed period (2 s standing for a minute)" in metrics_line
     assert "of its 30-minute window up to the investigation" in metrics_line
     assert "whole rehearsal" in metrics_line and "stamped with the start of its minute" in metrics_line
     assert any("remediation commands are for a deployed stack" in c for c in notes.all_caveats())
     document = notes.to_json()
-    assert document["providers"] == [provider] and document["metrics"] == metrics_line.removeprefix("metrics    ")
+    assert document["providers"] == [provider, native] and document["metrics"] == metrics_line.removeprefix(
+        "metrics    "
+    )
 
 
 def test_error_line_counts_are_worded_for_one_and_for_many(aws_mock):

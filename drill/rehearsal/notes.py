@@ -129,7 +129,13 @@ class Notes:
 
 def provider_line(provider: dict[str, Any]) -> str:
     tags = ", ".join(f"{k}={v}" for k, v in provider["default_tags"].items())
-    applied = f"default tags {tags} merged into each taggable resource it manages" if tags else "no default tags"
+    count = provider.get("tagged", 0)
+    where = (
+        f"merged into the {count} taggable resource{'' if count == 1 else 's'} it manages here"
+        if count
+        else "no taggable resource it manages is provisioned here"
+    )
+    applied = f"default tags {tags}, {where}" if tags else "no default tags"
     return f"provider   {provider['name']} (region {provider['region'] or 'not set'}): {applied}"
 
 

@@ -89,6 +89,7 @@ def provider_settings(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, 
         "name": name,
         "region": inputs.get("region"),
         "default_tags": {str(k): str(v) for k, v in (tags or {}).items()},
+        "tagged": 0,  # resources it manages that got its default tags
     }
 
 
@@ -109,6 +110,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             return self.provider(args.typ, args.name, inputs), inputs
         if taggable(args.typ):
             inputs["tagsAll"] = {**self.default_tags(args.provider), **(inputs.get("tags") or {})}
+            self.count_tagged(args.provider)
         provisioner = PROVISIONERS.get(args.typ)
         reason = WHY_SKIPPED.get(args.typ)
         if provisioner is None and reason is None:
@@ -149,6 +151,12 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         with self.aws.lock:
             settings = self.providers.get(provider_id)
         return dict(settings["default_tags"]) if settings else {}
+
+    def count_tagged(self, reference: str | None) -> None:
+        with self.aws.lock:
+            settings = self.providers.get((reference or "").rsplit("::", 1)[-1])
+            if settings is not None:
+                settings["tagged"] += 1
 
     def placeholder(self, typ: str, name: str) -> dict[str, Any]:
         """An ARN in the right service, so the program can still wire a skipped resource into others."""
