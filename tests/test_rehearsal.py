@@ -554,6 +554,7 @@ def test_a_taggable_resource_whose_tags_moto_does_not_get_is_a_caveat_and_a_prov
     assert any("aws:s3/bucket:Bucket images: its tags are not applied in moto" in c for c in aws.caveats)
     assert any("provider aws declares region eu-west-1" in c for c in aws.caveats)
     assert mocks.skipped == []  # a provider is applied, not skipped
+    assert [p["tagged"] for p in mocks.providers.values()] == [0]  # not counted as tagged either
 
 
 def test_the_stages_method_settings_reach_moto_as_declared_and_unenforced_throttling_is_a_caveat(aws_mock):

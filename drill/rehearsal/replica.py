@@ -110,7 +110,6 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             return self.provider(args.typ, args.name, inputs), inputs
         if taggable(args.typ):
             inputs["tagsAll"] = {**self.default_tags(args.provider), **(inputs.get("tags") or {})}
-            self.count_tagged(args.provider)
         provisioner = PROVISIONERS.get(args.typ)
         reason = WHY_SKIPPED.get(args.typ)
         if provisioner is None and reason is None:
@@ -125,6 +124,8 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             else:
                 if "tagsAll" in inputs and "tagsAll" not in outputs:
                     self.aws.caveat(f"{args.typ} {args.name}: its tags are not applied in moto")
+                elif "tagsAll" in inputs:
+                    self.count_tagged(args.provider)
                 with self.aws.lock:
                     self.provisioned.append({"type": args.typ, "name": args.name, "id": resource_id})
                 return resource_id, {**inputs, **outputs}
