@@ -658,8 +658,11 @@ def test_the_notes_name_the_providers_settings_and_explain_why_the_counts_differ
     notes = Notes(
         stack="dev", moto_endpoint="http://127.0.0.1:1", moto_port=1, minute_seconds=2, tick_seconds=0.5,
         window_minutes=30, providers=[provider, native],
+        transitions=[{"seconds": 2.4, "alarm": "a", "old": "OK", "new": "ALARM", "actions": []}],
     )  # fmt: skip
     lines = notes.lines()
+    timed = lines.index("alarm      +2.4s a: OK -> ALARM")
+    assert lines[timed - 1].startswith("alarms     each change below is timed from the start of the alarm evaluator")
     assert (
         f"provider   aws (region {REGION}): default tags Application=aiops-demo, Stack=dev, merged into the 12 "
         "taggable resources it manages here"

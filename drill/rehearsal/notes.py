@@ -120,6 +120,10 @@ class Notes:
             + (f" ({self.seed.get('reason')})" if self.seed.get("reason") else ""),
             f"functions  {', '.join(f'{name} x{count}' for name, count in self.invocations.items())} invocations",
         ]
+        if self.transitions:
+            lines.append(
+                "alarms     each change below is timed from the start of the alarm evaluator, after provisioning"
+            )
         for change in self.transitions:
             lines.append(f"alarm      +{change['seconds']:.1f}s {change['alarm']}: {change['old']} -> {change['new']}")
             lines += [f"  action   {action}" for action in change["actions"]]
