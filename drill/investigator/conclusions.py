@@ -59,7 +59,7 @@ def impact_path(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
     if errors:
         path += [
             f"image function {target.function_name}: {e.facts.get('error_code')} from {e.facts.get('operation')} "
-            f"({e.facts.get('count')} error lines)"
+            f"({e.facts.get('count')} error line{'' if e.facts.get('count') == 1 else 's'})"
             for e in errors
         ]
     elif throttles:
