@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-# Listed in the order a request meets them: API Gateway (stage throttling, then the function's resource
-# policy when it invokes), the function's configuration (concurrency, environment, role), the role's
-# permissions, the parameter, the bucket. Among the causes that hold, the root cause is the first.
+# Every kind the investigator can name (`unknown`: symptoms without a cause found).
 RootCauseKind = Literal[
     "api_throttled",
     "api_permission_missing",
@@ -22,8 +20,25 @@ RootCauseKind = Literal[
     "no_images",
     "unknown",
 ]
-# The kinds in that order, read from the one list above (a new kind takes its place on the path there).
-REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = get_args(RootCauseKind)
+# The order a request meets the causes: API Gateway (stage throttling, then the function's resource policy
+# when it invokes), the function's configuration (concurrency, environment, role), the role's permissions,
+# the parameter, the bucket. Among the causes that hold, the root cause is the first. Written out on
+# purpose, not read from the Literal: reordering the type must never change which cause is blamed, and a
+# new kind is placed here deliberately (tests/test_drill_investigator_order.py states the expected root of
+# every pair, and fails until the new kind has its row).
+REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
+    "api_throttled",
+    "api_permission_missing",
+    "function_throttled",
+    "function_environment_changed",
+    "function_role_changed",
+    "role_permission_missing",
+    "parameter_missing",
+    "parameter_wrong_bucket",
+    "bucket_policy_deny",
+    "no_images",
+    "unknown",
+)
 # The tag keys every resource of the stack carries (provider default tags, see the README's "Tags").
 APPLICATION_TAG_KEYS = ("Application", "Stack")
 

@@ -109,7 +109,7 @@ def _evaluate_operator(operator: str, block: Mapping[str, Any], caller: Caller) 
     if op == "null":
         return _null(block, caller)
     if op not in _POSITIVE | _NEGATED | set(_NUMERIC):
-        return None, f"operator {operator} not evaluated"
+        return None, f"operator {operator} on {', '.join(block)} not evaluated"
     for key, wanted in block.items():
         k = key.lower()
         if k not in caller.context:

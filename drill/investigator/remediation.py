@@ -53,10 +53,19 @@ def _bucket_policy(cited: list[Evidence], target: Target) -> list[str]:
                 f"raw-in-base64-out --payload {shlex.quote(RESTORE_PAYLOAD)} /dev/stdout"
             )
         return commands
-    remaining = next((e.facts.get("policy_without") for e in denies), None)
+    # Put the policy back without the blamed statements, everything else kept exactly (the TLS-only
+    # statement, other principals' grants). Only a policy with nothing else left is deleted.
+    certain = any(e.facts.get("certain") for e in denies)
+    field = "policy_without" if certain else "policy_without_possible"
+    commands = [] if certain else [f"# only if the condition of {_sids(denies)} applies to the image function"]
+    remaining = next((e.facts.get(field) for e in denies), None)
     if remaining is None:
-        return [f"aws s3api delete-bucket-policy --bucket {target.bucket}"]
-    return [f"aws s3api put-bucket-policy --bucket {target.bucket} --policy {shlex.quote(remaining)}"]
+        return [*commands, f"aws s3api delete-bucket-policy --bucket {target.bucket}"]
+    return [*commands, f"aws s3api put-bucket-policy --bucket {target.bucket} --policy {shlex.quote(remaining)}"]
+
+
+def _sids(denies: list[Evidence]) -> str:
+    return ", ".join(str(e.facts.get("sid") or f"#{e.facts.get('index')}") for e in denies)
 
 
 def _role(root: Hypothesis, cited: list[Evidence], target: Target) -> list[str]:

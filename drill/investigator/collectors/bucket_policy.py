@@ -19,6 +19,10 @@ from drill.investigator.policy import (
 SOURCE = "bucket_policy"
 
 
+def compact(document: dict | None) -> str | None:
+    return None if document is None else json.dumps(document, separators=(",", ":"))
+
+
 def caller_of(scope: Scope) -> Caller:
     target = scope.target
     if not target.role_arn:
@@ -52,8 +56,10 @@ def collect(scope: Scope) -> list[Evidence]:
     all_statements = statements(document)
     fault_role = target.declared_role_arn or target.role_arn  # the role the fault injector was given
     certain_indexes = [i for i, ms in denies.items() if all(m.certain for m in ms)]
-    # What the policy would be without the certain denies: the exact `put-bucket-policy` fix.
+    # What the policy would be without the certain denies: the exact `put-bucket-policy` fix. An uncertain
+    # Deny stays in it; only when no Deny is certain does the fix offer to drop the possible ones.
     remaining = without_statements(document, certain_indexes)
+    possible = without_statements(document, list(denies))
     for index, matches in sorted(denies.items()):
         sid = matches[0].sid
         actions = sorted({m.action for m in matches})
@@ -74,7 +80,8 @@ def collect(scope: Scope) -> list[Evidence]:
                 "actions": actions,
                 "injected": injected,
                 "bucket": target.bucket,
-                "policy_without": None if remaining is None else json.dumps(remaining, separators=(",", ":")),
+                "policy_without": compact(remaining),
+                "policy_without_possible": compact(possible),
             },
         )
     if not denies:
