@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import botocore.awsrequest
 import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
@@ -296,16 +297,26 @@ def test_alarm_history_collector_puts_state_changes_on_the_timeline():
     assert [t.event for t in entries[:-1]] == [item.event]
 
 
+def answer_by_operation(client, answers: dict[str, dict]) -> None:
+    """Answer each operation with its own response, whatever the order of the calls: the collectors run
+    concurrently on one client, and Stubber's one queue would hand one collector's answer to the other."""
+
+    def answer(model, **_):
+        parsed = answers[model.name]
+        status = parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+        return botocore.awsrequest.AWSResponse(None, status, {}, None), parsed
+
+    client.meta.events.register_first("before-call.*.*", answer)
+
+
 def test_alarm_history_not_implemented_is_reported_and_the_rest_goes_on():
     client = no_retry_client("cloudwatch")
-    stubber = Stubber(client)
-    stubber.add_client_error("describe_alarm_history", service_error_code="NotImplemented", http_status_code=501)
-    stubber.add_response("describe_alarms", {"MetricAlarms": []}, {"AlarmNames": list(TARGET.alarms.values())})
+    not_implemented = {"Error": {"Code": "NotImplemented", "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": 501}}
+    answer_by_operation(client, {"DescribeAlarmHistory": not_implemented, "DescribeAlarms": {"MetricAlarms": []}})
     scope = scope_with("cloudwatch", client)
-    with stubber:
-        items = collectors.collect_all(
-            scope, [(alarm_history.SOURCE, alarm_history.collect), (alarms.SOURCE, alarms.collect)]
-        )
+    items = collectors.collect_all(
+        scope, [(alarm_history.SOURCE, alarm_history.collect), (alarms.SOURCE, alarms.collect)]
+    )
     assert items[0].id == "alarm_history-unavailable" and "not implemented" in items[0].detail
     assert [i.source for i in items[1:]] == ["alarms", "alarms"]  # both alarms reported missing
     assert all("does not exist" in i.detail for i in items[1:])
@@ -504,7 +515,7 @@ def test_a_deny_is_injected_only_when_it_is_exactly_one_of_the_fault_injectors_s
     stubber = Stubber(client)
     policy = {"Version": "2012-10-17", "Statement": [exact, look_alike]}
     stubber.add_response("get_bucket_policy", {"Policy": json.dumps(policy)}, {"Bucket": BUCKET})
-    stubber.add_response("list_objects_v2", {"Contents": [{"Key": "a.jpg"}]}, {"Bucket": BUCKET, "MaxKeys": ANY})
+    stubber.add_response("list_objects_v2", {"Contents": [{"Key": "a.jpg"}]}, {"Bucket": BUCKET})
     with stubber:
         found = bucket_policy.collect(scope_with("s3", client))
     assert [(e.facts["sid"], e.facts["injected"]) for e in found] == [

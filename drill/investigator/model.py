@@ -39,6 +39,10 @@ REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
     "no_images",
     "unknown",
 )
+# "Now" for an incident: symptoms later than this before the investigation are current, earlier ones past.
+# CloudWatch publishes one-minute metrics a minute or two late, so less than five minutes reads as silence.
+RECENT_MINUTES = 5
+Status = Literal["fault", "healthy", "recovered"]
 # The tag keys every resource of the stack carries (provider default tags, see the README's "Tags").
 APPLICATION_TAG_KEYS = ("Application", "Stack")
 
@@ -190,8 +194,45 @@ class ResourceTags:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """A past incident: symptoms from `start` to `end` that stopped while no cause holds now."""
+
+    start: str
+    end: str
+    evidence: tuple[str, ...]  # the past symptoms, and the changes CloudTrail saw around them
+    recovery: tuple[str, ...]  # what shows requests succeed now (recent traffic, probes)
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "evidence": list(self.evidence),
+            "recovery": list(self.recovery),
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class Share:
+    """The share of requests that failed in the window, as one source counts them."""
+
+    source: str
+    failing: float
+    requests: float | None  # None: the source does not count requests (then no share)
+    what: str  # what was counted, for a person
+
+    @property
+    def share(self) -> float | None:
+        return round(self.failing / self.requests, 3) if self.requests else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"failing": self.failing, "requests": self.requests, "share": self.share, "what": self.what}
+
+
+@dataclass(frozen=True)
 class Report:
-    status: Literal["fault", "healthy"]
+    status: Status
     root_cause: Hypothesis | None
     hypotheses: tuple[Hypothesis, ...]
     evidence: tuple[Evidence, ...]
@@ -204,6 +245,8 @@ class Report:
     sources: tuple[SourceTiming, ...] = ()
     tags: tuple[ResourceTags, ...] = ()
     seconds: float | None = None  # the whole collection (sources run concurrently)
+    incident: Incident | None = None  # set when the status is `recovered`
+    shares: tuple[Share, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         root = self.root_cause
@@ -226,4 +269,6 @@ class Report:
             "sources": {s.name: {"seconds": s.seconds, "available": s.available} for s in self.sources},
             "seconds": self.seconds,
             "tags": [t.to_json() for t in self.tags],
+            "incident": None if self.incident is None else self.incident.to_json(),
+            "shares": {s.source: s.to_json() for s in self.shares},
         }

@@ -10,6 +10,7 @@ from botocore.parsers import ResponseParserError
 
 from drill.aws import FATAL_ERRORS, SOURCE_ERRORS, error_code
 from drill.investigator.collectors import (
+    access_logs,
     alarm_history,
     alarms,
     api_stage,
@@ -42,6 +43,7 @@ COLLECTORS: tuple[tuple[str, Collector], ...] = (
     (alarm_history.SOURCE, alarm_history.collect),
     (metrics.SOURCE, metrics.collect),
     (logs.SOURCE, logs.collect),
+    (access_logs.SOURCE, access_logs.collect),
     (cloudtrail.SOURCE, cloudtrail.collect),
     (tags.SOURCE, tags.collect),
 )

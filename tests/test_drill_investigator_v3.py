@@ -1,0 +1,299 @@
+"""Investigator v3 (issue 21) against moto: time (an incident that is over is `recovered`), share (part of
+the requests failing, a partial cause), and clients' errors (4XX that are not throttling are not a fault).
+
+Each class has more than one variant and a trap that must stay healthy. One moto (mock_aws) serves the
+module; every case builds its own stack under its own prefix, then writes the symptoms as API Gateway,
+Lambda and the access log write them, at the minutes they happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
+
+from components.api_logging import ACCESS_LOG_FIELDS
+from drill.aws import Clients
+from drill.investigator import Report, investigate, resolve_target
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[None]:
+    from moto import mock_aws
+
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            patch.setenv(key, value)
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        yield
+
+
+# ------------------------------------------------------------------------------------------ symptoms, by minute
+def at(minutes_ago: float) -> datetime:
+    return NOW - timedelta(minutes=minutes_ago)
+
+
+def api_metrics(stack: MotoStack, minutes_ago: float, *, count: float, e5xx: float = 0, e4xx: float = 0) -> None:
+    dims = [{"Name": "ApiName", "Value": f"{stack.prefix}-api"}, {"Name": "Stage", "Value": "prod"}]
+    values = (("Count", count), ("5XXError", e5xx), ("4XXError", e4xx))
+    stack.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApiGateway",
+        MetricData=[
+            {"MetricName": n, "Dimensions": dims, "Timestamp": at(minutes_ago), "Value": v, "Unit": "Count"}
+            for n, v in values
+        ],
+    )
+
+
+def function_metrics(stack: MotoStack, minutes_ago: float, **values: float) -> None:
+    dims = [{"Name": "FunctionName", "Value": stack.function}]
+    stack.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {"MetricName": n, "Dimensions": dims, "Timestamp": at(minutes_ago), "Value": v, "Unit": "Count"}
+            for n, v in values.items()
+        ],
+    )
+
+
+def put_lines(stack: MotoStack, group: str, lines: list[tuple[float, dict]]) -> None:
+    logs = stack.client("logs")
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    stream = f"s-{len(lines)}-{lines[0][0]}"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    events = [{"timestamp": int(at(m).timestamp() * 1000), "message": json.dumps(line)} for m, line in lines]
+    logs.put_log_events(
+        logGroupName=group, logStreamName=stream, logEvents=sorted(events, key=lambda e: e["timestamp"])
+    )
+
+
+def error_lines(stack: MotoStack, minutes_ago: float, count: int = 3) -> None:
+    """The image function's `aws call failed` lines (Lambda's JSON log format, top-level fields)."""
+    line = {"level": "ERROR", "message": "aws call failed", "error_code": "AccessDenied", "operation": "GetObject"}
+    put_lines(stack, f"/aws/lambda/{stack.function}", [(minutes_ago, {**line, "bucket": stack.bucket})] * count)
+
+
+def access_log(stack: MotoStack, statuses: list[tuple[float, int]]) -> None:
+    """Turn the stage's access log on (as the stack does) and write one line per request in its format."""
+    group = f"/aws/apigateway/{stack.prefix}-api-access"
+    stack.client("apigateway").update_stage(
+        restApiId=stack.outputs["RestApiId"],
+        stageName="prod",
+        patchOperations=[
+            {
+                "op": "replace",
+                "path": "/accessLogSettings/destinationArn",
+                "value": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}",
+            },
+            {"op": "replace", "path": "/accessLogSettings/format", "value": json.dumps(ACCESS_LOG_FIELDS)},
+        ],
+    )
+    fields = {k: "-" for k in ACCESS_LOG_FIELDS}
+    put_lines(stack, group, [(m, {**fields, "status": str(s), "httpMethod": "GET"}) for m, s in statuses])
+
+
+class Probes:
+    """The probe seam: answers in turn, counting the requests."""
+
+    def __init__(self, *answers: int | None) -> None:
+        self.answers, self.sent = list(answers), 0
+
+    def __call__(self) -> int | None:
+        self.sent += 1
+        return self.answers[min(self.sent, len(self.answers)) - 1]
+
+
+def run(moto, prefix: str, scenario: Callable[[MotoStack], None], probe: Probes | None = None, images: int = 4):
+    stack = build_stack(None, f"aiops-demo-v3-{prefix}", images=images, fault_chain=False, tls_only_policy=False)
+    scenario(stack)
+    clients = Clients(boto3.session.Session(region_name=REGION))
+    target = resolve_target(stack.outputs, clients, account=ACCOUNT, region=REGION)
+    return stack, investigate(clients, target, now=NOW, probe=probe)
+
+
+def past_incident(stack: MotoStack) -> None:
+    """Errors and 5XX from 25 to 23 minutes ago; the 5XX alarm is OK again."""
+    for minutes in (25, 24, 23):
+        api_metrics(stack, minutes, count=10, e5xx=10)
+        function_metrics(stack, minutes, Invocations=10, Errors=10)
+    error_lines(stack, 24)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def evidence(report: Report, source: str) -> list:
+    return [e for e in report.evidence if e.source == source]
+
+
+# ------------------------------------------------------------------------------------------ §1 time
+def test_symptoms_that_stopped_while_recent_requests_succeed_are_recovered_with_the_window(moto):
+    def scenario(stack):
+        past_incident(stack)
+        api_metrics(stack, 2, count=20)  # recent traffic, no 5XX
+        function_metrics(stack, 2, Invocations=20)
+
+    _, report = run(moto, "over", scenario)
+    assert report.status == "recovered" and report.root_cause is None, report.hypotheses
+    incident = report.to_json()["incident"]
+    # Within the minute of the first datapoint (a period holds it), to the end of the last one's period.
+    assert stamp(at(26)) < incident["start"] <= stamp(at(25))
+    assert stamp(at(23)) <= incident["end"] <= stamp(at(22)), incident
+    cited = {e.id: e for e in report.evidence if e.id in incident["recovery"]}
+    assert [e.facts["metric"] for e in cited.values()] == ["api_count"]
+    assert "no change around it is known, so its cause is not named" in incident["summary"]
+    assert report.remediation == () and report.impact_path == ()
+
+
+def test_without_recent_traffic_the_api_is_probed_and_recovery_needs_every_probe_to_succeed(moto):
+    probes = Probes(200)
+    _, report = run(moto, "probed", past_incident, probe=probes)
+    assert probes.sent == 3
+    (probed,) = evidence(report, "probe")
+    assert probed.facts["statuses"] == [200, 200, 200] and "the investigator sent 3" in probed.detail
+    assert report.status == "recovered" and report.incident.recovery == ("probe-1",)
+
+
+def test_a_probe_that_fails_keeps_the_fault_and_no_probe_is_not_recovery(moto):
+    failing = Probes(200, 500)
+    _, report = run(moto, "probe-fails", past_incident, probe=failing)
+    assert report.status == "fault" and report.root_cause.kind == "unknown"
+    assert "probe-1" in report.root_cause.evidence
+    _, report = run(moto, "no-probe", past_incident)  # no seam, no recent traffic: not known to be over
+    assert report.status == "fault" and report.root_cause.kind == "unknown"
+    assert any("whether the incident is over is not known" in n for n in report.notes)
+
+
+def test_a_fault_that_is_still_there_is_never_recovered(moto):
+    def twenty_percent(stack):  # most requests succeed, and it is still a fault
+        past_incident(stack)
+        api_metrics(stack, 2, count=20, e5xx=4)
+
+    def still_denied(stack):  # recent requests succeed (cached listing, say), but the Deny holds
+        past_incident(stack)
+        api_metrics(stack, 2, count=20)
+        inject_fault_like_the_fault_function(stack)
+
+    _, report = run(moto, "twenty", twenty_percent)
+    assert report.status == "fault" and report.root_cause.kind == "unknown"
+    _, report = run(moto, "held", still_denied)
+    assert report.status == "fault" and report.root_cause.kind == "bucket_policy_deny"
+
+
+# ------------------------------------------------------------------------------------------ §2 share
+def deny_keys(stack: MotoStack, resource: str | list[str]) -> None:
+    statement = {
+        "Sid": "HideSome",
+        "Effect": "Deny",
+        "Principal": {"AWS": stack.role_arn},
+        "Action": "s3:GetObject",
+        "Resource": resource,
+    }
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    stack.client("s3").put_bucket_policy(Bucket=stack.bucket, Policy=json.dumps(policy))
+
+
+def test_a_deny_on_some_image_keys_is_the_cause_with_the_share_it_blocks(moto):
+    def on_keys(stack):  # one named key of four
+        deny_keys(stack, [f"arn:aws:s3:::{stack.bucket}/image-2.png"])
+        api_metrics(stack, 2, count=20, e5xx=5)
+
+    def on_pattern(stack):  # a wildcard that covers two of the four keys
+        deny_keys(stack, [f"arn:aws:s3:::{stack.bucket}/image-0*", f"arn:aws:s3:::{stack.bucket}/image-1*"])
+        api_metrics(stack, 2, count=20, e5xx=10)
+
+    for case, scenario, share in (("keys", on_keys, "25%"), ("pattern", on_pattern, "50%")):
+        stack, report = run(moto, f"partial-{case}", scenario)
+        root = report.root_cause
+        assert report.status == "fault" and root.kind == "bucket_policy_deny" and root.resource == stack.bucket
+        assert f"{share} of them (of 4 listed images)" in root.summary
+        (deny,) = [e for e in evidence(report, "bucket_policy") if e.facts.get("deny")]
+        assert deny.facts["share"] == float(share.rstrip("%")) / 100
+
+
+def test_a_deny_on_keys_that_hold_no_image_is_not_a_cause(moto):
+    def trap(stack):
+        deny_keys(stack, f"arn:aws:s3:::{stack.bucket}/private/*")
+        api_metrics(stack, 2, count=20)
+
+    _, report = run(moto, "partial-trap", trap)
+    assert report.status == "healthy", report.hypotheses
+    (policy,) = evidence(report, "bucket_policy")
+    assert "none denies" in policy.detail
+
+
+def test_reserved_concurrency_below_demand_with_throttles_is_function_throttled(moto):
+    def limited(stack):
+        stack.client("lambda").put_function_concurrency(FunctionName=stack.function, ReservedConcurrentExecutions=2)
+        api_metrics(stack, 2, count=40, e5xx=8)
+        function_metrics(stack, 2, Invocations=32, Throttles=8)
+
+    def roomy(stack):  # the trap: reserved concurrency that Lambda never hits
+        stack.client("lambda").put_function_concurrency(FunctionName=stack.function, ReservedConcurrentExecutions=5)
+        api_metrics(stack, 2, count=40)
+        function_metrics(stack, 2, Invocations=40)
+
+    stack, report = run(moto, "limited", limited)
+    assert report.root_cause.kind == "function_throttled" and report.root_cause.resource == stack.function
+    assert "reserved concurrency 2, below demand: Lambda throttled 8 invocations" in report.root_cause.summary
+    assert "20% of the calls" in report.root_cause.summary
+    shares = report.to_json()["shares"]
+    assert shares["metrics"]["share"] == 0.2 and shares["metrics"]["requests"] == 40
+    _, report = run(moto, "roomy", roomy)
+    assert report.status == "healthy", report.hypotheses
+
+
+def test_the_report_gives_the_share_of_failing_requests_per_source(moto):
+    def scenario(stack):
+        deny_keys(stack, [f"arn:aws:s3:::{stack.bucket}/image-2.png"])
+        api_metrics(stack, 3, count=20, e5xx=5)
+        function_metrics(stack, 3, Invocations=20, Errors=0)
+        error_lines(stack, 3, count=5)
+        access_log(stack, [(3, 200)] * 15 + [(3, 500)] * 5 + [(3, 404)] * 2)
+
+    _, report = run(moto, "shares", scenario)
+    shares = report.to_json()["shares"]
+    assert {k: (v["failing"], v["requests"], v["share"]) for k, v in shares.items()} == {
+        "metrics": (5, 20, 0.25),
+        "logs": (5, 20, 0.25),
+        "access_logs": (5, 22, 0.227),
+    }
+
+
+# ------------------------------------------------------------------------------------------ §3 clients' errors
+def test_4xx_that_are_not_throttling_are_clients_errors_and_the_stack_is_healthy(moto):
+    def metrics_only(stack):
+        api_metrics(stack, 3, count=40, e4xx=12)
+
+    def with_access_log(stack):
+        api_metrics(stack, 3, count=40, e4xx=12)
+        access_log(stack, [(3, 200)] * 28 + [(3, 404)] * 8 + [(3, 403)] * 4)
+
+    _, report = run(moto, "4xx-metrics", metrics_only)
+    assert report.status == "healthy", report.hypotheses
+    (note,) = [n for n in report.notes if n.startswith("Client errors")]
+    assert "12 4XX datapoints of 40 requests (30%)" in note and "decided by the stage's limits alone" in note
+    _, report = run(moto, "4xx-log", with_access_log)
+    assert report.status == "healthy", report.hypotheses
+    (note,) = [n for n in report.notes if n.startswith("Client errors")]
+    assert "12 4XX in the access log of 40 requests (30%)" in note and "decided by the access log" in note
+
+
+def test_429s_in_the_access_log_are_throttling_even_with_a_roomy_stage(moto):
+    def throttled_by_account(stack):  # the trap the other way round: these 4XX are the service's
+        api_metrics(stack, 3, count=40, e4xx=12)
+        access_log(stack, [(3, 200)] * 28 + [(3, 429)] * 12)
+
+    _, report = run(moto, "429", throttled_by_account)
+    assert report.status == "fault" and report.root_cause.kind == "unknown"
+    cited = set(report.root_cause.evidence)
+    assert {e.id for e in evidence(report, "access_logs")} <= cited
