@@ -30,9 +30,16 @@ def investigate_step(drill: Drill, *, since_minutes: float, expect: str | None =
     """Run the investigator; with `expect`, the step succeeds only if that is the root cause's kind."""
     start = drill.clock()
     target = resolve_target(drill.outputs.values, drill.clients, account=drill.account, region=drill.region)
-    report = investigate(drill.clients, target, since_minutes=since_minutes, now=drill.wall())
+    # The investigator probes the API (through the drill's seam) only when the symptoms are past and no
+    # recent request shows whether it works now.
+    report = investigate(
+        drill.clients, target, since_minutes=since_minutes, now=drill.wall(), probe=lambda: drill.probe().status
+    )
     root = report.root_cause
-    summary = f"{report.status}: {root.kind} on {root.resource}" if root else "healthy: no root cause"
+    if report.incident:  # over: a miss for `run`, which expects the fault it injected to hold
+        summary = f"recovered: incident from {report.incident.start} to {report.incident.end}, no cause holds now"
+    else:
+        summary = f"{report.status}: {root.kind} on {root.resource}" if root else "healthy: no root cause"
     ok = expect is None or (root is not None and root.kind == expect)
     data = report.to_json()
     return StepResult("investigate", ok, drill.clock() - start, summary, to_markdown(report).splitlines(), data), report
