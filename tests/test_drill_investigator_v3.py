@@ -24,7 +24,9 @@ from test_drill_collectors import TARGET, item
 from components.api_logging import ACCESS_LOG_FIELDS
 from drill.aws import Clients
 from drill.investigator import Report, investigate, resolve_target
-from drill.investigator.collectors import COLLECTORS
+from drill.investigator.collectors import COLLECTORS, bucket_policy
+from drill.investigator.collectors._base import Scope
+from drill.investigator.model import Window
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # Every source but the two moto lacks (LookupEvents, DescribeAlarmHistory: unavailable, after retries) and
@@ -377,3 +379,98 @@ def test_an_investigation_with_every_source_takes_under_five_seconds_against_mot
     assert [s.name for s in report.sources] == [name for name, _ in COLLECTORS]  # every source, the new ones too
     print(f"investigation against moto: median {statistics.median(seconds):.2f} s of {len(seconds)}")
     assert statistics.median(seconds) < 5
+
+
+# ------------------------------------------------------------------------------------------ §4 conditions
+def conditioned(sid: str, condition: dict) -> dict:
+    return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Condition": condition}
+
+
+CONDITIONS = {
+    # decided from the function's situation: it runs in no VPC, so it has no endpoint and no VPC
+    "OnlyThroughEndpoint": ({"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c"}}, True),
+    "NoVpcNoAccess": ({"Null": {"aws:SourceVpc": "true"}}, True),
+    # the role's tags are its session's principal tags (the stack tags every resource)
+    "ThisApplication": ({"StringEquals": {"aws:PrincipalTag/Application": "aiops-demo"}}, True),
+    "OtherApplication": ({"StringEquals": {"aws:PrincipalTag/Application": "payments"}}, None),
+    # absent key, negated operator: true (IAM's rule)
+    "OwnersOnly": ({"StringNotEquals": {"aws:PrincipalTag/Owner": "images-team"}}, True),
+    "OtherRegions": ({"StringNotEquals": {"aws:RequestedRegion": REGION}}, None),
+    "ViaServicesOnly": ({"Bool": {"aws:ViaAWSService": "true"}}, None),
+    # cannot be known: the network the call leaves from
+    "OfficeOnly": ({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, False),
+}
+
+
+def test_conditions_the_functions_situation_decides_are_decided_and_the_rest_named(moto):
+    stack = build_stack(None, "aiops-demo-v3-conditions", images=2, fault_chain=False, tls_only_policy=False)
+    statements = [
+        {**conditioned(sid, condition), "Resource": f"arn:aws:s3:::{stack.bucket}/*"}
+        for sid, (condition, _) in CONDITIONS.items()
+    ]
+    stack.client("s3").put_bucket_policy(
+        Bucket=stack.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements})
+    )
+    target = resolve_target(stack.outputs, moto, account=ACCOUNT, region=REGION)
+    found = bucket_policy.collect(Scope(clients=moto, target=target, window=Window.last(30, NOW)))
+    decided = {e.facts["sid"]: e.facts["certain"] for e in found if e.facts.get("deny")}
+    assert decided == {sid: certain for sid, (_, certain) in CONDITIONS.items() if certain is not None}
+    (office,) = [e for e in found if e.facts.get("sid") == "OfficeOnly"]
+    assert "aws:SourceIp" in office.detail and "the public address the function's calls leave from" in office.detail
+
+
+def test_in_a_vpc_the_endpoint_condition_stays_unknown_and_says_why():
+    from drill.investigator.policy import Caller, Situation, condition_applies
+
+    inside = Caller.lambda_role(TARGET.role_arn, None, ACCOUNT, None, Situation(REGION, "vpc-0abc", {}))
+    outside = Caller.lambda_role(TARGET.role_arn, None, ACCOUNT, None, Situation(REGION, "", {}))
+    statement = conditioned("S", {"StringNotEquals": {"aws:SourceVpc": "vpc-0abc"}})
+    answer, why = condition_applies(statement, inside)
+    assert answer is None and "the function runs in vpc-0abc" in why
+    assert condition_applies(statement, outside)[0] is True  # absent key, negated operator
+    assert condition_applies(conditioned("S", {"StringEquals": {"aws:SourceVpc": "vpc-0abc"}}), outside)[0] is False
+    unknown_tags = Caller.lambda_role(TARGET.role_arn, None, ACCOUNT, None, Situation(REGION, "", None))
+    tagged = conditioned("S", {"StringNotEquals": {"aws:PrincipalTag/Owner": "x"}})
+    assert condition_applies(tagged, unknown_tags)[0] is None  # the role's tags could not be read
+
+
+def test_a_deny_decided_from_the_situation_is_the_root_cause_and_an_inapplicable_one_a_trap(moto):
+    def only_through_endpoint(stack):
+        condition, _ = CONDITIONS["OnlyThroughEndpoint"]
+        deny = {**conditioned("OnlyThroughEndpoint", condition), "Resource": f"arn:aws:s3:::{stack.bucket}/*"}
+        stack.client("s3").put_bucket_policy(
+            Bucket=stack.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+        )
+        api_metrics(stack, 2, count=10, e5xx=10)
+
+    def other_application(stack):
+        statements = [
+            {**conditioned(sid, CONDITIONS[sid][0]), "Resource": f"arn:aws:s3:::{stack.bucket}/*"}
+            for sid in ("OtherApplication", "OtherRegions", "ViaServicesOnly")
+        ]
+        stack.client("s3").put_bucket_policy(
+            Bucket=stack.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements})
+        )
+        api_metrics(stack, 2, count=10)
+
+    _, report = run(moto, "endpoint", only_through_endpoint)
+    assert report.root_cause.kind == "bucket_policy_deny" and "denies" in report.root_cause.summary
+    _, report = run(moto, "other-app", other_application)
+    assert report.status == "healthy" and report.hypotheses == ()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [lambda b: b.upper(), lambda b: f"{b} ", lambda b: b[:-1], lambda b: f"{b}-copy"],
+    ids=["case", "trailing-space", "one-character-less", "another-existing-bucket"],
+)
+def test_a_parameter_that_is_not_the_stacks_bucket_exactly_is_parameter_wrong_bucket(moto, value):
+    def scenario(stack):
+        wrong = value(stack.bucket)
+        if wrong.endswith("-copy"):
+            stack.client("s3").create_bucket(Bucket=wrong, CreateBucketConfiguration={"LocationConstraint": REGION})
+        stack.client("ssm").put_parameter(Name=stack.parameter, Value=wrong, Type="String", Overwrite=True)
+
+    stack, report = run(moto, f"param-{len(str(value))}-{id(value) % 997}", scenario, images=1)
+    assert report.status == "fault" and report.root_cause.kind == "parameter_wrong_bucket", report.hypotheses
+    assert report.root_cause.resource == stack.parameter

@@ -82,9 +82,7 @@ class Evidences:
         failing = FAILURE_METRICS | ({"api_4xx"} if throttled else set())
         metrics = [e for e in self.of("metrics") if e.facts.get("metric") in failing and e.facts.get("sum", 0)]
         access = [
-            e
-            for e in self.of("access_logs")
-            if e.facts.get("5xx", 0) > 0 or (throttled and e.facts.get("429", 0) > 0)
+            e for e in self.of("access_logs") if e.facts.get("5xx", 0) > 0 or (throttled and e.facts.get("429", 0) > 0)
         ]
         probes = [e for e in self.of("probe") if e.facts.get("failing", 0) > 0]
         errors = [e for e in self.of("logs") if e.facts.get("error_code") and e.facts.get("count", 0) > 0]

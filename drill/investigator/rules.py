@@ -112,7 +112,9 @@ def parameter_wrong_bucket(ev: Evidences) -> Hypothesis | None:
         return None
     facts = wrong[0].facts
     exists = facts.get("bucket_exists")
-    base = {False: 0.6, None: 0.45, True: 0.35}[exists]
+    # Any difference, however small (a case, a trailing space), is another bucket: the function's role may
+    # read only the stack's bucket, so the calls fail, or serve what the stack did not put there.
+    base = {False: 0.6, None: 0.6, True: 0.5}[exists]
     state = {False: "which does not exist", None: "which could not be checked", True: "another existing bucket"}
     summary = (
         f"The parameter {facts['name']} names bucket {facts['value']!r}, {state[exists]}, instead of the "

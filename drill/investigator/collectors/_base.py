@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from drill.aws import Clients, error_code
 from drill.investigator.model import Evidence, Target, Window, iso
+from drill.investigator.policy_conditions import Caller, Situation
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -102,3 +103,30 @@ def sample_object_arn(scope: Scope) -> str:
         keys = image_keys(scope)
         scope._cache["sample"] = f"{scope.target.bucket_arn}/{keys[0] if keys else 'example.jpg'}"
     return scope._cache["sample"]
+
+
+def function_caller(scope: Scope) -> Caller:
+    """The image function's calls as IAM sees them: its role's session, with the condition keys its
+    situation decides (region, VPC or none, the role's tags). Read once per investigation; what cannot be
+    read stays unknown, and a condition on it stays uncertain."""
+    target = scope.target
+    if not target.role_arn:
+        raise SourceUnavailable(target.notes.get("role_arn", "the image function's role is unknown"))
+    with scope._cache.setdefault("caller-lock", Lock()):
+        if "caller" not in scope._cache:
+            vpc_id = tags = None
+            try:
+                config = scope.clients.lambda_.get_function_configuration(FunctionName=target.function_name)
+                vpc_id = (config.get("VpcConfig") or {}).get("VpcId") or ""
+            except ClientError:
+                pass  # the function source reports it
+            try:
+                listed = scope.clients.iam.list_role_tags(RoleName=target.role_name).get("Tags", [])
+                tags = {t["Key"]: t["Value"] for t in listed}
+            except ClientError:
+                pass
+            situation = Situation(region=target.region, vpc_id=vpc_id, role_tags=tags)
+            scope._cache["caller"] = Caller.lambda_role(
+                target.role_arn, target.session_arn, target.account, target.role_id, situation
+            )
+        return scope._cache["caller"]

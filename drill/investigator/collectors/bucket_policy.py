@@ -11,6 +11,7 @@ from drill.investigator.collectors._base import (
     EvidenceList,
     Scope,
     SourceUnavailable,
+    function_caller,
     image_keys,
     is_code,
     sample_object_arn,
@@ -40,11 +41,10 @@ def compact(document: dict | None) -> str | None:
 
 
 def caller_of(scope: Scope) -> Caller:
-    target = scope.target
-    if not target.role_arn:
-        reason = target.notes.get("role_arn", "the image function's role is unknown")
-        raise SourceUnavailable(f"cannot tell whom the policy denies: {reason}")
-    return Caller.lambda_role(target.role_arn, target.session_arn, target.account, target.role_id)
+    try:
+        return function_caller(scope)
+    except SourceUnavailable as err:
+        raise SourceUnavailable(f"cannot tell whom the policy denies: {err}") from err
 
 
 def collect(scope: Scope) -> list[Evidence]:
