@@ -31,6 +31,7 @@ STATE = {
         "function", 1, env_matches=False, function=FUNCTION, variable="BUCKET_NAME_PARAMETER", value="/x", expected="/p"
     ),
     "function_role_changed": item("function", 2, role_matches=False, function=FUNCTION, role="r2", expected="r1"),
+    "role_trust_broken": item("role_trust", 1, role=ROLE_ARN, trusted=False, verdict="not allowed", certain=True),
     "role_permission_missing": item(
         "role_policy", 1, decision="explicitDeny", certain=True, action="s3:GetObject", role=ROLE_ARN, statements=[]
     ),
@@ -47,8 +48,8 @@ SYMPTOM = item("alarms", 1, alarm="a", purpose="api_5xx", state="ALARM", resourc
 
 # (one cause, another cause, the root cause when both hold). Read as: a request reaches the stage's
 # throttling, then API Gateway's permission to invoke, then Lambda's concurrency, then the function's
-# configuration (environment, role), then the role's permissions, the parameter, the bucket's policy
-# and last the images in it.
+# configuration (environment, role), then Lambda assuming that role (its trust policy), then the role's
+# permissions, the parameter, the bucket's policy and last the images in it.
 EXPECTED_ROOT = [
     ("api_throttled", "api_permission_missing", "api_throttled"),
     ("api_throttled", "function_throttled", "api_throttled"),
@@ -85,6 +86,16 @@ EXPECTED_ROOT = [
     ("function_role_changed", "parameter_wrong_bucket", "function_role_changed"),
     ("function_role_changed", "bucket_policy_deny", "function_role_changed"),
     ("function_role_changed", "no_images", "function_role_changed"),
+    ("api_throttled", "role_trust_broken", "api_throttled"),
+    ("api_permission_missing", "role_trust_broken", "api_permission_missing"),
+    ("function_throttled", "role_trust_broken", "function_throttled"),
+    ("function_environment_changed", "role_trust_broken", "function_environment_changed"),
+    ("function_role_changed", "role_trust_broken", "function_role_changed"),
+    ("role_trust_broken", "role_permission_missing", "role_trust_broken"),
+    ("role_trust_broken", "parameter_missing", "role_trust_broken"),
+    ("role_trust_broken", "parameter_wrong_bucket", "role_trust_broken"),
+    ("role_trust_broken", "bucket_policy_deny", "role_trust_broken"),
+    ("role_trust_broken", "no_images", "role_trust_broken"),
     ("role_permission_missing", "parameter_missing", "role_permission_missing"),
     ("role_permission_missing", "parameter_wrong_bucket", "role_permission_missing"),
     ("role_permission_missing", "bucket_policy_deny", "role_permission_missing"),

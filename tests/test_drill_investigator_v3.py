@@ -474,3 +474,49 @@ def test_a_parameter_that_is_not_the_stacks_bucket_exactly_is_parameter_wrong_bu
     stack, report = run(moto, f"param-{len(str(value))}-{id(value) % 997}", scenario, images=1)
     assert report.status == "fault" and report.root_cause.kind == "parameter_wrong_bucket", report.hypotheses
     assert report.root_cause.resource == stack.parameter
+
+
+# ------------------------------------------------------------------------------------------ §5 role trust
+def trust(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+LAMBDA_ALLOW = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+
+
+@pytest.mark.parametrize(
+    ("case", "document", "kind"),
+    [
+        ("ec2-only", trust({**LAMBDA_ALLOW, "Principal": {"Service": "ec2.amazonaws.com"}}), "role_trust_broken"),
+        (
+            "lambda-denied",
+            trust(LAMBDA_ALLOW, {**LAMBDA_ALLOW, "Effect": "Deny", "Sid": "NoLambda"}),
+            "role_trust_broken",
+        ),
+        (
+            "edge-too",  # the trap: one more trusted service changes nothing for Lambda
+            trust({**LAMBDA_ALLOW, "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]}}),
+            None,
+        ),
+    ],
+)
+def test_a_trust_policy_lambda_cannot_assume_is_role_trust_broken(moto, case, document, kind):
+    def scenario(stack):
+        stack.client("iam").update_assume_role_policy(RoleName=stack.role_name, PolicyDocument=document)
+        api_metrics(stack, 2, count=10, e5xx=10 if kind else 0)
+
+    stack, report = run(moto, f"trust-{case}", scenario, images=1)
+    if kind is None:
+        assert report.status == "healthy" and report.hypotheses == (), report.hypotheses
+        return
+    assert report.root_cause.kind == kind and report.root_cause.resource == stack.role_arn
+    assert "before the handler runs" in report.root_cause.summary
+    fix = report.remediation[1]
+    assert fix.startswith(f"aws iam update-assume-role-policy --role-name {stack.role_name} --policy-document ")
+
+
+def test_the_trust_policy_the_fix_puts_back_is_the_stacks():
+    from components.function import LAMBDA_TRUST as DECLARED
+    from drill.investigator.remediation import LAMBDA_TRUST
+
+    assert LAMBDA_TRUST == DECLARED

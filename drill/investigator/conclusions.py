@@ -19,6 +19,7 @@ EXPECTED_FAILURE = {
     "api_permission_missing": "never invoked: API Gateway may not invoke it",
     "function_environment_changed": "reads the wrong (or no) parameter",
     "function_role_changed": "calls AWS as another role",
+    "role_trust_broken": "never runs: Lambda cannot assume its role",
     "unknown": "errors of unknown cause",
 }
 # What the API answers when each cause holds (default: 5XX, a 500 from the function).
@@ -45,7 +46,7 @@ def cause(root: Hypothesis, cited: Sequence[Evidence]) -> str:
         missing = [e for e in cited if e.source == "role_policy"]
         verdicts = "; ".join(f"{e.facts['action']} {e.facts['decision']}" for e in missing)
         return f"role {root.resource.rsplit('/', 1)[-1]}: {verdicts}"
-    states = ("parameter", "images", "concurrency", "api", "function_policy", "function")
+    states = ("parameter", "images", "concurrency", "api", "function_policy", "function", "role_trust")
     state = next((e for e in cited if e.source in states), None)
     return state.detail if state else root.summary
 

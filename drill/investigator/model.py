@@ -13,6 +13,7 @@ RootCauseKind = Literal[
     "function_throttled",
     "function_environment_changed",
     "function_role_changed",
+    "role_trust_broken",
     "role_permission_missing",
     "parameter_missing",
     "parameter_wrong_bucket",
@@ -32,6 +33,7 @@ REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
     "function_throttled",
     "function_environment_changed",
     "function_role_changed",
+    "role_trust_broken",  # Lambda assumes the role the configuration names before the handler runs
     "role_permission_missing",
     "parameter_missing",
     "parameter_wrong_bucket",

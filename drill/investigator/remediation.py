@@ -11,6 +11,12 @@ from drill.investigator.model import Evidence, Hypothesis, Target
 
 RESTORE_PAYLOAD = json.dumps({"action": "restore"}, separators=(",", ":"))
 PERMISSION_SID = "AllowApiGatewayInvokeRandom"
+# The trust policy the stack gives the function's role (components/iam.py service_trust_policy for
+# lambda.amazonaws.com; tests/test_drill_investigator_v3.py proves the two equal).
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 
 def _cited(root: Hypothesis, evidence: Sequence[Evidence]) -> list[Evidence]:
@@ -179,6 +185,13 @@ def remediation(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
         return _role_swap(cited, target)
     if root.kind == "api_throttled":
         return _throttle(root, cited, target)
+    if root.kind == "role_trust_broken":
+        trust = json.dumps(LAMBDA_TRUST, separators=(",", ":"))
+        return [
+            "pulumi up  # re-applies the stack's trust policy of the function's role",
+            f"aws iam update-assume-role-policy --role-name {root.resource.rsplit('/', 1)[-1]} "
+            f"--policy-document {shlex.quote(trust)}",
+        ]
     return _next_checks(target)
 
 
@@ -202,6 +215,8 @@ REMEDIATION_NOTES = {
     "role back.",
     "api_throttled": "Stage-wide limits come from config apiThrottlingRateLimit/apiThrottlingBurstLimit (defaults "
     "100/50); a per-route override is not the stack's, so the command overwrites it with the same defaults.",
+    "role_trust_broken": "The role's trust policy is managed by Pulumi: `pulumi refresh` shows the drift and "
+    "`pulumi up` puts it back.",
     "unknown": "No fix is known: the commands look where the investigator could not (the function's logs, "
     "AWS Health, the organization's SCPs from its management account).",
 }

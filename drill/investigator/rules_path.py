@@ -116,3 +116,31 @@ def function_role_changed(ev: Evidences) -> Hypothesis | None:
         logs=ev.logs(S3_DENIED | SSM_DENIED),
         changes=ev.changes(CONFIGURATION, facts["function"], field="role"),
     )
+
+
+TRUST_CHANGES = {"UpdateAssumeRolePolicy"}
+
+
+def role_trust_broken(ev: Evidences) -> Hypothesis | None:
+    broken = [e for e in ev.of("role_trust") if e.facts.get("trusted") is False]
+    if not broken:
+        return None
+    facts = broken[0].facts
+    role = str(facts["role"])
+    summary = (
+        f"The trust policy of the image function's role {role.rsplit('/', 1)[-1]} "
+        f"{'denies' if facts['verdict'] == 'denied' else 'does not allow'} lambda.amazonaws.com sts:AssumeRole, so "
+        "Lambda cannot run the function: every invocation fails before the handler runs (no function logs) and "
+        "the API answers 5XX."
+    )
+    # The function never runs: its Errors metric and the API's 5XX corroborate, not its (absent) log lines.
+    return hypothesis(
+        "role_trust_broken",
+        role,
+        0.7 if facts.get("certain") else 0.3,
+        broken,
+        summary,
+        ev,
+        logs=ev.metric("api_5xx") or ev.metric("fn_errors"),
+        changes=ev.changes(TRUST_CHANGES, role.rsplit("/", 1)[-1]),
+    )

@@ -24,6 +24,7 @@ from drill.investigator.collectors import (
     metrics,
     parameter,
     role,
+    role_trust,
     tags,
 )
 from drill.investigator.collectors._base import Collector, Scope, SourceUnavailable
@@ -36,6 +37,7 @@ COLLECTORS: tuple[tuple[str, Collector], ...] = (
     (function.SOURCE, function.collect),
     (bucket_policy.SOURCE, bucket_policy.collect),
     (role.SOURCE, role.collect),
+    (role_trust.SOURCE, role_trust.collect),
     (parameter.SOURCE, parameter.collect),
     (images.SOURCE, images.collect),
     (concurrency.SOURCE, concurrency.collect),
