@@ -27,6 +27,9 @@ STATE = {
         "function_policy", 1, allows_api=False, function=FUNCTION, api="a1b2c3", source_arn="arn", others=[]
     ),
     "function_throttled": item("concurrency", 1, reserved=0, function=FUNCTION),
+    "function_configuration_changed": item(
+        "drift", 1, resource=FUNCTION, property="handler", declared="handler.handler", live="x.y", breaks=True
+    ),
     "function_environment_changed": item(
         "function", 1, env_matches=False, function=FUNCTION, variable="BUCKET_NAME_PARAMETER", value="/x", expected="/p"
     ),
@@ -48,8 +51,9 @@ SYMPTOM = item("alarms", 1, alarm="a", purpose="api_5xx", state="ALARM", resourc
 
 # (one cause, another cause, the root cause when both hold). Read as: a request reaches the stage's
 # throttling, then API Gateway's permission to invoke, then Lambda's concurrency, then the function's
-# configuration (environment, role), then Lambda assuming that role (its trust policy), then the role's
-# permissions, the parameter, the bucket's policy and last the images in it.
+# configuration (handler, runtime, layers, timeout, memory; then environment, role), then Lambda
+# assuming that role (its trust policy), then the role's permissions, the parameter, the bucket's
+# policy and last the images in it.
 EXPECTED_ROOT = [
     ("api_throttled", "api_permission_missing", "api_throttled"),
     ("api_throttled", "function_throttled", "api_throttled"),
@@ -75,6 +79,17 @@ EXPECTED_ROOT = [
     ("function_throttled", "parameter_wrong_bucket", "function_throttled"),
     ("function_throttled", "bucket_policy_deny", "function_throttled"),
     ("function_throttled", "no_images", "function_throttled"),
+    ("api_throttled", "function_configuration_changed", "api_throttled"),
+    ("api_permission_missing", "function_configuration_changed", "api_permission_missing"),
+    ("function_throttled", "function_configuration_changed", "function_throttled"),
+    ("function_configuration_changed", "function_environment_changed", "function_configuration_changed"),
+    ("function_configuration_changed", "function_role_changed", "function_configuration_changed"),
+    ("function_configuration_changed", "role_trust_broken", "function_configuration_changed"),
+    ("function_configuration_changed", "role_permission_missing", "function_configuration_changed"),
+    ("function_configuration_changed", "parameter_missing", "function_configuration_changed"),
+    ("function_configuration_changed", "parameter_wrong_bucket", "function_configuration_changed"),
+    ("function_configuration_changed", "bucket_policy_deny", "function_configuration_changed"),
+    ("function_configuration_changed", "no_images", "function_configuration_changed"),
     ("function_environment_changed", "function_role_changed", "function_environment_changed"),
     ("function_environment_changed", "role_permission_missing", "function_environment_changed"),
     ("function_environment_changed", "parameter_missing", "function_environment_changed"),

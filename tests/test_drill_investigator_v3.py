@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import statistics
+import subprocess
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -24,8 +27,9 @@ from test_drill_collectors import TARGET, item
 from components.api_logging import ACCESS_LOG_FIELDS
 from drill.aws import Clients
 from drill.investigator import Report, investigate, resolve_target
-from drill.investigator.collectors import COLLECTORS, bucket_policy
+from drill.investigator.collectors import COLLECTORS, bucket_policy, drift
 from drill.investigator.collectors._base import Scope
+from drill.investigator.declared import Declared, from_pulumi
 from drill.investigator.model import Window
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -520,3 +524,136 @@ def test_the_trust_policy_the_fix_puts_back_is_the_stacks():
     from drill.investigator.remediation import LAMBDA_TRUST
 
     assert LAMBDA_TRUST == DECLARED
+
+
+# ------------------------------------------------------------------------------------------ §5 declared state
+def exported(stack: MotoStack) -> dict:
+    """`pulumi stack export` of the stack, in Pulumi's deployment format (version 3): the stack resource,
+    the image function and its role, with the inputs and outputs Pulumi records (camelCase names)."""
+    urn = "urn:pulumi:v3::aiops-demo::"
+    function = {
+        "timeout": 10,
+        "memorySize": 256,
+        "handler": "handler.handler",
+        "runtime": "python3.13",
+        "layers": [],
+        "environment": {"variables": {"BUCKET_NAME_PARAMETER": stack.parameter, "IMAGE_CACHE_TTL_SECONDS": "60"}},
+        "role": stack.role_arn,
+    }
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {"time": "2026-11-25T09:00:00Z", "magic": "0" * 64, "version": "v3.272.0"},
+            "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:x"}},
+            "resources": [
+                {"urn": f"{urn}pulumi:pulumi:Stack::aiops-demo-v3", "custom": False, "type": "pulumi:pulumi:Stack"},
+                {
+                    "urn": f"{urn}aiops:index:PythonFunction$aws:lambda/function:Function::images-api-fn",
+                    "custom": True,
+                    "id": stack.function,
+                    "type": "aws:lambda/function:Function",
+                    "inputs": {**function, "name": stack.function},
+                    "outputs": {**function, "name": stack.function, "arn": f"arn:aws:lambda:::{stack.function}"},
+                },
+                {
+                    "urn": f"{urn}aiops:index:PythonFunction$aws:iam/role:Role::images-api-role",
+                    "custom": True,
+                    "id": stack.role_name,
+                    "type": "aws:iam/role:Role",
+                    "outputs": {"arn": stack.role_arn, "name": stack.role_name},
+                },
+            ],
+        },
+    }
+
+
+def runner_printing(document: dict, calls: list):
+    def run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout=json.dumps(document), stderr="")
+
+    return run
+
+
+def declared_stack(moto: Clients, prefix: str) -> tuple[MotoStack, Declared]:
+    stack = build_stack(None, f"aiops-demo-v3-{prefix}", images=1, fault_chain=False, tls_only_policy=False)
+    stack.client("lambda").update_function_configuration(FunctionName=stack.function, Timeout=10, MemorySize=256)
+    calls: list = []
+    declared = from_pulumi(runner_printing(exported(stack), calls), "v3", stack.function)
+    assert calls == [["pulumi", "stack", "export", "--stack", "v3"]]
+    return stack, declared
+
+
+CHANGES = {  # (the change, the compared property, its declared value, the live value after it)
+    "timeout": ({"Timeout": 1}, "timeout", 10, 1),
+    "memory": ({"MemorySize": 128}, "memory_size", 256, 128),
+    "handler": ({"Handler": "app.main"}, "handler", "handler.handler", "app.main"),
+    "runtime": ({"Runtime": "python3.12"}, "runtime", "python3.13", "python3.12"),
+    "layers": ({"Layers": [f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:extra:1"]}, "layers", (), None),
+    "environment": (
+        {"Environment": {"Variables": {"IMAGE_CACHE_TTL_SECONDS": "0"}}},
+        "environment IMAGE_CACHE_TTL_SECONDS",
+        "60",
+        "0",
+    ),
+}
+
+
+def test_every_compared_property_of_the_function_is_found_changed_one_at_a_time(moto):
+    stack, declared = declared_stack(moto, "drift")
+    target = resolve_target(stack.outputs, moto, account=ACCOUNT, region=REGION)
+    scope = Scope(clients=moto, target=target, window=Window.last(30, NOW), declared=declared)
+    (same,) = drift.collect(scope)
+    assert same.facts == {"resource": stack.function, "differences": 0}
+    lambda_ = stack.client("lambda")
+    original = lambda_.get_function_configuration(FunctionName=stack.function)
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("python/extra.py", "")
+    layer = lambda_.publish_layer_version(LayerName="extra", Content={"ZipFile": zipped.getvalue()})["LayerVersionArn"]
+    for case, (change, prop, want, have) in CHANGES.items():
+        have = (layer,) if case == "layers" else have
+        if case == "environment":  # only that variable changes; the parameter variable stays
+            variables = {**original["Environment"]["Variables"], **change["Environment"]["Variables"]}
+            change = {"Environment": {"Variables": variables}}
+        lambda_.update_function_configuration(FunctionName=stack.function, **change)
+        found = drift.collect(Scope(clients=moto, target=target, window=Window.last(30, NOW), declared=declared))
+        assert [(e.facts["property"], e.facts["declared"], e.facts["live"]) for e in found] == [(prop, want, have)]
+        assert found[0].facts["breaks"] is (case != "environment"), case
+        keys = {"Timeout", "MemorySize", "Handler", "Runtime", "Environment"}
+        lambda_.update_function_configuration(
+            FunctionName=stack.function, Layers=[], **{k: v for k, v in original.items() if k in keys}
+        )
+
+
+def test_a_changed_handler_that_explains_the_errors_is_the_cause_and_drift_alone_is_never_blamed(moto):
+    stack, declared = declared_stack(moto, "handler")
+    stack.client("lambda").update_function_configuration(FunctionName=stack.function, Handler="app.main")
+    target = resolve_target(stack.outputs, moto, account=ACCOUNT, region=REGION)
+
+    def report() -> Report:
+        return investigate(moto, target, now=NOW, collectors=IN_MOTO, declared=declared)
+
+    quiet = report()  # no symptoms: the difference is drift, listed, not blamed
+    assert quiet.status == "healthy" and quiet.hypotheses == ()
+    assert any(n.startswith("Drift from the declared state: function") and "'app.main'" in n for n in quiet.notes)
+    function_metrics(stack, 2, Invocations=10, Errors=10)
+    api_metrics(stack, 2, count=10, e5xx=10)
+    failing = report()
+    assert failing.root_cause.kind == "function_configuration_changed"
+    assert "handler 'app.main' (declared 'handler.handler')" in failing.root_cause.summary
+    assert failing.remediation == ("pulumi up  # puts the stack's declared function configuration back",)
+
+
+def test_an_export_pulumi_could_not_make_is_said_not_guessed():
+    from drill.investigator.declared import DeclaredUnavailable, from_export
+
+    with pytest.raises(DeclaredUnavailable, match="version 2"):
+        from_export({"version": 2, "deployment": {}}, "f", "export")
+    assert from_export({"version": 3, "deployment": {"resources": []}}, "f", "export").function is None
+
+    def failing(command, **kwargs):
+        return subprocess.CompletedProcess(command, 255, stdout="", stderr="error: no stack named 'x' found")
+
+    with pytest.raises(DeclaredUnavailable, match="no stack named 'x' found"):
+        from_pulumi(failing, "x", "f")

@@ -19,6 +19,7 @@ EXPECTED_FAILURE = {
     "api_permission_missing": "never invoked: API Gateway may not invoke it",
     "function_environment_changed": "reads the wrong (or no) parameter",
     "function_role_changed": "calls AWS as another role",
+    "function_configuration_changed": "fails: its handler, runtime, layers, timeout or memory is not the stack's",
     "role_trust_broken": "never runs: Lambda cannot assume its role",
     "unknown": "errors of unknown cause",
 }
@@ -46,7 +47,7 @@ def cause(root: Hypothesis, cited: Sequence[Evidence]) -> str:
         missing = [e for e in cited if e.source == "role_policy"]
         verdicts = "; ".join(f"{e.facts['action']} {e.facts['decision']}" for e in missing)
         return f"role {root.resource.rsplit('/', 1)[-1]}: {verdicts}"
-    states = ("parameter", "images", "concurrency", "api", "function_policy", "function", "role_trust")
+    states = ("parameter", "images", "concurrency", "api", "function_policy", "function", "role_trust", "drift")
     state = next((e for e in cited if e.source in states), None)
     return state.detail if state else root.summary
 
@@ -128,6 +129,9 @@ def caveats(evidence: Sequence[Evidence], target: Target | None = None) -> list[
             "Resources without the application tags: "
             + "; ".join(f"{t.kind} {t.resource} lacks {', '.join(t.missing)}" for t in untagged)
         )
+    drift = [e for e in evidence if e.source == "drift" and e.available and "property" in e.facts]
+    if drift:
+        notes.append("Drift from the declared state: " + "; ".join(e.detail for e in drift))
     if target is not None:
         notes += [target.notes[k] for k in ("declared_role_arn", "rest_api_id") if k in target.notes]
     return notes

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from time import perf_counter
 
 from drill.aws import Clients
-from drill.investigator.collectors import COLLECTORS, collect_timed
+from drill.investigator.collectors import COLLECTORS, collect_timed, drift
 from drill.investigator.collectors._base import Collector, Scope
 from drill.investigator.conclusions import caveats, client_errors, impact_path, resource_tags, shares, timeline
+from drill.investigator.declared import Declared
 from drill.investigator.model import RECENT_MINUTES, Evidence, Hypothesis, Report, Status, Target, Window
 from drill.investigator.ranking import conclude
 from drill.investigator.recovery import PROBES, Probe, incident, needs_probe, probe_evidence
@@ -42,12 +43,17 @@ def investigate(
     now: datetime | None = None,
     collectors: Sequence[tuple[str, Collector]] = COLLECTORS,
     probe: Probe | None = None,
+    declared: Declared | None = None,
 ) -> Report:
     """`probe` (one GET of the API: its status) is used only when the symptoms are past and there is no
-    recent traffic; its requests are listed as evidence (source `probe`)."""
+    recent traffic; its requests are listed as evidence (source `probe`). With `declared` (the stack's
+    declared state) the function's configuration is compared with it too (source `drift`)."""
     window = Window.last(since_minutes, now or datetime.now(UTC))
     start = perf_counter()
-    evidence, sources = collect_timed(Scope(clients=clients, target=target, window=window), collectors)
+    if declared is not None:
+        collectors = [*collectors, (drift.SOURCE, drift.collect)]
+    scope = Scope(clients=clients, target=target, window=window, declared=declared)
+    evidence, sources = collect_timed(scope, collectors)
     root, hypotheses = conclude(evidence)
     notes: list[str] = []
     if _probe_if_needed(evidence, root, probe, window, notes):

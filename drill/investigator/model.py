@@ -11,6 +11,7 @@ RootCauseKind = Literal[
     "api_throttled",
     "api_permission_missing",
     "function_throttled",
+    "function_configuration_changed",
     "function_environment_changed",
     "function_role_changed",
     "role_trust_broken",
@@ -31,6 +32,7 @@ REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
     "api_throttled",
     "api_permission_missing",
     "function_throttled",
+    "function_configuration_changed",  # handler, runtime, layers, timeout, memory: before the handler's code
     "function_environment_changed",
     "function_role_changed",
     "role_trust_broken",  # Lambda assumes the role the configuration names before the handler runs

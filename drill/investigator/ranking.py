@@ -19,6 +19,7 @@ from drill.investigator.model import REQUEST_PATH_ORDER, Evidence, Hypothesis
 RULES: tuple[Callable[[Evidences], Hypothesis | None], ...] = (
     rules_path.api_throttled,
     rules_path.api_permission_missing,
+    rules_path.function_configuration_changed,
     rules_path.function_environment_changed,
     rules_path.function_role_changed,
     rules_path.role_trust_broken,

@@ -185,6 +185,8 @@ def remediation(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
         return _role_swap(cited, target)
     if root.kind == "api_throttled":
         return _throttle(root, cited, target)
+    if root.kind == "function_configuration_changed":
+        return ["pulumi up  # puts the stack's declared function configuration back"]
     if root.kind == "role_trust_broken":
         trust = json.dumps(LAMBDA_TRUST, separators=(",", ":"))
         return [
@@ -215,6 +217,8 @@ REMEDIATION_NOTES = {
     "role back.",
     "api_throttled": "Stage-wide limits come from config apiThrottlingRateLimit/apiThrottlingBurstLimit (defaults "
     "100/50); a per-route override is not the stack's, so the command overwrites it with the same defaults.",
+    "function_configuration_changed": "The function's configuration is managed by Pulumi: `pulumi up` puts "
+    "the declared handler, runtime, layers, timeout and memory back.",
     "role_trust_broken": "The role's trust policy is managed by Pulumi: `pulumi refresh` shows the drift and "
     "`pulumi up` puts it back.",
     "unknown": "No fix is known: the commands look where the investigator could not (the function's logs, "

@@ -144,3 +144,30 @@ def role_trust_broken(ev: Evidences) -> Hypothesis | None:
         logs=ev.metric("api_5xx") or ev.metric("fn_errors"),
         changes=ev.changes(TRUST_CHANGES, role.rsplit("/", 1)[-1]),
     )
+
+
+def function_configuration_changed(ev: Evidences) -> Hypothesis | None:
+    """A difference from the declared handler, runtime, layers, timeout or memory is a cause only when it
+    can explain the symptoms: the function fails (Errors, 5XX or an errors alarm). Otherwise it is drift,
+    listed in the evidence and the notes, never blamed."""
+    changed = [e for e in ev.of("drift") if e.facts.get("breaks")]
+    failing = ev.metric("fn_errors") + ev.metric("api_5xx")
+    if not changed or not (failing or ev.symptoms(lines=False)):
+        return None
+    function = str(changed[0].facts["resource"])
+    what = "; ".join(f"{e.facts['property']} {e.facts['live']!r} (declared {e.facts['declared']!r})" for e in changed)
+    summary = (
+        f"The image function {function}'s configuration differs from the stack's: {what}, so its invocations "
+        "fail (a wrong handler, runtime or layer fails before the code runs; a lower timeout or memory cuts it "
+        "short) and the API answers 5XX."
+    )
+    return hypothesis(
+        "function_configuration_changed",
+        function,
+        0.6,
+        changed,
+        summary,
+        ev,
+        logs=failing,
+        changes=ev.changes(CONFIGURATION, function),
+    )

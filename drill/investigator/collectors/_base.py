@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from drill.aws import Clients, error_code
+from drill.investigator.declared import Declared
 from drill.investigator.model import Evidence, Target, Window, iso
 from drill.investigator.policy_conditions import Caller, Situation
 
@@ -26,6 +27,7 @@ class Scope:
     clients: Clients
     target: Target
     window: Window
+    declared: Declared | None = None  # the stack's declared state, when one was read (drill/investigator/declared)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
