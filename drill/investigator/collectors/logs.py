@@ -69,6 +69,8 @@ def collect(scope: Scope) -> list[Evidence]:
                 "bucket": bucket,
                 "parameter": parameter,
                 "count": group["count"],
+                "first": iso(group["first"]),
+                "last": iso(group["last"]),
                 "resource": target.function_name,
             },
             time=group["first"],
