@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components.config import Settings
 from components.function import Instrumentation, PythonFunction, PythonFunctionArgs
+from components.names import BUCKET_NAME_PARAMETER, IMAGE_API_FUNCTION, IMAGE_SEEDER_FUNCTION, REST_API_NAME
 from components.rest_api import (
     ROUTE,
     STAGE_NAME,
@@ -66,11 +67,11 @@ class ImageServiceArgs:
 
 
 def parameter_name(prefix: str) -> str:
-    return f"/{prefix}/bucket-name"
+    return BUCKET_NAME_PARAMETER.of(prefix)
 
 
 def api_function_name(prefix: str) -> str:
-    return f"{prefix}-image-api"
+    return IMAGE_API_FUNCTION.of(prefix)
 
 
 def parameter_arn(region: str, account: pulumi.Input[str], name: str) -> pulumi.Output[str]:
@@ -233,7 +234,7 @@ class ImageService(pulumi.ComponentResource):
             f"{name}-image-seeder",
             PythonFunctionArgs(
                 code_dir="image_seeder",
-                function_name=f"{args.prefix}-image-seeder",
+                function_name=IMAGE_SEEDER_FUNCTION.of(args.prefix),
                 description="Fills the image bucket once at deploy, from Bedrock or bundled samples",
                 log_retention_days=args.log_retention_days,
                 memory_size=1024,
@@ -250,7 +251,7 @@ class ImageService(pulumi.ComponentResource):
 
     def _api(self, name: str, args: ImageServiceArgs) -> tuple[aws.apigateway.RestApi, aws.apigateway.Stage]:
         child = pulumi.ResourceOptions(parent=self)
-        api_name = f"{args.prefix}-api"
+        api_name = REST_API_NAME.of(args.prefix)
         description = "Random image service (aiops-demo)"
         invoke_arn = self._account.apply(
             lambda account: function_invoke_arn(args.region, account, api_function_name(args.prefix))

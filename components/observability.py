@@ -26,6 +26,7 @@ from components.investigations import (
     investigation_group_policy,
     investigation_trust_policy,
 )
+from components.names import API_5XX_ALARM, DASHBOARD_NAME, IMAGE_API_ERRORS_ALARM, INVESTIGATION_GROUP_NAME
 from components.providers import APPLICATION_TAG
 
 APPLICATION_SIGNALS_LAMBDA_POLICY = "arn:aws:iam::aws:policy/CloudWatchLambdaApplicationSignalsExecutionRolePolicy"
@@ -62,7 +63,9 @@ class ObservabilityArgs:
     api_alarm_period_seconds: int
     investigations_enabled: bool
     investigation_retention_days: int
-    investigation_group_arn: str  # adopt this existing group instead of creating one ("": create one)
+    # Adopt this existing group instead of creating one ("": create one): config investigationGroupArn, or the
+    # shared stack's group (config sharedStack).
+    investigation_group_arn: pulumi.Input[str]
     application_signals_enabled: bool
 
     @classmethod
@@ -73,6 +76,7 @@ class ObservabilityArgs:
         service: ImageService,
         api_logging: ApiLogging,
         invocations_alarm_arn: pulumi.Input[str] | None,
+        shared_group_arn: pulumi.Input[str] | None,
     ) -> ObservabilityArgs:
         """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else)."""
         return cls(
@@ -88,7 +92,7 @@ class ObservabilityArgs:
             api_alarm_period_seconds=settings.api_alarm_period_seconds,
             investigations_enabled=settings.investigations_enabled,
             investigation_retention_days=settings.investigation_retention_days,
-            investigation_group_arn=settings.investigation_group_arn,
+            investigation_group_arn=settings.investigation_group_arn if shared_group_arn is None else shared_group_arn,
             application_signals_enabled=settings.application_signals_enabled,
         )
 
@@ -119,7 +123,7 @@ class Observability(pulumi.ComponentResource):
         self.api_5xx_alarm = count_alarm(
             f"{name}-api-5xx",
             Metric("AWS/ApiGateway", "5XXError", {"ApiName": service.rest_api.name, "Stage": STAGE_NAME}),
-            alarm_name=f"{args.prefix}-api-5xx-alarm",
+            alarm_name=API_5XX_ALARM.of(args.prefix),
             description="The image API answered with a 5XX; starts a CloudWatch investigation where available",
             period_seconds=args.api_alarm_period_seconds,
             actions=[self.investigation_group_arn] if self.investigation_group_arn is not None else [],
@@ -128,14 +132,14 @@ class Observability(pulumi.ComponentResource):
         self.lambda_errors_alarm = count_alarm(
             f"{name}-image-api-errors",
             Metric("AWS/Lambda", "Errors", {"FunctionName": service.api_function.function.name}),
-            alarm_name=f"{args.prefix}-image-api-errors-alarm",
+            alarm_name=IMAGE_API_ERRORS_ALARM.of(args.prefix),
             description="The image function failed (exception or timeout)",
             period_seconds=LAMBDA_ERRORS_PERIOD_SECONDS,
             opts=child,
         )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=args.prefix,
+            dashboard_name=DASHBOARD_NAME.of(args.prefix),
             dashboard_body=pulumi.Output.json_dumps(
                 dashboard_body(
                     args.region,
@@ -226,7 +230,7 @@ class Observability(pulumi.ComponentResource):
         )
         group = aws_native.aiops.InvestigationGroup(
             f"{name}-investigations",
-            name=f"{args.prefix}-investigations",
+            name=INVESTIGATION_GROUP_NAME.of(args.prefix),
             role_arn=role.arn,
             retention_in_days=args.investigation_retention_days,
             is_cloud_trail_event_history_enabled=True,
