@@ -262,6 +262,9 @@ class ImageService(pulumi.ComponentResource):
             name=api_name,
             description=description,
             body=body,
+            # Without it API Gateway imports what it can and drops its warnings: a rejected part of the
+            # document (the OPTIONS mock, a gateway response) would be silently missing from the deployment.
+            fail_on_warnings=True,
             # The endpoint type is not part of the document (API Gateway takes it as an import parameter).
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             opts=child,
