@@ -24,7 +24,7 @@ from components.rest_api import (
     function_invoke_arn,
     openapi_document,
 )
-from components.seeder_iam import foundation_model_arn, seeder_statements
+from components.seeder_iam import foundation_model_arn, marketplace_granted, seeder_statements
 
 __all__ = ["ROUTE", "STAGE_NAME", "ImageService", "ImageServiceArgs", "foundation_model_arn"]
 
@@ -243,6 +243,8 @@ class ImageService(pulumi.ComponentResource):
                     "BUCKET_NAME": self.bucket.bucket,
                     "MODEL_ID": args.image_model_id,
                     "IMAGE_COUNT": str(args.image_count),
+                    # Without Marketplace actions a Marketplace denial is certain: the seeder does not wait it out.
+                    "MARKETPLACE_GRANTED": str(marketplace_granted(args.image_model_id)).lower(),
                 },
                 statements=seeder_statements(self.bucket.arn, args.region, args.image_model_id),
             ),
