@@ -237,8 +237,16 @@ class Observability(pulumi.ComponentResource):
             # Where investigations cannot discover how resources relate, they narrow the search by these tag keys.
             tag_key_boundaries=[APPLICATION_TAG],
             investigation_group_policy=pulumi.Output.json_dumps(investigation_group_policy(account, args.region)),
-            # The group validates that its role can read telemetry when it is created. One group per account
-            # and region, and `name`/`retentionInDays` force replacement: delete the old one first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], delete_before_replace=True),
+            # The group validates that its role can read telemetry when it is created, and Cloud Control
+            # (aws-native) retries only throttling, not a role whose policy is still propagating (handler
+            # AccessDenied/InvalidRequest are terminal). So the group also waits for the image function, whose
+            # creation itself waits out IAM propagation of a role made at the same moment as this one; that
+            # adds no step to the deploy's critical path (the alarm after the group already follows it).
+            # One group per account and region, and `name`/`retentionInDays` force replacement: delete first.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[attachment, args.service.api_function.function],
+                delete_before_replace=True,
+            ),
         )
         return role, group, group.arn

@@ -6,7 +6,7 @@ import runpy
 
 import pulumi
 import pytest
-from conftest import ACCOUNT, PROJECT, REGION, ROOT, run_program, set_config, settled
+from conftest import ACCOUNT, PROJECT, REGION, ROOT, depends_on, run_program, set_config, settled
 
 SHARED = f"workshop-org/{PROJECT}/facilitator"
 SHARED_GROUP = f"arn:aws:aiops:{REGION}:{ACCOUNT}:investigation-group/SharedGroup00001"
@@ -112,3 +112,18 @@ def test_a_malformed_shared_stack_name_fails_with_the_form_it_takes(mocks, value
     with pytest.raises(ValueError, match=rf"^config {PROJECT}:sharedStack = '{value}'") as error:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     assert allowed in str(error.value)
+
+
+@pulumi.runtime.test
+def test_the_investigation_group_waits_for_its_role_policy_and_the_image_function(mocks):
+    outputs = run_program()
+
+    def check(_):
+        group = mocks.one(GROUP)
+        assert depends_on(
+            group,
+            mocks.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "observability-investigation-role-policy"),
+        )
+        assert depends_on(group, mocks.one("aws:lambda/function:Function", "images-image-api-fn"))
+
+    return settled(outputs["InvestigationGroupArn"]).apply(check)
