@@ -124,3 +124,13 @@ def test_a_bad_name_prefix_fails_naming_the_key_the_limit_and_the_characters(pro
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     assert "allowed values are 1 to 49 characters of A-Z a-z 0-9 - _" in str(error.value)
     assert problem in str(error.value)
+
+
+def test_the_workshop_guide_lists_every_explicit_name_and_the_computed_limit():
+    guide = (ROOT / "docs" / "workshop.md").read_text(encoding="utf-8")
+    for explicit in EXPLICIT_NAMES:
+        if not explicit.template.startswith("/aws/lambda/"):  # the guide names one and says "the two others"
+            assert f"`{explicit.template}`" in guide, explicit.template
+    limits = prefix_limits()
+    assert f"at most **{limits.max_length}** characters" in guide
+    assert f"allow only **`{limits.characters}`**" in guide
