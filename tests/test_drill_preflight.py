@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from conftest import ACCOUNT, PROJECT, REGION, ROOT
+from conftest import ACCOUNT, PROJECT, REGION, ROOT, new_session
 
 from drill.aws import Clients
 from drill.cli import main
@@ -130,7 +130,7 @@ def test_an_unknown_stack_file_is_a_usage_error():
 
 # --------------------------------------------------------------------------------------------- stubbed
 def context(*creates: str, settings: dict[str, str] | None = None) -> tuple[Context, Clients]:
-    session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    session = new_session()  # fake credentials (conftest); the service models read through one shared loader
     clients = Clients(session)
     for service in ("aiops", "bedrock", "lambda", "apigateway"):
         clients.use(service, session.client(service))
