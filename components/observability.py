@@ -76,9 +76,10 @@ class ObservabilityArgs:
         service: ImageService,
         api_logging: ApiLogging,
         invocations_alarm_arn: pulumi.Input[str] | None,
-        shared_group_arn: pulumi.Input[str] | None,
+        shared_group_arn: pulumi.Input[str] | None = None,
     ) -> ObservabilityArgs:
-        """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else)."""
+        """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else); with
+        `shared_group_arn` (the shared stack's group, config sharedStack) in place of investigationGroupArn."""
         return cls(
             prefix=settings.prefix,
             region=settings.region,

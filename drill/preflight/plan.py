@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from drill.outputs import INVESTIGATION_GROUP as INVESTIGATION_GROUP_OUTPUT
 from drill.rehearsal.command import working_directory
 from drill.rehearsal.stack_config import StackConfig
 
@@ -78,7 +79,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "pulumi:pulumi:StackReference":
             # Preflight reads no other stack: the shared stack's group ARN is a placeholder in this region.
             group = f"arn:aws:aiops:{self.region}:{self.account}:investigation-group/SharedStackGroup"
-            outputs.update(outputs={"InvestigationGroupArn": group}, secretOutputNames=[])
+            outputs.update(outputs={INVESTIGATION_GROUP_OUTPUT: group}, secretOutputNames=[])
         return (UNKNOWN if args.typ == "aws:apigateway/restApi:RestApi" else f"{args.name}-id"), outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
