@@ -178,7 +178,7 @@ def test_lambda_concurrency_of_a_new_account_is_a_warning(total, status):
         row = checks.concurrency(ctx)
     assert row.status == status
     assert f"{total} of {total} concurrent executions unreserved" in row.detail
-    assert ("L-B99A9384" in row.fix) is (status == "warning")
+    assert ("Concurrent executions" in row.fix) is (status == "warning")
 
 
 def test_an_image_model_not_yet_enabled_is_a_warning_naming_the_one_time_step():
@@ -229,3 +229,9 @@ def test_no_account_role_and_a_stack_that_sets_none_is_blocking():
     with Stubber(clients.client("apigateway")) as stub:
         stub.add_response("get_account", {})
         assert checks.api_gateway_account(ctx).status == "ok"
+
+
+def test_the_owner_tags_preflight_reads_are_the_ones_the_program_sets():
+    from components.providers import application_tags
+
+    assert tuple(application_tags(PROJECT, "dev", "alice-lab")) == checks.OWNER_TAGS

@@ -11,15 +11,22 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from drill import outputs
 from drill.aws import SOURCE_ERRORS, Clients, error_code
+from drill.investigator.model import APPLICATION_TAG_KEYS
 from drill.preflight.plan import ACCOUNT_SETTING, INVESTIGATION_GROUP, Plan, PlannedName
 
 Status = Literal["ok", "warning", "blocking"]
-OWNER_TAGS = ("Application", "Stack", "NamePrefix")
+# The tags every resource of a stack carries (components/providers.py; tests/test_drill_preflight.py keeps them
+# equal): the NamePrefix tag has its output's name.
+APPLICATION_TAG, STACK_TAG = APPLICATION_TAG_KEYS
+NAME_PREFIX_TAG = outputs.NAME_PREFIX
+OWNER_TAGS = (APPLICATION_TAG, STACK_TAG, NAME_PREFIX_TAG)
 NOT_FOUND = {"ResourceNotFoundException", "ResourceNotFound", "ParameterNotFound", "NotFoundException"}
-# Lambda's concurrency quota in new accounts; the unreserved pool never drops below it.
+# New accounts may start with a reduced concurrency quota, shared by every stack in the account and region
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); 10 is the smallest seen.
 NEW_ACCOUNT_CONCURRENCY = 10
-LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384"  # Service Quotas code of "Concurrent executions" (Lambda)
+LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,7 @@ def concurrency(ctx: Context) -> Check:
             name,
             "warning",
             f"{detail}: every stack in the account shares them, so the drill's invocations may be throttled (429)",
-            f"request more: aws service-quotas request-service-quota-increase --service-code lambda "
-            f"--quota-code {LAMBDA_CONCURRENCY_QUOTA} --desired-value 1000",
+            f"request more Lambda 'Concurrent executions' in the Service Quotas console ({LAMBDA_QUOTAS})",
         )
     return Check(name, "ok", detail)
 
@@ -216,8 +222,8 @@ def name_check(ctx: Context, planned: PlannedName) -> Check:
     tags = found.get("tags") if planned.kind == "REST API" else _tags_of(ctx, planned, found)
     tags = tags or {}
     owner = ", ".join(f"{key}={tags[key]}" for key in OWNER_TAGS if key in tags) or "no Application/Stack tags"
-    ours = tags.get("Application") == ctx.project and tags.get("Stack") == ctx.stack
-    if ours and tags.get("NamePrefix", ctx.prefix) == ctx.prefix:
+    ours = tags.get(APPLICATION_TAG) == ctx.project and tags.get(STACK_TAG) == ctx.stack
+    if ours and tags.get(NAME_PREFIX_TAG, ctx.prefix) == ctx.prefix:
         return Check(label, "ok", f"exists, tagged as this stack's ({owner}): `pulumi up` updates it")
     if planned.kind == "REST API":  # API Gateway allows two APIs of one name; their metrics would mix
         return Check(
