@@ -90,7 +90,15 @@ def run_checks(
             plan = plan_stack(config, root, account)
         except ProgramRefused as refused:
             planned.set_exception(refused)
-            return [identity, Check("configuration", "blocking", str(refused), "change the key the message names")]
+            return [
+                identity,
+                Check(
+                    "configuration",
+                    "blocking",
+                    str(refused),
+                    "fix what the message names (`pulumi preview` says the same)",
+                ),
+            ]
         planned.set_result(plan)
         configured = Check("configuration", "ok", f"{len(plan.names)} explicit names, in {config.region}")
         name_rows = [pool.submit(name_check, ctx, name) for name in plan.names]

@@ -111,5 +111,7 @@ def plan_stack(config: StackConfig, root: Path, account: str) -> Plan:
             program()
         except ValueError as refused:  # the program's own validation (components/config.py style)
             raise ProgramRefused(str(refused).splitlines()[-1].removeprefix("ValueError has risen: ")) from None
+        except Exception as failed:  # anything else the program raised: a row that says so, not a traceback
+            raise ProgramRefused(f"the program failed under preflight: {type(failed).__name__}: {failed}") from None
     plan.names.sort(key=lambda planned: (planned.kind, planned.name))
     return plan
