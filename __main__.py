@@ -15,11 +15,27 @@ from components.function import Instrumentation
 from components.image_service import ImageService, ImageServiceArgs
 from components.observability import Observability, ObservabilityArgs, application_signals_instrumentation
 from components.providers import application_tags, stack_providers
+from components.shared_stack import shared_investigation_group_arn, shared_stack_reference
 from drill import outputs  # the output names: a leaf module that imports nothing
 
 settings = load_settings()
 # Every component builds on these providers: one region, and the application tags on every taggable resource.
-providers = stack_providers(settings.region, application_tags(settings.project, settings.stack))
+providers = stack_providers(settings.region, application_tags(settings.project, settings.stack, settings.prefix))
+
+# With sharedStack, the account-wide investigation group belongs to that stack: the 5XX alarm uses its group,
+# read from the output the shared stack exports it under (the same contract name this stack exports).
+shared_stack = shared_stack_reference(settings.shared_stack) if settings.shared_stack else None
+shared_group_arn = (
+    shared_investigation_group_arn(
+        shared_stack,
+        outputs.INVESTIGATION_GROUP,
+        settings.shared_stack,
+        settings.region,
+        f"{settings.project}:sharedStack",
+    )
+    if shared_stack and settings.investigations_enabled
+    else None
+)
 
 # Built before the image service: its stage logs to this group and waits for the account's log role.
 api_logging = ApiLogging("api-logging", ApiLoggingArgs.from_settings(settings), opts=providers.options)
@@ -71,6 +87,7 @@ observability = Observability(
         service=images,
         api_logging=api_logging,
         invocations_alarm_arn=fault.alarm.arn if fault else None,
+        shared_group_arn=shared_group_arn,
     ),
     opts=providers.options,
 )

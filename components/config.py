@@ -7,10 +7,13 @@ the program, not under unit-test mocks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
 import pulumi
+
+from components.names import name_problem, prefix_limits, prefix_problems
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -73,6 +76,8 @@ DEFAULTS: dict[str, object] = {
     "fisErrorsPercentage": 20,
     "fisErrorsDurationMinutes": 5,
     "fisGuardErrorRatePercent": 50,
+    "namePrefix": "",
+    "sharedStack": "",
 }
 
 # The FIS limits the settings respect: an action lasts at most 12 hours (quota "Action duration in hours",
@@ -119,11 +124,17 @@ class Settings:
     fis_errors_percentage: int
     fis_errors_duration_minutes: int
     fis_guard_error_rate_percent: int  # the error rate (%) that stops an experiment: more harm than planned
+    # Config namePrefix ("": "<project>-<stack>"); `prefix` is the one every explicit physical name starts with.
+    name_prefix: str
+    # "org/project/stack" of the stack that owns the account-and-region-wide resources (investigation group,
+    # API Gateway account role); empty when this stack owns them itself.
+    shared_stack: str
 
     @property
     def prefix(self) -> str:
-        """Physical-name prefix, so two stacks can live in one account (the seed used the stack name)."""
-        return f"{self.project}-{self.stack}"
+        """Prefix of every explicit physical name (components/names.py), validated against all of them at
+        preview: namePrefix, else "<project>-<stack>". Stacks with disjoint prefixes can share an account."""
+        return self.name_prefix or f"{self.project}-{self.stack}"
 
 
 def _int(config: pulumi.Config, key: str, *, low: int, high: int) -> int:
@@ -173,6 +184,65 @@ def _region() -> str:
     return region
 
 
+def _name_prefix(config: pulumi.Config, project: str, stack: str) -> str:
+    """namePrefix as configured; refused unless it (or "<project>-<stack>" when empty) makes every explicit
+    name AWS accepts."""
+    configured = _str(config, "namePrefix")
+    prefix = configured or f"{project}-{stack}"
+    problems = prefix_problems(prefix)
+    if not problems:
+        return configured
+    limits = prefix_limits()
+    # Name the tightest name when it is one of those that break: it says how far over the limit the prefix is.
+    problem = name_problem(limits.tightest, prefix) or problems[0]
+    allowed = (
+        f"allowed values are 1 to {limits.max_length} characters of {limits.characters} "
+        f"(the longest name built from it is {limits.tightest.template!r}, a {limits.tightest.rule.kind})"
+    )
+    if configured:
+        raise ValueError(f"config {config.name}:namePrefix = {configured!r}: {allowed}; {problem}")
+    raise ValueError(
+        f"stack name {stack!r} makes the default name prefix {prefix!r}, and {problem}: set config "
+        f"{config.name}:namePrefix (`pulumi config set namePrefix <short-name>`); {allowed}"
+    )
+
+
+# A fully-qualified stack name: organization/project/stack (DIY backends use the organization "organization").
+_STACK_PART = r"[A-Za-z0-9_.-]+"
+
+
+def _shared_stack(config: pulumi.Config, project: str) -> str:
+    shared = _str(config, "sharedStack")
+    parts = shared.split("/")
+    if shared and (len(parts) != 3 or not all(re.fullmatch(_STACK_PART, part) for part in parts)):
+        raise ValueError(
+            f"config {config.name}:sharedStack = {shared!r}: allowed values are an empty string (this stack owns "
+            f"the account-wide resources) or a fully-qualified stack name, organization/{project}/stack"
+        )
+    if shared and parts[1] != project:
+        raise ValueError(
+            f"config {config.name}:sharedStack = {shared!r}: the shared stack must be a stack of this program "
+            f"({project}), whose outputs this stack reads: organization/{project}/stack"
+        )
+    return shared
+
+
+def _account_role(config: pulumi.Config, shared_stack: str) -> bool:
+    """apiGatewayAccountRole, which a stack with sharedStack must leave to the shared stack.
+
+    The Pulumi CLI applies Pulumi.yaml's default (true) before the program runs, so "not set" cannot be told
+    from "set to true" here: with sharedStack, the value must be false.
+    """
+    value = _bool(config, "apiGatewayAccountRole")
+    if shared_stack and value:
+        raise ValueError(
+            f"config {config.name}:sharedStack = {shared_stack!r} and {config.name}:apiGatewayAccountRole = true "
+            "conflict: the shared stack owns the account's API Gateway CloudWatch role; set apiGatewayAccountRole "
+            "to false (`pulumi config set apiGatewayAccountRole false`)"
+        )
+    return value
+
+
 def load_settings() -> Settings:
     """Read and validate the stack's configuration. Raises ValueError naming the offending key."""
     config = pulumi.Config()
@@ -182,9 +252,11 @@ def load_settings() -> Settings:
             f"config {config.name}:imageModelId = {model_id!r}: allowed values are Bedrock image model ids "
             f"starting with {', '.join(IMAGE_MODEL_PREFIXES)}"
         )
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    shared_stack = _shared_stack(config, project)
     settings = Settings(
-        project=pulumi.get_project(),
-        stack=pulumi.get_stack(),
+        project=project,
+        stack=stack,
         region=_region(),
         image_count=_int(config, "imageCount", low=1, high=20),
         image_model_id=model_id,
@@ -194,7 +266,7 @@ def load_settings() -> Settings:
         fault_alarm_threshold=_int(config, "faultAlarmThreshold", low=1, high=1000),
         fault_alarm_period_seconds=_alarm_period(config, "faultAlarmPeriodSeconds"),
         fault_armed=_bool(config, "faultArmed"),
-        api_gateway_account_role=_bool(config, "apiGatewayAccountRole"),
+        api_gateway_account_role=_account_role(config, shared_stack),
         api_data_trace=_bool(config, "apiDataTrace"),
         api_throttling_burst_limit=_int(config, "apiThrottlingBurstLimit", low=0, high=5000),
         api_throttling_rate_limit=_int(config, "apiThrottlingRateLimit", low=0, high=10000),
@@ -205,6 +277,8 @@ def load_settings() -> Settings:
         application_signals_enabled=_bool(config, "applicationSignalsEnabled"),
         adot_layer_arn=_str(config, "adotLayerArn"),
         **_partial_fault_settings(config),
+        name_prefix=_name_prefix(config, project, stack),
+        shared_stack=shared_stack,
     )
     _check_partial_faults(config, settings)
     if settings.application_signals_enabled and not settings.adot_layer_arn:
@@ -215,6 +289,12 @@ def load_settings() -> Settings:
             "CloudWatch-Application-Signals-Enable-Lambda.html"
         )
     group_arn = settings.investigation_group_arn
+    if shared_stack and group_arn:
+        raise ValueError(
+            f"config {config.name}:sharedStack = {shared_stack!r} and {config.name}:investigationGroupArn = "
+            f"{group_arn!r} conflict: with sharedStack the 5XX alarm uses the shared stack's investigation group; "
+            "leave investigationGroupArn empty (`pulumi config rm investigationGroupArn`)"
+        )
     if group_arn and (not group_arn.startswith("arn:") or group_arn.split(":")[3:4] != [settings.region]):
         raise ValueError(
             f"config {config.name}:investigationGroupArn = {settings.investigation_group_arn!r}: allowed values "

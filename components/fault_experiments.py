@@ -31,6 +31,7 @@ from components.config import Settings
 from components.function import ARCHITECTURE, Instrumentation, PythonFunction, Statement
 from components.iam import service_trust_policy
 from components.image_service import STAGE_NAME, ImageService
+from components.names import FIS_API_5XX_RATE_GUARD, FIS_ERROR_RATE_GUARD, FIS_LOG_GROUP
 
 # AWS publishes the extension's layer ARN per region and architecture as a public SSM parameter; "1.x.x" is the
 # newest 1.x ("Available versions of the AWS FIS extension for Lambda",
@@ -378,7 +379,7 @@ class FaultExperiments(pulumi.ComponentResource):
         self.api_error_rate_guard, self.function_error_rate_guard = self._guards(name, args, function, child)
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/fis/{args.prefix}",
+            name=FIS_LOG_GROUP.of(args.prefix),
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -412,7 +413,7 @@ class FaultExperiments(pulumi.ComponentResource):
         planned = f"above {args.guard_error_rate_percent}% (the errors experiment plans {args.errors_percentage}%)"
         api = rate_guard_alarm(
             f"{name}-api-error-rate-guard",
-            alarm_name=f"{args.prefix}-fis-api-5xx-rate-guard",
+            alarm_name=FIS_API_5XX_RATE_GUARD.of(args.prefix),
             description=f"FIS stop condition: the image API's 5XX rate is {planned}",
             namespace="AWS/ApiGateway",
             failures="5XXError",
@@ -423,7 +424,7 @@ class FaultExperiments(pulumi.ComponentResource):
         )
         fn = rate_guard_alarm(
             f"{name}-function-error-rate-guard",
-            alarm_name=f"{args.prefix}-fis-image-api-error-rate-guard",
+            alarm_name=FIS_ERROR_RATE_GUARD.of(args.prefix),
             description=f"FIS stop condition: the image function's error rate is {planned}",
             namespace="AWS/Lambda",
             failures="Errors",

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import service_trust_policy
+from components.names import function_log_group
 
 FUNCTIONS_DIR = "functions"  # relative to the project root, where `pulumi up` runs the program
 RUNTIME = "python3.13"
@@ -104,7 +105,7 @@ class PythonFunction(pulumi.ComponentResource):
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=function_log_group(args.function_name),
             retention_in_days=args.log_retention_days,
             opts=child,
         )

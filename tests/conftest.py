@@ -70,6 +70,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources: list[Recorded] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.call_providers: list[tuple[str, str]] = []  # (token, provider reference) of every invoke
+        # Outputs of other stacks, by fully-qualified name, as a `pulumi.StackReference` to them reads them.
+        self.other_stacks: dict[str, dict[str, Any]] = {}
 
     # -- queries used by tests
     def of_type(self, typ: str) -> list[Recorded]:
@@ -140,6 +142,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = alarm
         elif typ == "aws:cloudwatch/dashboard:Dashboard":
             outputs["dashboardArn"] = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{outputs.get('dashboardName')}"
+        elif typ == "pulumi:pulumi:StackReference":
+            resource_id = outputs["name"]
+            outputs.update(outputs=dict(self.other_stacks.get(resource_id, {})), secretOutputNames=[])
         elif typ.startswith("aws-native:"):
             outputs.setdefault("arn", _arn(typ.split(":")[1], f"{name}/{name}-id"))
         else:

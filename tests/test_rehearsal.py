@@ -100,8 +100,8 @@ def test_the_notes_list_what_was_skipped_and_what_moto_cannot_show(rehearsal):
     assert notes["api"]["stands_in_for"].startswith("https://") and notes["api"]["url"].startswith("http://127.0.0.1:")
     assert not any(t.startswith("pulumi:providers:") for t in skipped)  # their settings are applied, not skipped
     assert {p["name"]: set(p["default_tags"]) for p in notes["providers"]} == {
-        "aws": {"Application", "Stack"},
-        "aws-native": {"Application", "Stack"},
+        "aws": {"Application", "Stack", "NamePrefix"},
+        "aws-native": {"Application", "Stack", "NamePrefix"},
     }
 
 
