@@ -4,6 +4,7 @@ import pulumi
 
 from components.api_logging import ApiLogging, ApiLoggingArgs
 from components.config import load_settings
+from components.drill_support import DrillSupport, DrillSupportArgs
 from components.fault_injection import FaultInjection, FaultInjectionArgs
 from components.function import Instrumentation
 from components.image_service import ImageService, ImageServiceArgs
@@ -79,6 +80,19 @@ observability = Observability(
     ),
     opts=providers.options,
 )
+drill_support = DrillSupport(
+    "drill",
+    DrillSupportArgs(
+        prefix=settings.prefix,
+        region=settings.region,
+        bucket_arn=images.bucket.arn,
+        function_role_arn=images.api_function.role.arn,
+        rest_api_id=images.rest_api.id,
+        invocations_alarm_name=fault.alarm.name if fault else None,
+        fault_function_name=fault.function.function.name if fault else None,
+    ),
+    opts=providers.options,
+)
 
 # Output names follow the seed template, so its runbook keeps working; the rest are new.
 pulumi.export("S3BucketName", images.bucket.bucket)
@@ -93,4 +107,6 @@ if fault:
     pulumi.export("BucketPolicyLambdaName", fault.function.function.name)
     pulumi.export("CloudWatchAlarmName", fault.alarm.name)
 for key, value in observability.stack_outputs.items():
+    pulumi.export(key, value)
+for key, value in drill_support.stack_outputs.items():
     pulumi.export(key, value)

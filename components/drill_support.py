@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.function import LAMBDA_TRUST
+from components.image_service import STAGE_NAME, api_function_name, parameter_name
 
 RECORD_KEY = "scenario"  # the table's hash key: one item per active scenario
 
@@ -41,13 +42,10 @@ class DrillSupportArgs:
     prefix: str
     region: str
     bucket_arn: pulumi.Input[str]
-    parameter_name: str  # starts with "/"
-    function_name: str  # the image function
     function_role_arn: pulumi.Input[str]  # the image function's own role (put back by restore)
     rest_api_id: pulumi.Input[str]
-    stage_name: str
-    invocations_alarm_name: str | None = None  # the fault chain's alarm; None without the chain
-    fault_function_name: str | None = None
+    invocations_alarm_name: pulumi.Input[str] | None = None  # the fault chain's alarm; None without the chain
+    fault_function_name: pulumi.Input[str] | None = None
 
 
 def _arn(service: str, region: str, account: pulumi.Input[str], resource: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -62,10 +60,10 @@ def operator_statements(
 ) -> list[dict[str, Any]]:
     """Exactly what the catalogue, its record and restore call, by ARN (one statement per purpose)."""
     region = args.region
-    function_arn = _arn("lambda", region, account, f"function:{args.function_name}")
-    parameter_arn = _arn("ssm", region, account, f"parameter{args.parameter_name}")
+    function_arn = _arn("lambda", region, account, f"function:{api_function_name(args.prefix)}")
+    parameter_arn = _arn("ssm", region, account, f"parameter{parameter_name(args.prefix)}")
     stage_arn = pulumi.Output.concat(
-        "arn:aws:apigateway:", region, "::/restapis/", args.rest_api_id, "/stages/", args.stage_name
+        "arn:aws:apigateway:", region, "::/restapis/", args.rest_api_id, "/stages/", STAGE_NAME
     )
     statements: list[dict[str, Any]] = [
         {
@@ -154,7 +152,9 @@ def operator_statements(
                     "cloudwatch:DisableAlarmActions",
                     "cloudwatch:SetAlarmState",
                 ],
-                "Resource": _arn("cloudwatch", region, account, f"alarm:{args.invocations_alarm_name}"),
+                "Resource": _arn(
+                    "cloudwatch", region, account, pulumi.Output.concat("alarm:", args.invocations_alarm_name)
+                ),
             }
         )
     if args.fault_function_name:
@@ -163,7 +163,9 @@ def operator_statements(
                 "Sid": "FaultFunctionRestore",  # restore through the fault function first
                 "Effect": "Allow",
                 "Action": "lambda:InvokeFunction",
-                "Resource": _arn("lambda", region, account, f"function:{args.fault_function_name}"),
+                "Resource": _arn(
+                    "lambda", region, account, pulumi.Output.concat("function:", args.fault_function_name)
+                ),
             }
         )
     return statements
