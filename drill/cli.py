@@ -28,6 +28,8 @@ from drill.investigator import REQUIRED_OUTPUTS
 from drill.parser import build_parser
 from drill.region import resolve_region
 from drill.rehearsal import command as rehearsal
+from drill.scenarios import command as gameday
+from drill.scenarios import restore as restore_recorded
 from drill.steps.run import INTERRUPTED, describe
 
 # Outputs each command cannot work without (the fault chain is checked by the steps themselves).
@@ -39,6 +41,7 @@ NEEDED = {
     "run": (*REQUIRED_OUTPUTS, stack.API_ENDPOINT),
     "arm": (),
     "disarm": (),
+    "inject": (stack.BUCKET,),
 }
 NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")
 
@@ -113,8 +116,10 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         result, report = steps.investigate_step(drill, since_minutes=args.since)
         print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(result.lines), file=out)
         return 0
-    if args.command == "restore":
-        result = steps.restore(drill, timeout=args.timeout, interval=args.interval)
+    if args.command == "inject":
+        return gameday.run_inject(args, drill, out)
+    if args.command == "restore":  # every recorded scenario first (drill/scenarios), else the seed's as before
+        result = restore_recorded(drill, timeout=args.timeout, interval=args.interval, force=args.force)
         print_step(result, args.json, out)
         return 0 if result.ok else 1
     if args.command == "trigger":
@@ -168,6 +173,8 @@ def main(
     args = build_parser().parse_args(argv)  # exits 2 on usage errors, 0 on --help
     if args.command == "rehearse":  # brings its own stack (moto), outputs and signal handling
         return rehearsal.main(args, out, err)
+    if args.command == "scenarios":  # the catalogue: no stack, no AWS
+        return gameday.list_scenarios(args, out)
     with sigterm_raises():
         try:
             outputs = stack.load_outputs(args.outputs, args.stack, runner=runner)

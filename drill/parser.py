@@ -6,6 +6,8 @@ import argparse
 
 from drill.investigator import DEFAULT_SINCE_MINUTES
 from drill.rehearsal import command as rehearsal
+from drill.scenarios.catalogue import NAMES as SCENARIO_NAMES
+from drill.scenarios.catalogue import SEED
 
 DESCRIPTION = """Incident drill for the aiops-demo image service.
 
@@ -27,6 +29,8 @@ COMMAND_HELP = {
     "run": "status -> trigger -> investigate -> restore -> status, with timings",
     "arm": "enable the invocations alarm's actions (the fault can be injected)",
     "disarm": "disable the invocations alarm's actions (the fault cannot be injected)",
+    "scenarios": "the game day's catalogue: every scenario, what it changes and how it is undone",
+    "inject": "record the prior state, then inject one scenario and read the change back (default: the seed's)",
     "rehearse": "the whole story offline: the program provisioned into a local moto, then `run` (no AWS account)",
 }
 
@@ -47,6 +51,27 @@ def _seconds(parser: argparse.ArgumentParser, flag: str, default: float, text: s
 
 def _restore_options(parser: argparse.ArgumentParser, flag: str) -> None:
     _seconds(parser, flag, 120, "how long restore waits for HTTP 200 and for a safe moment to re-arm")
+
+
+def _scenario_commands(command) -> None:
+    """The game day's commands (drill/scenarios)."""
+    command("scenarios", "List every scenario of the game day's catalogue (no stack or AWS needed).")
+    inject = command(
+        "inject",
+        "Write the exact prior state of what the scenario changes to the drill's record (a table of the\n"
+        "stack), then make the change and read it back; it does not wait for symptoms. Direct scenarios\n"
+        "disarm the invocations alarm while active. The same scenario twice is recorded once; several\n"
+        "scenarios may be active at once. `restore` undoes them all, newest first.",
+    )
+    inject.add_argument(
+        "--scenario",
+        choices=SCENARIO_NAMES,
+        default=SEED,
+        metavar="NAME",
+        help=(f"one of {', '.join(SCENARIO_NAMES)} (default {SEED})"),
+    )
+    _seconds(inject, "--timeout", 120, "how long the seed's scenario waits for the fault's statements")
+    _seconds(inject, "--interval", 5, "seconds between polls")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _restore_options(restore, "--timeout")
     _seconds(restore, "--interval", 5, "seconds between probes")
+    restore.add_argument(
+        "--force", action="store_true", help="also put back a recorded scenario whose resource was changed since"
+    )
+    _scenario_commands(command)
 
     run = command(
         "run",

@@ -1,0 +1,38 @@
+"""The CLI's side of the game day: `scenarios` (the catalogue) and `inject` (one scenario)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TextIO
+
+from drill.scenarios.catalogue import SCENARIOS
+from drill.scenarios.inject import inject
+from drill.steps.model import Drill
+
+
+def catalogue_lines() -> list[str]:
+    width = max(len(s.name) for s in SCENARIOS)
+    lines = []
+    for scenario in SCENARIOS:
+        lines += [
+            f"{scenario.name:<{width}}  {scenario.mechanism:<14}  changes {scenario.resource}",
+            f"{'':<{width}}  {scenario.summary}",
+            f"{'':<{width}}  undone: {scenario.undo}",
+        ]
+    return lines
+
+
+def list_scenarios(args: argparse.Namespace, out: TextIO) -> int:
+    """`python -m drill scenarios [--json]`: needs no stack and no AWS."""
+    if args.json:
+        print(json.dumps({"scenarios": [s.describe() for s in SCENARIOS]}, indent=2), file=out)
+    else:
+        print("\n".join(catalogue_lines()), file=out)
+    return 0
+
+
+def run_inject(args: argparse.Namespace, drill: Drill, out: TextIO) -> int:
+    result = inject(drill, args.scenario, timeout=args.timeout, interval=args.interval)
+    print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join([*result.lines, result.summary]), file=out)
+    return 0 if result.ok else 1

@@ -1,0 +1,224 @@
+"""The game day's scenarios against one moto server (reset before every test): inject changes the resource,
+restore puts the stack back exactly as before (field by field, `gameday_fixtures.snapshot`), from this
+process or another one, after a crash, a conflicting change or a refused call.
+
+moto neither evaluates alarms nor runs Lambda code: the seed's alarm action is played by a stand-in that
+adds the fault's statements when the drill first waits (as the fault function would), and the seed's
+restore takes the direct path (the fault function cannot answer).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import urllib.request
+from typing import Any
+
+import pytest
+from drill_fixtures import moto_server  # noqa: F401  (fixture)
+from gameday_fixtures import (
+    api_answering_200,
+    differences,
+    drill_elsewhere,
+    gameday_stack,
+    make_drill,
+    snapshot,
+)
+
+from drill import cli
+from drill.errors import DrillError
+from drill.scenarios import NAMES, SEED, inject, restore
+from drill.scenarios.model import PAUSE_VARIABLE
+
+# What each scenario changes, as `snapshot` names it (every direct one also disarms the alarm and records).
+CHANGES = {
+    "bucket_policy_deny": {"bucket_policy"},
+    "role_permission_missing": {"role_inline"},
+    "parameter_wrong_bucket": {"parameter"},
+    "parameter_missing": {"parameter", "parameter_details", "parameter_tags"},
+    "function_throttled": {"concurrency"},
+    "function_environment_changed": {"function"},
+    "function_role_changed": {"function"},
+    "api_permission_missing": {"function_policy"},
+    "api_throttled": {"method_settings"},
+}
+FAST = {"timeout": 2, "interval": 0.05}
+
+
+@pytest.fixture(autouse=True)
+def fresh(moto_server):  # noqa: F811
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()  # noqa: S310
+    return moto_server
+
+
+def alarm_back_to_ok(stack) -> None:
+    """CloudWatch would evaluate the alarm to OK a period after the seed's ALARM (moto never evaluates)."""
+    name = stack.outputs["CloudWatchAlarmName"]
+    stack.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test: evaluated")
+
+
+def test_the_catalogue_covers_the_nine_kinds_of_the_issue():
+    assert set(NAMES) == set(CHANGES)
+    assert NAMES[0] == SEED
+
+
+def test_every_scenario_changes_only_its_resource_and_another_process_restores_them_all_exactly(fresh, tmp_path):
+    """One stack, every scenario injected one after the other (a compound incident: two of them change the
+    parameter, three the function), then one restore from another process, working directory and HOME."""
+    stack = gameday_stack(fresh, "gd-all")
+    before = previous = snapshot(stack)
+    drill = make_drill(stack, fresh)
+    for number, name in enumerate(NAMES):
+        result = inject(drill, name, **FAST)
+        assert result.ok and not result.data["already"], name
+        now = snapshot(stack)
+        # The first direct scenario disarms the alarm the seed armed; the others find it disarmed.
+        expected = CHANGES[name] | {"records"} | ({"alarms"} if number == 1 else set())
+        assert set(differences(previous, now)) == expected, (name, differences(previous, now))
+        assert [i["scenario"]["S"] for i in now["records"] if i["scenario"]["S"] == name] == [name]
+        previous = now
+    alarm = stack.client("cloudwatch").describe_alarms(AlarmNames=[stack.outputs["CloudWatchAlarmName"]])
+    assert alarm["MetricAlarms"][0]["StateValue"] == "ALARM"  # the seed went through its own chain: SetAlarmState
+    alarm_back_to_ok(stack)
+
+    with api_answering_200() as endpoint:
+        stack.outputs["ApiEndpoint"] = endpoint
+        outputs = tmp_path / "outputs.json"
+        outputs.write_text(json.dumps(stack.outputs))
+        process = drill_elsewhere(
+            ["restore", "--json", "--outputs", str(outputs), "--timeout", "5", "--interval", "0.1"],
+            fresh,
+            tmp_path / "elsewhere",
+        )
+        out, err = process.communicate(timeout=90)
+    assert process.returncode == 0, err
+    report = json.loads(out)
+    # Newest first: the reverse of the order they were injected in (the seed's restore runs after them).
+    assert [s["name"] for s in report["scenarios"]] == list(reversed(NAMES[1:]))
+    assert {s["outcome"] for s in report["scenarios"]} == {"restored"}
+    assert report["bucket_policy_deny"]["path"] == "direct"  # moto cannot run the fault function
+    assert differences(before, snapshot(stack)) == {}
+
+
+def test_the_same_scenario_twice_is_recorded_once_and_restored_once(fresh):
+    stack = gameday_stack(fresh, "gd-twice")
+    before = snapshot(stack)
+    drill = make_drill(stack, fresh)
+    first = inject(drill, "parameter_wrong_bucket", **FAST)
+    again = inject(make_drill(stack, fresh), "parameter_wrong_bucket", **FAST)
+    assert first.ok and again.ok and again.data["already"]
+    [item] = snapshot(stack)["records"]
+    assert json.loads(item["prior"]["S"])["Value"] == stack.bucket  # the first prior state, not the injected one
+    assert restore(make_drill(stack, fresh), **FAST).ok
+    assert differences(before, snapshot(stack)) == {}
+
+
+def test_a_change_made_since_the_injection_is_kept_reported_and_fails_unless_forced(fresh, tmp_path):
+    stack = gameday_stack(fresh, "gd-conflict")
+    before = snapshot(stack)
+    drill = make_drill(stack, fresh)
+    inject(drill, "parameter_wrong_bucket", **FAST)
+    inject(drill, "function_throttled", **FAST)
+    ssm = stack.client("ssm")
+    ssm.put_parameter(Name=stack.parameter, Value="someone-elses-bucket", Type="String", Overwrite=True)
+
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(stack.outputs))
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["restore", "--outputs", str(outputs), "--timeout", "1", "--interval", "0.05"],
+        out=out,
+        err=err,
+        make=lambda *_: make_drill(stack, fresh),
+    )
+    assert code == 1
+    text = out.getvalue()
+    conflict = next(line for line in text.splitlines() if "parameter_wrong_bucket" in line)
+    assert stack.parameter in conflict and "someone-elses-bucket" in conflict  # the resource and its state now
+    assert f"{stack.bucket[:47]}-gameday-missing" in conflict  # and what the scenario wrote
+    assert ssm.get_parameter(Name=stack.parameter)["Parameter"]["Value"] == "someone-elses-bucket"
+    # The other scenario is restored; the conflicting one stays recorded, so the alarm stays disarmed.
+    state = snapshot(stack)
+    assert [i["scenario"]["S"] for i in state["records"]] == ["parameter_wrong_bucket"]
+    assert state["concurrency"] == before["concurrency"]
+    assert not differences(before, state).keys() - {"parameter", "records", "alarms"}
+
+    assert restore(make_drill(stack, fresh), force=True, **FAST).ok
+    assert differences(before, snapshot(stack)) == {}
+
+
+def test_kill_9_right_after_the_record_or_right_after_the_change_loses_nothing(fresh, tmp_path):
+    points = ("recorded", "changed")
+    stacks = {point: gameday_stack(fresh, f"gd-kill-{point}") for point in points}
+    before = {point: snapshot(stack) for point, stack in stacks.items()}
+    running = {}
+    for point, stack in stacks.items():
+        outputs = tmp_path / f"{point}.json"
+        outputs.write_text(json.dumps(stack.outputs))
+        running[point] = drill_elsewhere(
+            ["inject", "--scenario", "api_permission_missing", "--outputs", str(outputs)],
+            fresh,
+            tmp_path / point,
+            {PAUSE_VARIABLE: point},
+        )
+    for point, process in running.items():
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if f"paused at {point}" in line:
+                process.send_signal(signal.SIGKILL)
+                break
+        assert process.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
+        process.stdout.close()
+        process.stderr.close()
+
+    for point, stack in stacks.items():
+        crashed = snapshot(stack)
+        assert len(crashed["records"]) == 1, point
+        assert (crashed["function_policy"] == before[point]["function_policy"]) is (point == "recorded")
+        result = restore(make_drill(stack, fresh), **FAST)
+        assert result.ok, result.lines
+        outcome = {"recorded": "nothing to undo", "changed": "restored"}[point]
+        assert [s["outcome"] for s in result.data["scenarios"]] == [outcome]
+        assert differences(before[point], snapshot(stack)) == {}
+
+
+def refuse(operation: str, *, after: int = 0):
+    """A client hook: the `after`+1-th call of `operation` is refused with AccessDenied (nothing sent)."""
+    calls = {"count": 0}
+
+    def before_call(**_: Any):
+        calls["count"] += 1
+        if calls["count"] > after:
+            return _Response(403), {"Error": {"Code": "AccessDeniedException", "Message": "refused by the test"}}
+        return None
+
+    def hook(client) -> None:
+        if client.meta.service_model.service_name == "lambda":
+            client.meta.events.register(f"before-call.lambda.{operation}", before_call)
+
+    return hook
+
+
+class _Response:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+
+
+def test_a_refused_call_leaves_nothing_half_done_and_no_record(fresh):
+    stack = gameday_stack(fresh, "gd-refused")
+    # A second statement for API Gateway, so the first removal succeeds and the second one is refused.
+    stack.client("lambda").add_permission(
+        FunctionName=stack.function,
+        StatementId="image-api-permission-test-stage",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-west-2:123456789012:{stack.outputs['RestApiId']}/test/GET/random",
+    )
+    before = snapshot(stack)
+    drill = make_drill(stack, fresh, hook=refuse("RemovePermission", after=1))
+    with pytest.raises(DrillError, match="AccessDenied.*nothing was left changed and the record was removed"):
+        inject(drill, "api_permission_missing", **FAST)
+    assert differences(before, snapshot(stack)) == {}  # both statements, the alarm armed, no record
