@@ -26,9 +26,11 @@ from gameday_fixtures import (
     snapshot,
 )
 
+from components.drill_support import DrillSupportArgs, operator_statements
 from drill import cli
 from drill.errors import DrillError
-from drill.scenarios import NAMES, SEED, inject, restore
+from drill.scenarios import NAMES, SCENARIOS, SEED, inject, restore
+from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
 from drill.scenarios.model import PAUSE_VARIABLE
 
 # What each scenario changes, as `snapshot` names it (every direct one also disarms the alarm and records).
@@ -101,17 +103,68 @@ def test_every_scenario_changes_only_its_resource_and_another_process_restores_t
     assert differences(before, snapshot(stack)) == {}
 
 
-def test_the_same_scenario_twice_is_recorded_once_and_restored_once(fresh):
+def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_granted(fresh):
+    """Each scenario injected twice (recorded once, the first prior state kept), then one restore, all in this
+    process with every AWS call recorded (botocore's before-call hook) and checked against the catalogue's
+    declared calls and the drill-operator policy (components/drill_support.py)."""
     stack = gameday_stack(fresh, "gd-twice")
     before = snapshot(stack)
-    drill = make_drill(stack, fresh)
-    first = inject(drill, "parameter_wrong_bucket", **FAST)
-    again = inject(make_drill(stack, fresh), "parameter_wrong_bucket", **FAST)
-    assert first.ok and again.ok and again.data["already"]
-    [item] = snapshot(stack)["records"]
-    assert json.loads(item["prior"]["S"])["Value"] == stack.bucket  # the first prior state, not the injected one
-    assert restore(make_drill(stack, fresh), **FAST).ok
+    calls: set[str] = set()
+
+    def record(client) -> None:
+        service = client.meta.service_model.service_name
+        client.meta.events.register("before-call", lambda model, **_: calls.add(f"{service}:{model.name}"))
+
+    drill = make_drill(stack, fresh, hook=record)
+    for name in NAMES:
+        assert not inject(drill, name, **FAST).data["already"]
+        if name == SEED:
+            alarm_back_to_ok(stack)  # so the seed's restore below finds it evaluated
+        again = inject(drill, name, **FAST)
+        assert again.ok and again.data["already"], name
+    records = {i["scenario"]["S"]: i for i in snapshot(stack)["records"]}
+    assert sorted(records) == sorted(NAMES)
+    assert json.loads(records["parameter_wrong_bucket"]["prior"]["S"])["Value"] == stack.bucket  # the first prior
+    assert json.loads(records["function_throttled"]["prior"]["S"]) is None
+    assert restore(drill, **FAST).ok
     assert differences(before, snapshot(stack)) == {}
+
+    declared = {call for s in SCENARIOS for call in s.calls} | set(RECORD_CALLS) | set(ARMING_CALLS)
+    assert calls <= declared, calls - declared
+    granted = policy_actions()
+    needed = {IAM_ACTION.get(call, call) for call in calls}
+    assert needed <= granted, needed - granted
+    assert granted - needed == set(NOT_CALLED_HERE), granted - needed
+
+
+# Granted, but not called by this in-process test, each for a reason.
+NOT_CALLED_HERE = {
+    "iam:PassRole": "no API call of its own: UpdateFunctionConfiguration with Role needs it on both roles",
+    "ssm:AddTagsToResource": "no API call of its own: PutParameter with Tags (parameter_missing's restore) needs it",
+    "lambda:InvokeFunction": "the seed's restore asks the fault function first; the test stands in for lambda:Invoke",
+    "s3:DeleteBucketPolicy": "the seed's direct restore when the fault was the whole policy (here another statement "
+    "stays)",
+}
+# Operation -> IAM action, where the names differ (the service authorization reference).
+IAM_ACTION = {
+    "apigateway:GetStage": "apigateway:GET",
+    "apigateway:UpdateStage": "apigateway:PATCH",
+    "lambda:Invoke": "lambda:InvokeFunction",
+}
+
+
+def policy_actions() -> set[str]:
+    args = DrillSupportArgs(
+        prefix="p",
+        region="us-west-2",
+        bucket_arn="arn:aws:s3:::b",
+        function_role_arn="role",
+        rest_api_id="api",
+        invocations_alarm_name="alarm",
+        fault_function_name="fault",
+    )
+    statements = operator_statements(args, "123456789012", "table", "standby")
+    return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
 
 
 def test_a_change_made_since_the_injection_is_kept_reported_and_fails_unless_forced(fresh, tmp_path):

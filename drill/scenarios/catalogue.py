@@ -52,7 +52,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             *ARMING_CALLS,
             "cloudwatch:SetAlarmState",
             "s3:GetBucketPolicy",
-            "lambda:InvokeFunction",
+            "lambda:Invoke",
             "s3:PutBucketPolicy",
             "s3:DeleteBucketPolicy",
             "cloudwatch:GetMetricStatistics",
@@ -155,7 +155,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         summary=f"run the image function under the stack's standby role (output {STANDBY_ROLE}), which has no "
         "permissions",
         undo="give the function its recorded role back (the standby role belongs to the stack: nothing is left over)",
-        calls=(*FUNCTION_CONFIG, "iam:PassRole"),
+        calls=FUNCTION_CONFIG,  # and iam:PassRole on both roles (UpdateFunctionConfiguration with Role)
         unavailable=_needs(stack.IMAGE_FUNCTION, STANDBY_ROLE),
         resource_name=function.function_name,
         read=function.read_role,

@@ -39,7 +39,7 @@ class Scenario:
     mechanism: Mechanism
     summary: str  # one line
     undo: str  # how restore undoes it
-    calls: tuple[str, ...]  # the AWS API operations it makes ("service:Operation"), for the docs and the policy
+    calls: tuple[str, ...]  # the AWS API operations it makes ("service:Operation" as botocore names them)
     # Why the stack cannot run it (None when it can): a missing output, a stack without the fault chain.
     unavailable: Callable[[Drill], str | None] = field(default=lambda _drill: None)
     resource_name: Callable[[Drill], str] = field(default=lambda _drill: "")

@@ -42,8 +42,8 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5, force: b
     seed_step = None
     if seed_record is not None or _fault_present(drill, timeline):
         seed_step = seed_restore(drill, timeout=max(1.0, deadline - drill.clock()), interval=interval)
-        for line in seed_step.lines:
-            timeline.mark(f"[{SEED}] {line.split('  ', 1)[-1]}")
+        for event in seed_step.data.get("timeline", []):
+            timeline.mark(f"[{SEED}] {event['event']}")
         data["bucket_policy_deny"] = seed_step.to_json()
         ok = ok and seed_step.ok
         if seed_step.ok and seed_record is not None:
