@@ -11,8 +11,9 @@ The record store is a DynamoDB table (on demand, one item per active scenario, k
   * DynamoDB encrypts every table at rest; access is by identity policy only (the table has no resource
     policy), and no function role of this stack has any DynamoDB permission: the image function cannot
     read the record.
-The standby role is the "other role" of the `function_role_changed` scenario: trusted by Lambda, with no
-permissions at all. The stack owns it, so the drill never creates (or leaves behind) a role.
+The standby role is the "other role" of the `function_role_changed` scenario: trusted by Lambda, allowed
+only X-Ray writes (what Lambda checks for a function with Active tracing), none of the image function's
+permissions. The stack owns it, so the drill never creates (or leaves behind) a role.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.function import LAMBDA_TRUST
+from components.function import LAMBDA_TRUST, XRAY_WRITE
 from components.image_service import STAGE_NAME, api_function_name, parameter_name
 
 RECORD_KEY = "scenario"  # the table's hash key: one item per active scenario
@@ -176,6 +177,7 @@ class DrillSupport(pulumi.ComponentResource):
 
     table: aws.dynamodb.Table
     standby_role: aws.iam.Role
+    standby_policy: aws.iam.RolePolicy
     operator_policy: aws.iam.Policy
 
     def __init__(self, name: str, args: DrillSupportArgs, opts: pulumi.ResourceOptions | None = None):
@@ -194,7 +196,15 @@ class DrillSupport(pulumi.ComponentResource):
         self.standby_role = aws.iam.Role(
             f"{name}-standby-role",
             assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
-            description="Game day: the wrong role function_role_changed gives the image function (no permissions)",
+            description="Game day: the wrong role function_role_changed gives the image function (X-Ray writes only)",
+            opts=child,
+        )
+        # Only what Lambda checks when a function with Active tracing changes role; none of the image
+        # function's own permissions, so its requests fail as the scenario intends.
+        self.standby_policy = aws.iam.RolePolicy(
+            f"{name}-standby-xray",
+            role=self.standby_role.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [XRAY_WRITE]}),
             opts=child,
         )
         document = {

@@ -9,6 +9,7 @@ import pulumi
 import pytest
 from conftest import ACCOUNT, REGION, run_program, set_config, settled
 
+from components.function import XRAY_WRITE
 from drill.scenarios import outputs as drill_outputs
 
 PREFIX = "aiops-demo-dev"
@@ -142,17 +143,18 @@ def test_record_table_standby_role_and_outputs(mocks):
         assert table["hashKey"] == "scenario"
         assert table["attributes"] == [{"name": "scenario", "type": "S"}]
         assert table["deletionProtectionEnabled"] is False  # `pulumi destroy` removes it with its records
-        # The standby role: trusted by Lambda, with no policy of any kind.
+        # The standby role: trusted by Lambda, allowed X-Ray writes only (no attachment, no other statement).
         standby = mocks.one(ROLE, "drill-standby-role")
         assert standby_arn == STANDBY_ROLE_ARN
         trust = json.loads(standby.inputs["assumeRolePolicy"])["Statement"]
         assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
         attachments = mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
         role_policies = mocks.of_type("aws:iam/rolePolicy:RolePolicy")
-        assert not [r for r in role_policies + attachments if str(r.inputs["role"]).startswith("drill-standby-role")]
+        standby_policies = [r for r in role_policies + attachments if str(r.inputs["role"]).startswith("drill-standby")]
+        assert [json.loads(p.inputs["policy"])["Statement"] for p in standby_policies] == [[XRAY_WRITE]]
         # No function role may read the record: no DynamoDB action (nor "*") in any of their policies, and
         # the operator policy is attached to nothing (facilitators attach it to their own role).
-        assert len(role_policies) >= 3  # the image, seeder and fault roles
+        assert len(role_policies) >= 4  # the image, seeder, fault and standby roles
         for policy in role_policies:
             for statement in json.loads(policy.inputs["policy"])["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

@@ -9,33 +9,17 @@ left half-done and the record says exactly what is active.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from drill.aws import as_drill_error
 from drill.errors import DrillError, UsageError
 from drill.scenarios import record as store
 from drill.scenarios import seed
 from drill.scenarios.arming import disarm, found_arming
 from drill.scenarios.catalogue import BY_NAME, NAMES, SEED
-from drill.scenarios.model import Scenario, State, checkpoint
+from drill.scenarios.model import AWS_ERRORS, Scenario, checkpoint, describe_error, same, shown
 from drill.steps.alarm import set_actions
 from drill.steps.fault import fault_sids
 from drill.steps.model import Drill, StepResult, Timeline
-
-AWS_ERRORS = (ClientError, BotoCoreError)
-
-
-def same(left: State, right: State) -> bool:
-    """Equal as JSON data (tuples are lists, 0 equals 0.0)."""
-    return json.loads(json.dumps(left)) == json.loads(json.dumps(right))
-
-
-def shown(state: State) -> str:
-    text = json.dumps(state, sort_keys=True)
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def scenario_for(drill: Drill, name: str) -> Scenario:
@@ -115,7 +99,9 @@ def _inject_direct(drill: Drill, scenario: Scenario, timeline: Timeline) -> dict
     try:
         scenario.write(drill, current, kept.injected)
     except (*AWS_ERRORS, DrillError) as err:
-        raise DrillError(f"{scenario.name} refused: {_describe(err)}; {_roll_back(drill, scenario, kept)}") from None
+        raise DrillError(
+            f"{scenario.name} refused: {describe_error(err)}; {_roll_back(drill, scenario, kept)}"
+        ) from None
     checkpoint(drill, "changed")
     after = scenario.read(drill)
     if not same(after, kept.injected):
@@ -124,11 +110,6 @@ def _inject_direct(drill: Drill, scenario: Scenario, timeline: Timeline) -> dict
         )
     timeline.mark(f"{resource} changed and read back: {shown(after)}")
     return data
-
-
-def _describe(err: Exception) -> str:
-    mapped = as_drill_error(err) if isinstance(err, AWS_ERRORS) else err
-    return str(mapped or err)
 
 
 def _roll_back(drill: Drill, scenario: Scenario, kept: store.Record) -> str:
@@ -144,5 +125,5 @@ def _roll_back(drill: Drill, scenario: Scenario, kept: store.Record) -> str:
             set_actions(drill, True)  # disarmed a moment ago by this inject: exactly as before
         store.delete(drill, scenario.name)
     except (*AWS_ERRORS, DrillError) as err:
-        return f"rolling back failed too ({_describe(err)}): the record stays, run `restore`"
+        return f"rolling back failed too ({describe_error(err)}): the record stays, run `restore`"
     return "nothing was left changed and the record was removed"

@@ -8,12 +8,16 @@ state to the other. Restore is then the same call with the two states the other 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drill.aws import as_drill_error
 from drill.steps.model import Drill
 
 Mechanism = Literal["fault-function", "direct"]
@@ -22,6 +26,24 @@ State = Any  # JSON data: dict, list, str, number, bool or None (absent)
 # Test seam: `AIOPS_DRILL_PAUSE_AT=recorded|changed` makes `inject` stop (block) right after the record is
 # written or right after the change, so a test can kill -9 it exactly there. Nothing else reads it.
 PAUSE_VARIABLE = "AIOPS_DRILL_PAUSE_AT"
+
+
+AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+def same(left: State, right: State) -> bool:
+    """Equal as JSON data (tuples are lists, 0 equals 0.0)."""
+    return json.loads(json.dumps(left)) == json.loads(json.dumps(right))
+
+
+def shown(state: State) -> str:
+    text = json.dumps(state, sort_keys=True)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def describe_error(err: Exception) -> str:
+    mapped = as_drill_error(err) if isinstance(err, AWS_ERRORS) else err
+    return str(mapped or err)
 
 
 def checkpoint(drill: Drill, point: str) -> None:

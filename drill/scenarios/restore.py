@@ -19,7 +19,7 @@ from drill.errors import DrillError
 from drill.scenarios import record as store
 from drill.scenarios.arming import put_back
 from drill.scenarios.catalogue import BY_NAME, SEED
-from drill.scenarios.inject import AWS_ERRORS, _describe, same, shown
+from drill.scenarios.model import AWS_ERRORS, describe_error, same, shown
 from drill.scenarios.outputs import RECORD_TABLE
 from drill.steps import restore as seed_restore
 from drill.steps.fault import fault_sids
@@ -78,7 +78,9 @@ def _fault_present(drill: Drill, timeline: Timeline) -> bool:
     try:
         return bool(fault_sids(drill))
     except AWS_ERRORS as err:
-        timeline.mark(f"could not read the bucket policy: {_describe(err)}; running the seed's restore all the same")
+        timeline.mark(
+            f"could not read the bucket policy: {describe_error(err)}; running the seed's restore all the same"
+        )
         return True
 
 
@@ -113,7 +115,7 @@ def _restore_direct(drill: Drill, timeline: Timeline, record: store.Record, forc
         timeline.mark(f"{record.scenario}: put {resource} back as recorded and read it back")
         return {**outcome, "outcome": "restored"}
     except (*AWS_ERRORS, DrillError) as err:
-        timeline.mark(f"{record.scenario}: could not restore ({_describe(err)}); the record stays")
+        timeline.mark(f"{record.scenario}: could not restore ({describe_error(err)}); the record stays")
         return {**outcome, "outcome": "failed"}
 
 
