@@ -42,6 +42,7 @@ NEEDED = {
     "arm": (),
     "disarm": (),
     "inject": (stack.BUCKET,),
+    "gameday": (*REQUIRED_OUTPUTS, stack.API_ENDPOINT),
 }
 NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")
 
@@ -118,6 +119,8 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         return 0
     if args.command == "inject":
         return gameday.run_inject(args, drill, out)
+    if args.command == "gameday":
+        return gameday.run_gameday(args, drill, out)
     if args.command == "restore":  # every recorded scenario first (drill/scenarios), else the seed's as before
         result = restore_recorded(drill, timeout=args.timeout, interval=args.interval, force=args.force)
         print_step(result, args.json, out)

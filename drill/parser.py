@@ -8,6 +8,7 @@ from drill.investigator import DEFAULT_SINCE_MINUTES
 from drill.rehearsal import command as rehearsal
 from drill.scenarios.catalogue import NAMES as SCENARIO_NAMES
 from drill.scenarios.catalogue import SEED
+from drill.scenarios.gameday import KINDS as ROOT_CAUSE_KINDS
 
 DESCRIPTION = """Incident drill for the aiops-demo image service.
 
@@ -31,6 +32,8 @@ COMMAND_HELP = {
     "disarm": "disable the invocations alarm's actions (the fault cannot be injected)",
     "scenarios": "the game day's catalogue: every scenario, what it changes and how it is undone",
     "inject": "record the prior state, then inject one scenario and read the change back (default: the seed's)",
+    "gameday": "inject (hidden when random), wait for the symptom, take the participants' answer, investigate, "
+    "restore, score",
     "rehearse": "the whole story offline: the program provisioned into a local moto, then `run` (no AWS account)",
 }
 
@@ -72,6 +75,27 @@ def _scenario_commands(command) -> None:
     )
     _seconds(inject, "--timeout", 120, "how long the seed's scenario waits for the fault's statements")
     _seconds(inject, "--interval", 5, "seconds between polls")
+    game = command(
+        "gameday",
+        "Inject a scenario (hidden with `random`), wait for the symptom, show what participants see, ask\n"
+        "for their answer (or take --answer), run the investigator, reveal the truth, restore, and print\n"
+        "the scorecard. A timeout, an error, Ctrl-C or SIGTERM restores.",
+        json_help="print the scorecard as JSON",
+    )
+    game.add_argument(
+        "--scenario", choices=(*SCENARIO_NAMES, "random"), default="random", metavar="NAME", help="a scenario or random"
+    )
+    game.add_argument("--answer", choices=ROOT_CAUSE_KINDS, metavar="KIND", help="the participants' answer (no prompt)")
+    _seconds(game, "--timeout", 300, "how long to wait for the injection and the symptom")
+    _seconds(game, "--interval", 10, "seconds between polls")
+    game.add_argument(
+        "--since",
+        type=positive,
+        default=DEFAULT_SINCE_MINUTES,
+        metavar="MINUTES",
+        help=f"investigation window in minutes (default {DEFAULT_SINCE_MINUTES})",
+    )
+    _restore_options(game, "--restore-timeout")
 
 
 def build_parser() -> argparse.ArgumentParser:

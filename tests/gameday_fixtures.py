@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from conftest import ACCOUNT, REGION, ROOT, new_session
 from drill_fixtures import LAMBDA_TRUST, MotoStack, build_stack, cli_env, inject_fault_like_the_fault_function
 
@@ -25,7 +26,20 @@ from drill.stack import StackOutputs
 from drill.steps import Drill, Probe
 from drill.steps.model import Timeline
 
-SERVICES = ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "apigateway", "dynamodb", "sts")
+NO_RETRIES = Config(retries={"max_attempts": 1})
+SERVICES = (
+    "s3",
+    "ssm",
+    "iam",
+    "lambda",
+    "cloudwatch",
+    "logs",
+    "apigateway",
+    "dynamodb",
+    "sts",
+    "cloudtrail",
+    "resourcegroupstaggingapi",
+)
 
 
 def add_drill_support(stack: MotoStack, endpoint: str) -> None:
@@ -157,8 +171,12 @@ def drill_clients(endpoint: str, hook: Callable[[Any], None] | None = None) -> C
     clients = Clients(session)
     for service in SERVICES:
         client = session.client(
-            service, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
-        )  # noqa: S106 (moto's keys)
+            service,
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",  # noqa: S106 (moto's keys)
+            aws_secret_access_key="testing",  # noqa: S106
+            config=NO_RETRIES,  # moto answers unimplemented calls with HTTP 500, which boto3 would retry
+        )
         if hook:
             hook(client)
         clients.use(service, client)

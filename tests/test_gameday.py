@@ -31,7 +31,9 @@ from drill import cli
 from drill.errors import DrillError
 from drill.scenarios import NAMES, SCENARIOS, SEED, inject, restore
 from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
+from drill.scenarios.gameday import gameday
 from drill.scenarios.model import PAUSE_VARIABLE
+from drill.steps import Probe
 
 # What each scenario changes, as `snapshot` names it (every direct one also disarms the alarm and records).
 CHANGES = {
@@ -49,7 +51,9 @@ FAST = {"timeout": 2, "interval": 0.05}
 
 
 @pytest.fixture(autouse=True)
-def fresh(moto_server):  # noqa: F811
+def fresh(moto_server, monkeypatch):  # noqa: F811
+    # Any client the drill makes by itself (a collector's service) goes to moto too, never to AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()  # noqa: S310
     return moto_server
 
@@ -275,3 +279,68 @@ def test_a_refused_call_leaves_nothing_half_done_and_no_record(fresh):
     with pytest.raises(DrillError, match="AccessDenied.*nothing was left changed and the record was removed"):
         inject(drill, "api_permission_missing", **FAST)
     assert differences(before, snapshot(stack)) == {}  # both statements, the alarm armed, no record
+
+
+def failing_while_recorded(stack):
+    """The API as participants see it: 500 while any scenario is recorded (moto serves no API)."""
+    table = stack.outputs["DrillRecordTableName"]
+
+    def probe() -> Probe:
+        active = stack.client("dynamodb").scan(TableName=table)["Items"]
+        return Probe(500 if active else 200, 1.0)
+
+    return probe
+
+
+def test_a_game_day_scores_the_participants_and_the_investigator_and_restores(fresh):
+    stack = gameday_stack(fresh, "gd-game")
+    before = snapshot(stack)
+    drill = make_drill(stack, fresh)
+    drill.api_probe = failing_while_recorded(stack)
+    seen: list[str] = []
+    drill.progress = seen.append
+    asked: list[str] = []
+
+    def participants(prompt: str) -> str:
+        asked.append(prompt)
+        return "function_throttled\n"
+
+    result = gameday(
+        drill, choice="random", answer=None, ask=participants, show=seen.append, rng=OnlyThrottled(), **FAST
+    )
+    card = result.data
+    assert result.ok, result.lines
+    assert (card["scenario"], card["truth"]) == ("function_throttled", "function_throttled")
+    assert card["participants"]["answer"] == "function_throttled" and card["participants"]["hit"]
+    assert card["investigator"] == {**card["investigator"], "answer": "function_throttled", "hit": True}
+    assert card["restore"]["ok"]
+    assert "api_throttled" in asked[0] and "no_images" in asked[0]  # the prompt lists the kinds
+    before_answer = seen[: seen.index(next(line for line in seen if line.startswith("investigator:"))) + 1]
+    assert not [line for line in before_answer if "throttl" in line], before_answer  # random: nothing revealed
+    assert "API: HTTP 500 in 1 ms" in before_answer
+    assert [line for line in result.lines if line.startswith("participants")] == [
+        f"participants  function_throttled in {card['participants']['seconds']:.1f}s (hit)"
+    ]
+    assert differences(before, snapshot(stack)) == {}
+
+
+def test_ctrl_c_at_the_participants_prompt_restores(fresh):
+    stack = gameday_stack(fresh, "gd-interrupted")
+    before = snapshot(stack)
+    drill = make_drill(stack, fresh)
+    drill.api_probe = failing_while_recorded(stack)
+
+    def interrupted(_prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        gameday(drill, choice="api_throttled", answer=None, ask=interrupted, show=lambda _line: None, **FAST)
+    assert differences(before, snapshot(stack)) == {}
+
+
+class OnlyThrottled:
+    """The random pick, made predictable: it chooses function_throttled among the scenarios offered."""
+
+    def choice(self, names: list[str]) -> str:
+        assert set(names) == set(NAMES)  # every scenario is available on this stack
+        return "function_throttled"

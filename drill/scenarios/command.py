@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TextIO
 
 from drill.scenarios.catalogue import SCENARIOS
+from drill.scenarios.gameday import gameday
 from drill.scenarios.inject import inject
 from drill.steps.model import Drill
 
@@ -34,5 +36,26 @@ def list_scenarios(args: argparse.Namespace, out: TextIO) -> int:
 
 def run_inject(args: argparse.Namespace, drill: Drill, out: TextIO) -> int:
     result = inject(drill, args.scenario, timeout=args.timeout, interval=args.interval)
+    print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join([*result.lines, result.summary]), file=out)
+    return 0 if result.ok else 1
+
+
+def ask_on_terminal(prompt: str) -> str:
+    print(prompt, end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline()
+
+
+def run_gameday(args: argparse.Namespace, drill: Drill, out: TextIO) -> int:
+    result = gameday(
+        drill,
+        choice=args.scenario,
+        answer=args.answer,
+        ask=ask_on_terminal,
+        show=drill.progress,
+        timeout=args.timeout,
+        interval=args.interval,
+        since_minutes=args.since,
+        restore_timeout=args.restore_timeout,
+    )
     print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join([*result.lines, result.summary]), file=out)
     return 0 if result.ok else 1

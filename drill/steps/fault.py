@@ -19,6 +19,7 @@ from drill.steps.model import Drill
 
 IMAGE_ROLE_ARN = "ImageFunctionRoleArn"  # newer stacks export it; older ones are read from Lambda
 
+
 def statements_of(policy: dict[str, Any]) -> list[Any]:
     """Every statement as read, non-dict ones included (they are kept, never judged)."""
     found = policy.get("Statement", [])
