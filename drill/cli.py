@@ -44,7 +44,7 @@ NEEDED = {
     "inject": (stack.BUCKET,),
     "gameday": (*REQUIRED_OUTPUTS, stack.API_ENDPOINT),
 }
-NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")
+NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")  # `trigger --scenario` says what its scenario needs
 
 
 def rerun_options(args: argparse.Namespace) -> tuple[str, str]:
@@ -125,6 +125,8 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         result = restore_recorded(drill, timeout=args.timeout, interval=args.interval, force=args.force)
         print_step(result, args.json, out)
         return 0 if result.ok else 1
+    if args.command == "trigger" and args.scenario:  # a game-day scenario (drill/scenarios)
+        return gameday.run_trigger(args, drill, out)
     if args.command == "trigger":
         outcome = steps.trigger_with_cleanup(
             drill, timeout=args.timeout, interval=args.interval, restore_timeout=args.restore_timeout
@@ -182,7 +184,7 @@ def main(
         try:
             outputs = stack.load_outputs(args.outputs, args.stack, runner=runner)
             outputs.require_all(NEEDED[args.command])
-            if args.command in NEEDS_FAULT_CHAIN:
+            if args.command in NEEDS_FAULT_CHAIN and not getattr(args, "scenario", None):
                 steps.require_fault_chain(outputs)
             drill = make(args, outputs, err)
             code = execute(args, drill, out)

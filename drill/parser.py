@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         "injects the fault) and for the API to answer 5XX. Prints a timeline. Needs the fault chain.\n"
         "If it does not get there (timeout, error, Ctrl-C, SIGTERM) it restores and prints the steps.",
     )
+    trigger.add_argument(
+        "--scenario",
+        choices=SCENARIO_NAMES,
+        metavar="NAME",
+        help="inject this game-day scenario instead, then wait for its symptom (see `scenarios`)",
+    )
     _seconds(trigger, "--timeout", 300, "give up after this long; alarms evaluate once a period")
     _seconds(trigger, "--interval", 10, "seconds between polls")
     _restore_options(trigger, "--restore-timeout")

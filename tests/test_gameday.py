@@ -33,6 +33,7 @@ from drill.scenarios import NAMES, SCENARIOS, SEED, inject, restore
 from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
 from drill.scenarios.gameday import gameday
 from drill.scenarios.model import PAUSE_VARIABLE
+from drill.scenarios.trigger import trigger_scenario
 from drill.steps import Probe
 
 # What each scenario changes, as `snapshot` names it (every direct one also disarms the alarm and records).
@@ -344,3 +345,28 @@ class OnlyThrottled:
     def choice(self, names: list[str]) -> str:
         assert set(names) == set(NAMES)  # every scenario is available on this stack
         return "function_throttled"
+
+
+def test_trigger_with_a_scenario_waits_for_its_symptom_and_keeps_it(fresh):
+    stack = gameday_stack(fresh, "gd-trigger")
+    drill = make_drill(stack, fresh)
+    table = stack.outputs["DrillRecordTableName"]
+    drill.api_probe = lambda: Probe(429 if stack.client("dynamodb").scan(TableName=table)["Items"] else 200, 1.0)
+    result, cleanup = trigger_scenario(drill, "api_throttled", restore_timeout=2, **FAST)
+    assert result.ok and cleanup is None, result.lines
+    assert "API answers HTTP 429 in 1 ms" in "\n".join(result.lines)
+    assert snapshot(stack)["method_settings"]["*/*"]["throttlingRateLimit"] == 0  # still injected
+
+
+def test_trigger_with_a_scenario_whose_symptom_never_comes_restores(fresh):
+    stack = gameday_stack(fresh, "gd-trigger-timeout")
+    before = snapshot(stack)
+    result, cleanup = trigger_scenario(make_drill(stack, fresh), "parameter_missing", restore_timeout=2, **FAST)
+    assert not result.ok and "timed out" in result.summary
+    assert cleanup is not None and cleanup.ok
+    # Exactly as before but the arming: the trigger's own probes (image-function invocations) fill a period the
+    # invocations alarm may still evaluate, so the re-arm rule leaves it disarmed and says how to arm it.
+    after = snapshot(stack)
+    assert set(differences(before, after)) == {"alarms"}
+    assert not after["alarms"][stack.outputs["CloudWatchAlarmName"]][0]
+    assert "python -m drill arm" in cleanup.summary or any("python -m drill arm" in line for line in cleanup.lines)

@@ -10,6 +10,7 @@ from typing import TextIO
 from drill.scenarios.catalogue import SCENARIOS
 from drill.scenarios.gameday import gameday
 from drill.scenarios.inject import inject
+from drill.scenarios.trigger import trigger_scenario
 from drill.steps.model import Drill
 
 
@@ -58,4 +59,16 @@ def run_gameday(args: argparse.Namespace, drill: Drill, out: TextIO) -> int:
         restore_timeout=args.restore_timeout,
     )
     print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join([*result.lines, result.summary]), file=out)
+    return 0 if result.ok else 1
+
+
+def run_trigger(args: argparse.Namespace, drill: Drill, out: TextIO) -> int:
+    result, cleanup = trigger_scenario(
+        drill, args.scenario, timeout=args.timeout, interval=args.interval, restore_timeout=args.restore_timeout
+    )
+    shown = [result, *([cleanup] if cleanup else [])]
+    if args.json:
+        print(json.dumps([step.to_json() for step in shown], indent=2), file=out)
+    else:
+        print("\n".join(line for step in shown for line in [*step.lines, step.summary]), file=out)
     return 0 if result.ok else 1
