@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,9 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 from conftest import ACCOUNT, REGION, ROOT, new_session
-from drill_fixtures import LAMBDA_TRUST, MotoStack, build_stack, cli_env, inject_fault_like_the_fault_function
+from drill_fixtures import (
+    LAMBDA_TRUST,
+    MotoStack,
+    build_stack,
+    cli_env,
+    inject_fault_like_the_fault_function,
+    moto_server,  # noqa: F401  (fixture)
+)
 
 from drill.aws import Clients
 from drill.errors import DrillError
@@ -27,6 +36,7 @@ from drill.steps import Drill, Probe
 from drill.steps.model import Timeline
 
 NO_RETRIES = Config(retries={"max_attempts": 1})
+FAST = {"timeout": 2, "interval": 0.05}  # inject/restore timings for moto, where nothing is eventually consistent
 SERVICES = (
     "s3",
     "ssm",
@@ -238,3 +248,12 @@ def drill_elsewhere(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh(moto_server, monkeypatch):  # noqa: F811
+    """The module's moto server, reset before each test; any client the drill makes by itself (a collector's
+    service) goes to moto too, never to AWS. Yields the endpoint."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()  # noqa: S310
+    return moto_server

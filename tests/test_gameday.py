@@ -12,17 +12,18 @@ from __future__ import annotations
 import io
 import json
 import signal
-import urllib.request
 from typing import Any
 
 import pytest
-from drill_fixtures import moto_server  # noqa: F401  (fixture)
-from gameday_fixtures import (
+from gameday_fixtures import (  # noqa: F401  (fresh, moto_server: fixtures)
+    FAST,
     api_answering_200,
     differences,
     drill_elsewhere,
+    fresh,
     gameday_stack,
     make_drill,
+    moto_server,
     snapshot,
 )
 
@@ -31,10 +32,7 @@ from drill import cli
 from drill.errors import DrillError
 from drill.scenarios import NAMES, SCENARIOS, SEED, inject, restore
 from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
-from drill.scenarios.gameday import gameday
 from drill.scenarios.model import PAUSE_VARIABLE
-from drill.scenarios.trigger import trigger_scenario
-from drill.steps import Probe
 
 # What each scenario changes, as `snapshot` names it (every direct one also disarms the alarm and records).
 CHANGES = {
@@ -48,15 +46,6 @@ CHANGES = {
     "api_permission_missing": {"function_policy"},
     "api_throttled": {"method_settings"},
 }
-FAST = {"timeout": 2, "interval": 0.05}
-
-
-@pytest.fixture(autouse=True)
-def fresh(moto_server, monkeypatch):  # noqa: F811
-    # Any client the drill makes by itself (a collector's service) goes to moto too, never to AWS.
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()  # noqa: S310
-    return moto_server
 
 
 def alarm_back_to_ok(stack) -> None:
@@ -70,7 +59,7 @@ def test_the_catalogue_covers_the_nine_kinds_of_the_issue():
     assert NAMES[0] == SEED
 
 
-def test_every_scenario_changes_only_its_resource_and_another_process_restores_them_all_exactly(fresh, tmp_path):
+def test_every_scenario_changes_only_its_resource_and_another_process_restores_them_all_exactly(fresh, tmp_path):  # noqa: F811
     """One stack, every scenario injected one after the other (a compound incident: two of them change the
     parameter, three the function), then one restore from another process, working directory and HOME."""
     stack = gameday_stack(fresh, "gd-all")
@@ -108,7 +97,7 @@ def test_every_scenario_changes_only_its_resource_and_another_process_restores_t
     assert differences(before, snapshot(stack)) == {}
 
 
-def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_granted(fresh):
+def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_granted(fresh):  # noqa: F811
     """Each scenario injected twice (recorded once, the first prior state kept), then one restore, all in this
     process with every AWS call recorded (botocore's before-call hook) and checked against the catalogue's
     declared calls and the drill-operator policy (components/drill_support.py)."""
@@ -172,7 +161,7 @@ def policy_actions() -> set[str]:
     return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
 
 
-def test_a_change_made_since_the_injection_is_kept_reported_and_fails_unless_forced(fresh, tmp_path):
+def test_a_change_made_since_the_injection_is_kept_reported_and_fails_unless_forced(fresh, tmp_path):  # noqa: F811
     stack = gameday_stack(fresh, "gd-conflict")
     before = snapshot(stack)
     drill = make_drill(stack, fresh)
@@ -206,7 +195,7 @@ def test_a_change_made_since_the_injection_is_kept_reported_and_fails_unless_for
     assert differences(before, snapshot(stack)) == {}
 
 
-def test_kill_9_right_after_the_record_or_right_after_the_change_loses_nothing(fresh, tmp_path):
+def test_kill_9_right_after_the_record_or_right_after_the_change_loses_nothing(fresh, tmp_path):  # noqa: F811
     points = ("recorded", "changed")
     stacks = {point: gameday_stack(fresh, f"gd-kill-{point}") for point in points}
     before = {point: snapshot(stack) for point, stack in stacks.items()}
@@ -265,7 +254,7 @@ class _Response:
         self.headers: dict[str, str] = {}
 
 
-def test_a_refused_call_leaves_nothing_half_done_and_no_record(fresh):
+def test_a_refused_call_leaves_nothing_half_done_and_no_record(fresh):  # noqa: F811
     stack = gameday_stack(fresh, "gd-refused")
     # A second statement for API Gateway, so the first removal succeeds and the second one is refused.
     stack.client("lambda").add_permission(
@@ -280,93 +269,3 @@ def test_a_refused_call_leaves_nothing_half_done_and_no_record(fresh):
     with pytest.raises(DrillError, match="AccessDenied.*nothing was left changed and the record was removed"):
         inject(drill, "api_permission_missing", **FAST)
     assert differences(before, snapshot(stack)) == {}  # both statements, the alarm armed, no record
-
-
-def failing_while_recorded(stack):
-    """The API as participants see it: 500 while any scenario is recorded (moto serves no API)."""
-    table = stack.outputs["DrillRecordTableName"]
-
-    def probe() -> Probe:
-        active = stack.client("dynamodb").scan(TableName=table)["Items"]
-        return Probe(500 if active else 200, 1.0)
-
-    return probe
-
-
-def test_a_game_day_scores_the_participants_and_the_investigator_and_restores(fresh):
-    stack = gameday_stack(fresh, "gd-game")
-    before = snapshot(stack)
-    drill = make_drill(stack, fresh)
-    drill.api_probe = failing_while_recorded(stack)
-    seen: list[str] = []
-    drill.progress = seen.append
-    asked: list[str] = []
-
-    def participants(prompt: str) -> str:
-        asked.append(prompt)
-        return "function_throttled\n"
-
-    result = gameday(
-        drill, choice="random", answer=None, ask=participants, show=seen.append, rng=OnlyThrottled(), **FAST
-    )
-    card = result.data
-    assert result.ok, result.lines
-    assert (card["scenario"], card["truth"]) == ("function_throttled", "function_throttled")
-    assert card["participants"]["answer"] == "function_throttled" and card["participants"]["hit"]
-    assert card["investigator"] == {**card["investigator"], "answer": "function_throttled", "hit": True}
-    assert card["restore"]["ok"]
-    assert "api_throttled" in asked[0] and "no_images" in asked[0]  # the prompt lists the kinds
-    before_answer = seen[: seen.index(next(line for line in seen if line.startswith("investigator:"))) + 1]
-    assert not [line for line in before_answer if "throttl" in line], before_answer  # random: nothing revealed
-    assert "API: HTTP 500 in 1 ms" in before_answer
-    assert [line for line in result.lines if line.startswith("participants")] == [
-        f"participants  function_throttled in {card['participants']['seconds']:.1f}s (hit)"
-    ]
-    assert differences(before, snapshot(stack)) == {}
-
-
-def test_ctrl_c_at_the_participants_prompt_restores(fresh):
-    stack = gameday_stack(fresh, "gd-interrupted")
-    before = snapshot(stack)
-    drill = make_drill(stack, fresh)
-    drill.api_probe = failing_while_recorded(stack)
-
-    def interrupted(_prompt: str) -> str:
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        gameday(drill, choice="api_throttled", answer=None, ask=interrupted, show=lambda _line: None, **FAST)
-    assert differences(before, snapshot(stack)) == {}
-
-
-class OnlyThrottled:
-    """The random pick, made predictable: it chooses function_throttled among the scenarios offered."""
-
-    def choice(self, names: list[str]) -> str:
-        assert set(names) == set(NAMES)  # every scenario is available on this stack
-        return "function_throttled"
-
-
-def test_trigger_with_a_scenario_waits_for_its_symptom_and_keeps_it(fresh):
-    stack = gameday_stack(fresh, "gd-trigger")
-    drill = make_drill(stack, fresh)
-    table = stack.outputs["DrillRecordTableName"]
-    drill.api_probe = lambda: Probe(429 if stack.client("dynamodb").scan(TableName=table)["Items"] else 200, 1.0)
-    result, cleanup = trigger_scenario(drill, "api_throttled", restore_timeout=2, **FAST)
-    assert result.ok and cleanup is None, result.lines
-    assert "API answers HTTP 429 in 1 ms" in "\n".join(result.lines)
-    assert snapshot(stack)["method_settings"]["*/*"]["throttlingRateLimit"] == 0  # still injected
-
-
-def test_trigger_with_a_scenario_whose_symptom_never_comes_restores(fresh):
-    stack = gameday_stack(fresh, "gd-trigger-timeout")
-    before = snapshot(stack)
-    result, cleanup = trigger_scenario(make_drill(stack, fresh), "parameter_missing", restore_timeout=2, **FAST)
-    assert not result.ok and "timed out" in result.summary
-    assert cleanup is not None and cleanup.ok
-    # Exactly as before but the arming: the trigger's own probes (image-function invocations) fill a period the
-    # invocations alarm may still evaluate, so the re-arm rule leaves it disarmed and says how to arm it.
-    after = snapshot(stack)
-    assert set(differences(before, after)) == {"alarms"}
-    assert not after["alarms"][stack.outputs["CloudWatchAlarmName"]][0]
-    assert "python -m drill arm" in cleanup.summary or any("python -m drill arm" in line for line in cleanup.lines)
