@@ -15,6 +15,7 @@ import signal
 from typing import Any
 
 import pytest
+from drill_fixtures import inject_fault_like_the_fault_function
 from gameday_fixtures import (  # noqa: F401  (fresh, moto_server: fixtures)
     FAST,
     api_answering_200,
@@ -231,7 +232,7 @@ def test_kill_9_right_after_the_record_or_right_after_the_change_loses_nothing(f
         assert differences(before[point], snapshot(stack)) == {}
 
 
-def refuse(operation: str, *, after: int = 0):
+def refuse(operation: str, *, after: int = 0, service: str = "lambda"):
     """A client hook: the `after`+1-th call of `operation` is refused with AccessDenied (nothing sent)."""
     calls = {"count": 0}
 
@@ -242,8 +243,8 @@ def refuse(operation: str, *, after: int = 0):
         return None
 
     def hook(client) -> None:
-        if client.meta.service_model.service_name == "lambda":
-            client.meta.events.register(f"before-call.lambda.{operation}", before_call)
+        if client.meta.service_model.service_name == service:
+            client.meta.events.register(f"before-call.{service}.{operation}", before_call)
 
     return hook
 
@@ -269,3 +270,14 @@ def test_a_refused_call_leaves_nothing_half_done_and_no_record(fresh):  # noqa: 
     with pytest.raises(DrillError, match="AccessDenied.*nothing was left changed and the record was removed"):
         inject(drill, "api_permission_missing", **FAST)
     assert differences(before, snapshot(stack)) == {}  # both statements, the alarm armed, no record
+
+
+def test_an_unreadable_record_still_removes_the_seeds_fault_and_fails(fresh):  # noqa: F811
+    stack = gameday_stack(fresh, "gd-no-record")
+    inject_fault_like_the_fault_function(stack)  # from a plain `trigger`, not recorded
+    drill = make_drill(stack, fresh, hook=refuse("Scan", service="dynamodb"))
+    result = restore(drill, **FAST)
+    assert not result.ok
+    assert "could not read the drill's record" in result.summary and "AccessDenied" in result.summary
+    statements = snapshot(stack)["bucket_policy"]["Statement"]
+    assert [s["Sid"] for s in statements] == ["SomeoneElses"]  # the fault is out, the other statement kept

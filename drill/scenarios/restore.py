@@ -8,7 +8,8 @@ own restore step, unchanged, after the direct scenarios (so the alarm it may re-
 active); it runs when the seed is recorded or its statements are present. Last, the invocations alarm's
 arming goes back to what the oldest record found, by the re-arm rule.
 
-With no record table output or no record at all this is exactly the drill's restore step of before.
+With no record table output or no record at all this is exactly the drill's restore step of before; when
+the record cannot be read, that step still runs (so the seed's fault never stays in) and the restore fails.
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ CACHE_NOTE = "the image function caches the parameter value and the key listing 
 
 
 def restore(drill: Drill, *, timeout: float = 120, interval: float = 5, force: bool = False) -> StepResult:
-    records = store.all_records(drill) if drill.outputs.get(RECORD_TABLE) else []
+    try:
+        records = store.all_records(drill) if drill.outputs.get(RECORD_TABLE) else []
+    except AWS_ERRORS as err:  # the seed's fault must not stay in because the record cannot be read
+        result = seed_restore(drill, timeout=timeout, interval=interval)
+        result.ok = False
+        result.summary = (
+            f"could not read the drill's record ({describe_error(err)}): only the seed's fault was looked for; "
+            f"{result.summary}"
+        )
+        return result
     if not records:
         return seed_restore(drill, timeout=timeout, interval=interval)
     timeline = Timeline(drill)
