@@ -77,7 +77,11 @@ def put_new(drill: Drill, record: Record) -> Record:
     table = table_name(drill)
     try:
         drill.clients.client("dynamodb").put_item(
-            TableName=table, Item=record.item(), ConditionExpression=f"attribute_not_exists({KEY})"
+            TableName=table,
+            Item=record.item(),
+            # An alias, so the key never collides with a DynamoDB reserved word (developerguide/ReservedWords.html).
+            ConditionExpression="attribute_not_exists(#key)",
+            ExpressionAttributeNames={"#key": KEY},
         )
         return record
     except ClientError as err:
