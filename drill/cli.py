@@ -136,6 +136,17 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         else:
             print_run(outcome, args.json, out)
         return outcome.exit_code
+    if args.scenario:  # `run --scenario`: a game-day scenario as the fault (drill/scenarios)
+        outcome = gameday.run_scenario(
+            drill,
+            args.scenario,
+            since_minutes=args.since,
+            trigger_timeout=args.trigger_timeout,
+            restore_timeout=args.restore_timeout,
+            interval=args.interval,
+        )
+        print_run(outcome, args.json, out)
+        return outcome.exit_code
     outcome = steps.run(
         drill,
         since_minutes=args.since,

@@ -195,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MINUTES",
         help=f"investigation window in minutes (default {DEFAULT_SINCE_MINUTES})",
     )
+    run.add_argument(
+        "--scenario",
+        choices=SCENARIO_NAMES,
+        metavar="NAME",
+        help="a game-day scenario as the fault; investigate is marked hit or miss against its kind",
+    )
     _seconds(run, "--trigger-timeout", 300, "how long trigger waits for ALARM and 5XX")
     _restore_options(run, "--restore-timeout")
     _seconds(run, "--interval", 10, "seconds between polls")

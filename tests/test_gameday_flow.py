@@ -19,6 +19,7 @@ from gameday_fixtures import (  # noqa: F401  (fresh, moto_server: fixtures)
 
 from drill.scenarios import NAMES
 from drill.scenarios.gameday import gameday
+from drill.scenarios.run import run_scenario
 from drill.scenarios.trigger import trigger_scenario
 from drill.steps import Probe
 
@@ -111,3 +112,33 @@ def test_trigger_with_a_scenario_whose_symptom_never_comes_restores(fresh):  # n
     assert set(differences(before, after)) == {"alarms"}
     assert not after["alarms"][stack.outputs["CloudWatchAlarmName"]][0]
     assert "python -m drill arm" in cleanup.summary or any("python -m drill arm" in line for line in cleanup.lines)
+
+
+def test_run_with_a_scenario_marks_the_investigation_a_hit_and_restores(fresh):  # noqa: F811
+    stack = gameday_stack(fresh, "gd-run")
+    before = snapshot(stack)
+    drill = make_drill(stack, fresh)
+    failing = failing_while_recorded(stack)
+    alarm = stack.outputs["ApiGateway5XXAlarmName"]
+
+    def probe_and_evaluate() -> Probe:
+        """The API, and CloudWatch evaluating the 5XX alarm on what it answered (moto never evaluates)."""
+        answer = failing()
+        state = "ALARM" if answer.failing else "OK"
+        stack.client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="test")
+        return answer
+
+    drill.api_probe = probe_and_evaluate
+    outcome = run_scenario(
+        drill, "function_throttled", since_minutes=15, trigger_timeout=2, restore_timeout=2, interval=0.05
+    )
+    assert [s.name for s in outcome.steps] == ["status", "trigger", "investigate", "restore", "status"]
+    assert outcome.ok and outcome.exit_code == 0, outcome.table()
+    investigate = outcome.steps[2]
+    assert investigate.summary.startswith("hit (truth function_throttled): ")
+    assert (investigate.data["truth"], investigate.data["hit"]) == ("function_throttled", True)
+    # Exactly as before but the arming: the run's own probes (status, trigger, restore, status) are invocations
+    # the alarm may still evaluate, so the re-arm rule leaves it disarmed and the restore says how to arm it.
+    after = snapshot(stack)
+    assert set(differences(before, after)) == {"alarms"}
+    assert "python -m drill arm" in outcome.steps[3].summary

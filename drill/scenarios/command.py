@@ -10,8 +10,11 @@ from typing import TextIO
 from drill.scenarios.catalogue import SCENARIOS
 from drill.scenarios.gameday import gameday
 from drill.scenarios.inject import inject
+from drill.scenarios.run import run_scenario
 from drill.scenarios.trigger import trigger_scenario
 from drill.steps.model import Drill
+
+__all__ = ["list_scenarios", "run_gameday", "run_inject", "run_scenario", "run_trigger"]
 
 
 def catalogue_lines() -> list[str]:

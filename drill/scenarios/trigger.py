@@ -31,24 +31,29 @@ def _wait(drill: Drill, timeline: Timeline, deadline: float, interval: float) ->
         drill.sleep(interval)
 
 
+def fire(drill: Drill, name: str, *, timeout: float, interval: float) -> StepResult:
+    """Inject, then wait for the symptom; DrillError on a timeout (the caller restores)."""
+    timeline = Timeline(drill)
+    injected = inject(drill, name, timeout=timeout, interval=interval)
+    for event in injected.data.get("timeline", []):
+        timeline.mark(event["event"])
+    seen, last = _wait(drill, timeline, timeline.start + timeout, interval)
+    if not seen:
+        raise DrillError(f"timed out after {timeout:.0f}s waiting for the symptom of {name}: {last}")
+    summary = f"{name} triggered: {last} after {timeline.elapsed():.1f}s"
+    return StepResult("trigger", True, timeline.elapsed(), summary, timeline.lines(), {"scenario": name})
+
+
 def trigger_scenario(
     drill: Drill, name: str, *, timeout: float, interval: float, restore_timeout: float
 ) -> tuple[StepResult, StepResult | None]:
     """(the trigger's result, the restore's when one ran)."""
-    timeline = Timeline(drill)
+    start = drill.clock()
     try:
-        injected = inject(drill, name, timeout=timeout, interval=interval)
-        for event in injected.data.get("timeline", []):
-            timeline.mark(event["event"])
-        seen, last = _wait(drill, timeline, timeline.start + timeout, interval)
-        if not seen:
-            raise DrillError(f"timed out after {timeout:.0f}s waiting for the symptom of {name}: {last}")
+        return fire(drill, name, timeout=timeout, interval=interval), None
     except (DrillError, KeyboardInterrupt) as stop:
+        lines = drill.timeline.lines() if drill.timeline else []
         cleanup = restore(drill, timeout=restore_timeout, interval=min(interval, 5))
         if isinstance(stop, KeyboardInterrupt):
             raise
-        failed = StepResult("trigger", False, timeline.elapsed(), str(stop), timeline.lines(), {"scenario": name})
-        return failed, cleanup
-    summary = f"{name} triggered: {last} after {timeline.elapsed():.1f}s"
-    data = {"scenario": name, "timeline": timeline.to_json()}
-    return StepResult("trigger", True, timeline.elapsed(), summary, timeline.lines(), data), None
+        return StepResult("trigger", False, drill.clock() - start, str(stop), lines, {"scenario": name}), cleanup
