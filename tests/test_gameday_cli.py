@@ -92,6 +92,13 @@ def test_docs_list_every_scenario_command_and_option():
         assert row and f"`{scenario.kind}`" in row, scenario.name
         for call in scenario.calls:  # each call, with its API reference page
             assert f"[{call.split(':')[1]}](" in row, (scenario.name, call)
-    usages = ("drill scenarios", "drill inject --scenario", "restore --force", "trigger --scenario", "drill gameday")
+    usages = (
+        "drill scenarios",
+        "drill inject --scenario",
+        "restore --force",
+        "trigger --scenario",
+        "run --scenario",
+        "drill gameday",
+    )
     for usage in (*usages, "--answer KIND", "--json"):
         assert usage in page, usage
