@@ -212,5 +212,7 @@ def main(
         except KeyboardInterrupt as stop:
             # Outside trigger/run nothing was half-done by the drill itself: say where it stopped.
             unfinished = "; it did not finish: run it again" if args.command == "restore" else ""
+            if args.command == "inject":  # the record may be written: restore knows what to undo
+                unfinished = "; run `restore` to undo whatever it recorded"
             print(f"drill: {describe(stop)} during {args.command}{unfinished}", file=err)
             return INTERRUPTED
