@@ -102,3 +102,14 @@ def test_docs_list_every_scenario_command_and_option():
     )
     for usage in (*usages, "--answer KIND", "--json"):
         assert usage in page, usage
+
+
+def test_ctrl_c_during_inject_says_to_run_restore(tmp_path):
+    def interrupted(*_args):
+        raise KeyboardInterrupt
+
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(STACK))
+    err = io.StringIO()
+    code = cli.main(["inject", "--scenario", "api_throttled", "--outputs", str(path)], err=err, make=interrupted)
+    assert code == 130 and "run `restore` to undo whatever it recorded" in err.getvalue()
