@@ -177,11 +177,14 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             region=config.region,
             api_probe=steps.http_probe(notes.api_url),
             function_caller=runtime.invoke,
-            period_scale=MINUTE_SECONDS / 60,  # the re-arm rule reads the evaluator's compressed periods
+            period_length=lambda seconds: seconds / 60 * MINUTE_SECONDS,  # the evaluator's compressed periods
+            advise_commands=False,  # moto stops with the rehearsal: no command can act on this stack afterwards
             progress=lambda message: print(message, file=err, flush=True),
         )
+        outcome = None
         try:
-            code, printed = run_drill(drill, as_json=as_json)
+            outcome, printed = run_drill(drill, as_json=as_json)
+            code = outcome.exit_code
         except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep the notes
             code, printed = 1, ""
             say(f"the drill stopped: {problem}")
@@ -204,29 +207,30 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     else:
         print(printed.rstrip("\n"), *notes.lines(), sep="\n", file=out)
     if code != 0:
-        say(f"the story stopped at step {failed_step(printed, as_json) or '?'} (see the table)")
+        say(f"the story stopped at step {failed_step(outcome) or '?'} (see the table)")
     return code
 
 
-def run_drill(drill: Any, *, as_json: bool) -> tuple[int, str]:
-    """`python -m drill run`'s own execution and printing, captured so the notes can follow it."""
-    from drill import cli
+def run_drill(drill: Any, *, as_json: bool) -> tuple[Any, str]:
+    """`python -m drill run`'s steps on the replica, and their result as `run` prints it (captured, so the
+    notes can follow it)."""
+    from drill import steps
+    from drill.steps.render import print_run
 
-    arguments = argparse.Namespace(
-        command="run",
-        json=as_json,
-        since=SINCE_MINUTES,
+    outcome = steps.run(
+        drill,
+        since_minutes=SINCE_MINUTES,
         trigger_timeout=TRIGGER_TIMEOUT_SECONDS,
         restore_timeout=RESTORE_TIMEOUT_SECONDS,
         interval=INTERVAL_SECONDS,
     )
     buffer = io.StringIO()
-    code = cli.execute(arguments, drill, buffer)
-    return code, buffer.getvalue()
+    print_run(outcome, as_json, buffer)
+    return outcome, buffer.getvalue()
 
 
-def failed_step(printed: str, as_json: bool) -> str | None:
-    if as_json and printed:
-        return next((s["step"] for s in json.loads(printed).get("steps", []) if not s.get("ok")), None)
-    found = re.search(r"^## (\w+): FAILED", printed, re.MULTILINE)
-    return found.group(1) if found else None
+def failed_step(outcome: Any) -> str | None:
+    """The first step that did not reach its goal, from the run's result (never from printed text)."""
+    if outcome is None:
+        return None
+    return next((step.name for step in outcome.steps if not step.ok), None)

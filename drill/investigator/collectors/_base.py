@@ -11,8 +11,7 @@ from botocore.exceptions import ClientError
 
 from drill.aws import Clients, error_code
 from drill.investigator.model import Evidence, Target, Window, iso
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+from drill.shared.bucket_images import IMAGE_SUFFIXES
 
 
 class SourceUnavailable(Exception):
