@@ -553,6 +553,9 @@ def test_the_rehearsal_renders_the_run_result_and_reads_the_failed_step_from_it(
     outcome, printed = run_drill(world.drill(), as_json=True)
     assert json.loads(printed) == outcome.to_json()
     assert failed_step(None) is None
+    results = (("status", True), ("trigger", False), ("restore", True))
+    ran = [steps.StepResult(name, ok, 1.0, "") for name, ok in results]
+    assert failed_step(steps.RunResult(ran)) == "trigger"  # the first that failed, not the last that ran
 
 
 def outputs_only(world: World, names: tuple[str, ...]) -> StackOutputs:
