@@ -556,6 +556,8 @@ def test_the_rehearsal_renders_the_run_result_and_reads_the_failed_step_from_it(
     results = (("status", True), ("trigger", False), ("restore", True))
     ran = [steps.StepResult(name, ok, 1.0, "") for name, ok in results]
     assert failed_step(steps.RunResult(ran)) == "trigger"  # the first that failed, not the last that ran
+    assert failed_step(steps.RunResult(ran[:1])) is None
+    assert failed_step(steps.RunResult(ran[:1], stopped=KeyboardInterrupt())) == "status"  # ok, but cut short
 
 
 def outputs_only(world: World, names: tuple[str, ...]) -> StackOutputs:

@@ -23,12 +23,15 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drill import stack as outputs_contract
 from drill.errors import DrillError, UsageError
+
+if TYPE_CHECKING:  # the drill's steps are imported when the command runs (they pull in boto3)
+    from drill.steps import Drill, RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STACK = "dev"
@@ -211,7 +214,7 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     return code
 
 
-def run_drill(drill: Any, *, as_json: bool) -> tuple[Any, str]:
+def run_drill(drill: Drill, *, as_json: bool) -> tuple[RunResult, str]:
     """`python -m drill run`'s steps on the replica, and their result as `run` prints it (captured, so the
     notes can follow it)."""
     from drill import steps
@@ -229,8 +232,10 @@ def run_drill(drill: Any, *, as_json: bool) -> tuple[Any, str]:
     return outcome, buffer.getvalue()
 
 
-def failed_step(outcome: Any) -> str | None:
-    """The first step that did not reach its goal, from the run's result (never from printed text)."""
+def failed_step(outcome: RunResult | None) -> str | None:
+    """The first step that did not reach its goal, else the one an interrupt ended (a restore cut short
+    once the fault was gone), from the run's result: never from printed text."""
     if outcome is None:
         return None
-    return next((step.name for step in outcome.steps if not step.ok), None)
+    failed = next((step.name for step in outcome.steps if not step.ok), None)
+    return failed or (outcome.steps[-1].name if outcome.stopped is not None and outcome.steps else None)
