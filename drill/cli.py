@@ -31,19 +31,25 @@ from drill.region import resolve_region
 from drill.rehearsal import command as rehearsal
 from drill.scenarios import command as gameday
 from drill.scenarios import restore as restore_recorded
-from drill.steps.run import INTERRUPTED, describe
+from drill.steps.model import describe
+from drill.steps.render import print_run, print_step
+from drill.steps.restore import READS as RESTORE_READS
+from drill.steps.run import INTERRUPTED
+from drill.steps.status import READS as STATUS_READS
+from drill.steps.trigger import READS as TRIGGER_READS
 
-# Outputs each command cannot work without (the fault chain is checked by the steps themselves).
+# Outputs each command cannot work without: what its steps read (the fault chain is checked on its own,
+# so a stack deployed without it gets that message rather than a list of missing outputs).
 NEEDED = {
-    "status": (stack.BUCKET, stack.API_ENDPOINT),
-    "trigger": (stack.IMAGE_FUNCTION, stack.BUCKET, stack.API_ENDPOINT),
+    "status": STATUS_READS,
+    "trigger": tuple(dict.fromkeys(TRIGGER_READS)),
     "investigate": REQUIRED_OUTPUTS,
-    "restore": (stack.BUCKET, stack.API_ENDPOINT),
-    "run": (*REQUIRED_OUTPUTS, stack.API_ENDPOINT),
+    "restore": RESTORE_READS,
+    "run": tuple(dict.fromkeys((*STATUS_READS, *TRIGGER_READS, *REQUIRED_OUTPUTS, *RESTORE_READS))),
     "arm": (),
     "disarm": (),
     "inject": (stack.BUCKET,),
-    "gameday": (*REQUIRED_OUTPUTS, stack.API_ENDPOINT),
+    "gameday": tuple(dict.fromkeys((*REQUIRED_OUTPUTS, stack.API_ENDPOINT, *RESTORE_READS))),
 }
 NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")  # `trigger --scenario` says what its scenario needs
 
@@ -87,25 +93,6 @@ def make_drill(args: argparse.Namespace, outputs: stack.StackOutputs, err: TextI
     )
 
 
-def print_step(result: steps.StepResult, as_json: bool, out: TextIO) -> None:
-    print(json.dumps(result.to_json(), indent=2) if as_json else "\n".join([*result.lines, result.summary]), file=out)
-
-
-def print_run(outcome: steps.RunResult, as_json: bool, out: TextIO) -> None:
-    if as_json:
-        print(json.dumps(outcome.to_json(), indent=2), file=out)
-        return
-    for step in outcome.steps:
-        print(
-            f"## {step.name}: {'ok' if step.ok else 'FAILED'} ({step.seconds:.1f}s)",
-            *step.lines,
-            "",
-            sep="\n",
-            file=out,
-        )
-    print("\n".join(outcome.table()), file=out, flush=True)
-
-
 def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
     if args.command == "status":
         result = steps.status(drill)
@@ -125,6 +112,8 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
     if args.command == "restore":  # every recorded scenario first (drill/scenarios), else the seed's as before
         result = restore_recorded(drill, timeout=args.timeout, interval=args.interval, force=args.force)
         print_step(result, args.json, out)
+        if result.stopped is not None:  # interrupted once the fault was gone: the result says what was done
+            return INTERRUPTED if result.ok else 1
         return 0 if result.ok else 1
     if args.command == "trigger" and args.scenario:  # a game-day scenario (drill/scenarios)
         return gameday.run_trigger(args, drill, out)

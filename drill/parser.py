@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from drill.investigator import DEFAULT_SINCE_MINUTES
 from drill.preflight import command as preflight_command
+from drill.region import NOT_A_REGION, is_region_name
 from drill.rehearsal import command as rehearsal
 from drill.scenarios.catalogue import NAMES as SCENARIO_NAMES
 from drill.scenarios.catalogue import SEED
@@ -40,18 +42,55 @@ COMMAND_HELP = {
 }
 
 
-def positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be greater than 0")
-    return number
+# Upper bounds keep every figure a clock, a sleep or a datetime can hold: a day for any wait, and for
+# --since CloudTrail's event history (90 days), the longest any evidence source looks back.
+MAX_SECONDS = 24 * 3600
+MAX_SINCE_MINUTES = 90 * 24 * 60
+
+
+def positive(limit: float):
+    """An argparse type: a finite number greater than 0 and at most `limit` (nan, inf and 1e400 are not)."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not math.isfinite(number) or not 0 < number <= limit:
+            raise argparse.ArgumentTypeError(f"{value!r} must be a number greater than 0 and at most {limit:g}")
+        return number
+
+    parse.__name__ = "number"  # argparse names the type in its own messages
+    return parse
+
+
+def region_name(value: str) -> str:
+    if not is_region_name(value):
+        raise argparse.ArgumentTypeError(f"{value!r} {NOT_A_REGION}")  # argparse names the option itself
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line on stderr and exit 2 (`--help` still prints the whole usage)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _since(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument(
+        "--since",
+        type=positive(MAX_SINCE_MINUTES),
+        default=DEFAULT_SINCE_MINUTES,
+        metavar="MINUTES",
+        help=f"{text} (default {DEFAULT_SINCE_MINUTES})",
+    )
 
 
 def _seconds(parser: argparse.ArgumentParser, flag: str, default: float, text: str) -> None:
-    parser.add_argument(flag, type=positive, default=default, metavar="SECONDS", help=f"{text} (default {default:g})")
+    parser.add_argument(
+        flag, type=positive(MAX_SECONDS), default=default, metavar="SECONDS", help=f"{text} (default {default:g})"
+    )
 
 
 def _restore_options(parser: argparse.ArgumentParser, flag: str) -> None:
@@ -90,34 +129,29 @@ def _scenario_commands(command) -> None:
     game.add_argument("--answer", choices=ROOT_CAUSE_KINDS, metavar="KIND", help="the participants' answer (no prompt)")
     _seconds(game, "--timeout", 300, "how long to wait for the injection and the symptom")
     _seconds(game, "--interval", 10, "seconds between polls")
-    game.add_argument(
-        "--since",
-        type=positive,
-        default=DEFAULT_SINCE_MINUTES,
-        metavar="MINUTES",
-        help=f"investigation window in minutes (default {DEFAULT_SINCE_MINUTES})",
-    )
+    _since(game, "investigation window in minutes")
     _restore_options(game, "--restore-timeout")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     where = common.add_argument_group("stack and AWS")
     where.add_argument("--outputs", metavar="FILE", help="stack outputs JSON (`pulumi stack output --json > FILE`)")
     where.add_argument("--stack", metavar="NAME", help="Pulumi stack to read outputs from (without --outputs)")
     where.add_argument(
         "--region",
+        type=region_name,
         help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, or the API endpoint's)",
     )
     where.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default chain)")
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m drill",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser)
 
     def command(name: str, description: str, *, json_help: str | None = "print JSON instead of text"):
         sub = commands.add_parser(
@@ -160,13 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or JSON with --json). Unavailable sources are reported, not fatal. Exit 0 for fault and healthy.",
         json_help="print the report as JSON",
     )
-    investigate.add_argument(
-        "--since",
-        type=positive,
-        default=DEFAULT_SINCE_MINUTES,
-        metavar="MINUTES",
-        help=f"look back this many minutes (default {DEFAULT_SINCE_MINUTES})",
-    )
+    _since(investigate, "look back this many minutes")
 
     restore = command(
         "restore",
@@ -190,13 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 0 only if every step did what it should.",
         json_help="print the step results as JSON",
     )
-    run.add_argument(
-        "--since",
-        type=positive,
-        default=DEFAULT_SINCE_MINUTES,
-        metavar="MINUTES",
-        help=f"investigation window in minutes (default {DEFAULT_SINCE_MINUTES})",
-    )
+    _since(run, "investigation window in minutes")
     run.add_argument(
         "--scenario",
         choices=SCENARIO_NAMES,

@@ -14,6 +14,7 @@ import json
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from drill_fixtures import (
 from test_drill_cli import run_drill, run_main, write_outputs
 
 from drill.fault_policy import normalised
+from drill.parser import MAX_SECONDS
 from drill.region import Region, resolve_region
 from drill.stack import StackOutputs
 
@@ -104,30 +106,44 @@ def pending_invocations(stack: MotoStack, count: float) -> None:
 
 
 class Watched:
-    """A drill subprocess whose stderr is read as it runs; `when(text, action)` acts on a progress line."""
+    """A drill subprocess whose stderr is read as it runs; `when` acts once on the first line holding `text`.
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    The action is given before the reader starts, so no line can pass unseen; an action that fails is kept
+    and raised by `finish`, never lost with the reader thread (a lost action looked like a lost Ctrl-C).
+    """
+
+    def __init__(self, process: subprocess.Popen, when: tuple[str, Callable[[Watched], None]] | None = None) -> None:
         self.process = process
         self.stderr: list[str] = []
-        self.hooks: list[tuple[str, object]] = []
+        self.when, self.acted, self.failure = when, False, None
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-
-    def when(self, text: str, action) -> Watched:
-        self.hooks.append((text, action))
-        return self
 
     def _read(self) -> None:
         for line in self.process.stderr:
             self.stderr.append(line)
-            for hook in [h for h in self.hooks if h[0] in line]:
-                self.hooks.remove(hook)
-                hook[1]()
+            if self.when and not self.acted and self.when[0] in line:
+                self.acted = True
+                try:
+                    self.when[1](self)
+                except Exception as err:  # noqa: BLE001 (raised in the test's thread by finish)
+                    self.failure = err
 
-    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
+    def finish(self, bound: float = 300) -> tuple[int, str, str]:
+        """Exit code, stdout, stderr. `bound` only ends a drill that would never stop by itself (a lost
+        signal): the cases wait for what the drill says, not for time."""
+        try:
+            self.process.wait(timeout=bound)  # the outputs are small: the pipes cannot fill up meanwhile
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"the drill did not stop; stderr: {''.join(self.stderr)[-2000:]}") from None
         stdout = self.process.stdout.read()
-        self.process.wait(timeout=timeout)
-        self.reader.join(timeout=5)
+        self.reader.join()
+        if self.failure is not None:
+            raise self.failure
+        if self.when and not self.acted:
+            raise AssertionError(f"the drill never said {self.when[0]!r}; stderr: {''.join(self.stderr)[-2000:]}")
         return self.process.returncode, stdout, "".join(self.stderr)
 
 
@@ -144,14 +160,14 @@ def runs(moto_server, api, tmp_path_factory):  # noqa: F811
     started: dict[str, Watched] = {}
     stacks = {case: build_stack(moto_server, f"aiops-demo-{case}") for case in CASES}
 
-    def start(case: str, *args: str, prepare=None, environment=None) -> Watched:
+    def start(case: str, *args: str, prepare=None, environment=None, when=None) -> Watched:
         stack = stacks[case]
         stack.outputs["ApiEndpoint"] = f"{api}/{stack.prefix}/prod/random"
         if prepare:
             prepare(stack)
         path = OUTPUTS[case] = folder / f"{case}.json"
         path.write_text(json.dumps(stack.outputs))
-        started[case] = Watched(run_drill(*args, "--outputs", str(path), env=environment or env))
+        started[case] = Watched(run_drill(*args, "--outputs", str(path), env=environment or env), when)
         return started[case]
 
     # restore while invocations are pending. The fault's ListBucket statement is written with lists and
@@ -193,18 +209,23 @@ def runs(moto_server, api, tmp_path_factory):  # noqa: F811
 
     # run whose trigger times out; the fault turns up meanwhile (a late alarm action).
     run_args = ("run", "--restore-timeout", "0.5", *FAST)
-    start("timeout", *run_args, "--trigger-timeout", "1").when(
-        TRIGGER_STARTED, lambda: inject_fault_like_the_fault_function(stacks["timeout"])
+    start(
+        "timeout",
+        *run_args,
+        "--trigger-timeout",
+        "1",
+        when=(TRIGGER_STARTED, lambda watched: inject_fault_like_the_fault_function(stacks["timeout"])),
     )
 
-    # Ctrl-C and SIGTERM during trigger, once the fault is in.
+    # Ctrl-C and SIGTERM during trigger, once the fault is in. The trigger cannot succeed in moto, and its
+    # deadline is out of reach: only the signal ends it, however long the machine takes to send it.
     for case, number in (("sigint", signal.SIGINT), ("sigterm", signal.SIGTERM)):
 
-        def interrupt(case: str = case, number: int = number) -> None:
+        def interrupt(watched: Watched, case: str = case, number: int = number) -> None:
             inject_fault_like_the_fault_function(stacks[case])
-            started[case].process.send_signal(number)
+            watched.process.send_signal(number)
 
-        start(case, *run_args, "--trigger-timeout", "60").when(TRIGGER_STARTED, interrupt)
+        start(case, *run_args, "--trigger-timeout", str(MAX_SECONDS), when=(TRIGGER_STARTED, interrupt))
 
     return {case: (stacks[case], *watched.finish()) for case, watched in started.items()}
 
@@ -257,7 +278,7 @@ def test_run_whose_trigger_times_out_prints_the_table_exits_1_and_leaves_no_faul
     assert not denies_the_role(policy_of(stack), stack.role_arn)
 
 
-@pytest.mark.parametrize(("case", "cause"), [("sigint", "interrupted (Ctrl-C)"), ("sigterm", "terminated (SIGTERM)")])
+@pytest.mark.parametrize(("case", "cause"), [("sigint", "interrupted by Ctrl-C"), ("sigterm", "terminated by SIGTERM")])
 def test_an_interrupted_run_restores_prints_the_table_and_exits_130(runs, case, cause):
     stack, code, out, err = runs[case]
     assert code == 130, err
@@ -265,7 +286,7 @@ def test_an_interrupted_run_restores_prints_the_table_and_exits_130(runs, case, 
     assert [row[:2] for row in rows[:2]] == [["status", "ok"], ["trigger", "FAILED"]]
     assert rows[1][3] == cause
     assert rows[2][:2] == ["restore", "ok"] and rows[2][3].startswith("restored directly: API 200")
-    assert out.strip().splitlines()[-1] == f"stopped by {cause}"
+    assert out.strip().splitlines()[-1] == f"stopped early: {cause}"
     assert not denies_the_role(policy_of(stack), stack.role_arn)
     assert "cleaned up" in err
 

@@ -6,11 +6,13 @@ parallel (each costs about a second of interpreter start-up).
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
+import botocore.loaders
 import pytest
 from drill_fixtures import (
     MotoStack,
@@ -28,6 +30,8 @@ from drill_fixtures import (
 )
 
 from drill import cli
+from drill.parser import build_parser
+from drill.region import NOT_A_REGION, is_region_name
 from drill.rehearsal.moto_server import free_port
 
 CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Callable[[MotoStack], str] | None]] = {
@@ -167,6 +171,76 @@ def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
     assert exit_info.value.code == 2
+
+
+NOT_FINITE = ("nan", "inf", "-inf", "1e400", "NaN", "infinity")
+NUMERIC_OPTIONS = [
+    ("investigate", "--since"),
+    ("run", "--since"),
+    ("run", "--trigger-timeout"),
+    ("run", "--restore-timeout"),
+    ("run", "--interval"),
+    ("trigger", "--timeout"),
+    ("trigger", "--interval"),
+    ("trigger", "--restore-timeout"),
+    ("restore", "--timeout"),
+    ("restore", "--interval"),
+]
+
+
+def usage_error(argv: list[str], capsys) -> str:
+    """The one line a usage error prints (exit 2, nothing on stdout, no traceback)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err, captured.err
+    return captured.err
+
+
+@pytest.mark.parametrize(("command", "option"), NUMERIC_OPTIONS)
+def test_every_numeric_option_takes_only_finite_positive_numbers(command, option, capsys):
+    options = {a.dest for a in parser_of(command)._actions if a.type is not None and a.option_strings}
+    assert option.lstrip("-").replace("-", "_") in options
+    for value in (*NOT_FINITE, "0", "-1", "1e300"):
+        err = usage_error([command, f"{option}={value}"], capsys)
+        assert f"argument {option}: '{value}' must be a number greater than 0" in err
+
+
+def test_no_numeric_option_is_left_unchecked():
+    """Every option of every command that takes a number is in NUMERIC_OPTIONS."""
+    found = set()
+    for command in ("status", "trigger", "investigate", "restore", "run", "arm", "disarm", "rehearse"):
+        for action in parser_of(command)._actions:
+            if action.option_strings and action.type not in (None, str) and action.dest != "region":
+                found.add((command, action.option_strings[0]))
+    assert found == set(NUMERIC_OPTIONS)
+
+
+def parser_of(command: str) -> argparse.ArgumentParser:
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices[command]
+
+
+@pytest.mark.parametrize("region", ["mars-1", "us west 2", "", "us-east-1\n", "US-EAST-1", "us-east"])
+def test_a_region_that_is_not_a_region_name_is_a_usage_error_naming_it(region, capsys):
+    err = usage_error(["status", "--region", region, "--outputs", "never-read.json"], capsys)
+    assert f"argument --region: {region!r} is not an AWS region name" in err
+    assert "e.g. us-east-1" in err
+
+
+def test_region_names_come_from_botocores_partitions(monkeypatch, tmp_path):
+    for region in ("us-east-1", "eu-central-2", "ap-southeast-5", "cn-north-1", "us-gov-west-1", "us-isob-east-1"):
+        assert is_region_name(region), region
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    for partition in endpoints["partitions"]:  # every region botocore knows, in every partition
+        assert all(is_region_name(name) for name in partition["regions"]), partition["partition"]
+    # A region from the environment is checked too, before any AWS call (the endpoint would not answer).
+    monkeypatch.setenv("AWS_REGION", "mars-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    code, out, err = run_main("status", "--outputs", write_outputs(tmp_path, full_outputs()))
+    assert code == 2 and out == ""
+    assert err == f"drill: error: AWS_REGION 'mars-1' {NOT_A_REGION}\n"
 
 
 def write_outputs(tmp_path: Path, outputs: dict[str, str]) -> str:

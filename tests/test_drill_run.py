@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 from conftest import load_handler, new_session
 from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
 from test_drill_cli import write_outputs
@@ -26,8 +25,10 @@ from test_drill_cli import write_outputs
 from drill import cli, steps
 from drill.aws import Clients, account_id
 from drill.errors import FunctionFailed
+from drill.rehearsal.command import failed_step, run_drill
 from drill.rehearsal.lambda_logs import json_line
 from drill.stack import StackOutputs
+from drill.steps.render import run_text
 
 PREFIX = "aiops-demo-dev"
 current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_function", default=None)
@@ -343,19 +344,49 @@ def test_restore_removes_the_fault_directly_whatever_stops_the_fault_function(wo
         assert recognised == (case != "claims success"), case
 
 
-def test_restore_removes_the_fault_even_when_the_alarm_cannot_be_read_or_disarmed(world):
-    """The alarm is the safety catch, not a precondition: a refused DescribeAlarms or DisableAlarmActions
-    is reported, the fault still goes, and the alarm is left for the operator with the command to arm it."""
+class FailingOnce:
+    """A client whose first call of one operation is refused (AccessDenied); every other call is the real one."""
+
+    def __init__(self, client: Any, operation: str) -> None:
+        self.client, self.operation, self.refused = client, operation, 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name != self.operation or self.refused:
+            return getattr(self.client, name)
+        self.refused += 1
+
+        def refuse(**kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, name)
+
+        return refuse
+
+
+@pytest.mark.parametrize("armed_before", [False, True], ids=["disarmed", "armed"])
+def test_restore_that_cannot_read_the_alarm_leaves_it_as_it_was_though_later_reads_work(world, armed_before):
+    """The alarm is the safety catch, not a precondition: a refused DescribeAlarms is reported with its
+    reason and the fault still goes. The alarm's arming is then unknown, so the restore never arms it, even
+    though every later read works and would call re-arming safe."""
+    name = world.stack.outputs["CloudWatchAlarmName"]
+    if not armed_before:
+        world.cloudwatch.disable_alarm_actions(AlarmNames=[name])
     inject_fault_like_the_fault_function(world.stack)
     drill = world.drill()
-    stubber = Stubber(drill.clients.cloudwatch)
-    stubber.add_client_error("describe_alarms", "AccessDenied", "not allowed")
-    with stubber:
-        result = steps.restore(drill, timeout=2, interval=1)
+    refusing = FailingOnce(drill.clients.cloudwatch, "describe_alarms")
+    drill.clients.use("cloudwatch", refusing)
+    result = steps.restore(drill, timeout=2, interval=1)
+    assert refusing.refused == 1
     assert result.ok, result.summary
     assert result.data["fault_sids"] == [] and world.statuses[-1] == 200
+    assert armed(world) is armed_before  # neither disarmed nor armed by this restore
     assert result.data["armed"] is False and "python -m drill arm" in result.summary
-    assert any("could not disarm" in line for line in result.lines)
+    refused = "could not read it: ClientError AccessDenied"
+    assert result.lines[0].endswith(f"{name}: {refused}; removing the fault all the same")
+    assert f"alarm left as it was (this restore {refused}" in result.summary
+
+
+def armed(world: World) -> bool:
+    name = world.stack.outputs["CloudWatchAlarmName"]
+    return world.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["ActionsEnabled"]
 
 
 def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
@@ -384,11 +415,11 @@ def test_a_cleanup_that_fails_is_reported_in_the_table(world, tmp_path):
     )
     assert code == 1
     rows = [line.split(maxsplit=3) for line in out.getvalue().splitlines()[-4:]]
-    assert rows[1][:2] == ["trigger", "FAILED"] and rows[1][3] == "interrupted (Ctrl-C)"
+    assert rows[1][:2] == ["trigger", "FAILED"] and rows[1][3] == "interrupted by Ctrl-C"
     assert rows[2][:2] == ["restore", "FAILED"]
     assert rows[2][3].startswith("cleanup failed (error: RuntimeError: probe broke)")
     assert "python -m drill restore" in rows[2][3]
-    assert rows[3] == ["stopped", "by", "interrupted", "(Ctrl-C)"]
+    assert rows[3] == ["stopped", "early:", "interrupted", "by Ctrl-C"]
 
 
 def test_trigger_command_that_times_out_restores_and_prints_the_table(world, tmp_path):
@@ -429,3 +460,134 @@ def test_an_error_during_run_still_restores_and_reports_the_failing_step(world, 
     assert result["steps"][1]["summary"] == "error: RuntimeError: boom"
     assert result["stopped"] == "error: RuntimeError: boom"
     assert result["cleanup"]["ok"] is True and result["cleanup"]["path"] == "function"
+
+
+def interrupt_when(drill: steps.Drill, said: str) -> list[str]:
+    """Ctrl-C at the drill's next sleep once it has said `said` (its progress lines are returned)."""
+    heard: list[str] = []
+    sleep = drill.sleep
+
+    def progress(message: str) -> None:
+        heard.append(message)
+
+    def sleep_or_stop(seconds: float) -> None:
+        if any(said in message for message in heard):
+            raise KeyboardInterrupt
+        sleep(seconds)
+
+    drill.progress, drill.sleep = progress, sleep_or_stop
+    return heard
+
+
+@pytest.mark.parametrize("advise", [True, False], ids=["deployed stack", "stack that goes with the drill"])
+def test_ctrl_c_while_restore_waits_to_rearm_says_the_fault_is_gone_and_exits_130(world, tmp_path, advise):
+    """The fault was removed and the API answers 200; only the wait for a safe moment to re-arm is cut short."""
+    drill = world.drill()
+    drill.advise_commands = advise
+    heard = interrupt_when(drill, "not re-arming yet")  # world's alarm stays in ALARM: restore waits
+    out, err = io.StringIO(), io.StringIO()
+    outputs = write_outputs(tmp_path, world.stack.outputs)
+    code = cli.main(["run", "--interval", "5", "--outputs", outputs], out=out, err=err, make=lambda *_: drill)
+    text = out.getvalue()
+    assert code == 130, text + err.getvalue()
+    rows = [line.split(maxsplit=3) for line in text.splitlines()[-5:]]
+    assert [row[:2] for row in rows[:4]] == [[step, "ok"] for step in ("status", "trigger", "investigate", "restore")]
+    assert rows[3][3].startswith("restored through the fault function: API 200")
+    assert "interrupted by Ctrl-C while waiting for a safe moment to re-arm" in rows[3][3]
+    assert rows[4] == ["stopped", "early:", "interrupted", "by Ctrl-C"]
+    assert "cleanup failed" not in text and "may remain" not in text
+    assert err.getvalue().endswith("drill: interrupted; the fault was cleaned up\n")
+    assert not armed(world) and world.probe().status == 200
+    assert any(message.startswith("not re-arming yet: alarm is ALARM") for message in heard)
+    # A command is advised only where the stack outlives the drill.
+    assert ("python -m drill arm" in text) is advise
+
+
+def test_not_re_arming_yet_is_said_once_per_reason_not_once_per_poll(world):
+    name = world.stack.outputs["CloudWatchAlarmName"]
+    world.invocations = 3
+    world.evaluate_alarms()  # the fault is in, the alarm in ALARM
+    drill = world.drill()
+    heard: list[str] = []
+    polls = 0
+
+    def sleep(seconds: float) -> None:
+        nonlocal polls
+        polls += 1
+        if polls == 3:  # CloudWatch moves the alarm back to OK; the drill's own invocations still count
+            world.invocations = 0
+            world.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="back to normal")
+        world.sleep(seconds)
+
+    drill.sleep, drill.progress = sleep, heard.append
+    drill.invoked += [drill.wall()] * 5
+    result = steps.restore(drill, timeout=10, interval=1)
+    waiting = [message for message in heard if message.startswith("not re-arming yet")]
+    assert result.ok and result.data["armed"] is False
+    assert polls >= 9 and len(waiting) >= 2  # two reasons (ALARM, then a period not yet evaluated) over many polls
+    assert len(waiting) == len(set(waiting)), waiting
+    assert waiting[0] == "not re-arming yet: alarm is ALARM, not OK"
+
+
+def test_the_rearm_rule_reads_periods_as_long_as_the_drill_says_they_last(world):
+    """`Drill.period_length` is the clock seam: a stand-in whose periods last 2 s instead of 60 s supplies it."""
+    alarm = world.cloudwatch.describe_alarms(AlarmNames=[world.stack.outputs["CloudWatchAlarmName"]])
+    alarm = alarm["MetricAlarms"][0]  # Period 60, 1 evaluation period: the current period and the one before
+    drill = world.drill()
+    now = datetime(2026, 11, 25, 10, 0, 31, tzinfo=UTC)
+    drill.wall = lambda: now
+    drill.invoked = [datetime(2026, 11, 25, 10, 0, 21, tzinfo=UTC)] * 3  # 10 s ago: threshold-many
+    assert steps.pending_periods(drill, alarm) == [(datetime(2026, 11, 25, 10, 0, tzinfo=UTC), 3.0)]
+    drill.period_length = lambda seconds: seconds / 30  # 2 s periods: 10 s ago is four periods back
+    assert steps.pending_periods(drill, alarm) == []
+    drill.invoked = [datetime(2026, 11, 25, 10, 0, 29, 500000, tzinfo=UTC)] * 3  # in the period before
+    assert steps.pending_periods(drill, alarm) == [(datetime(2026, 11, 25, 10, 0, 28, tzinfo=UTC), 3.0)]
+
+
+def test_the_rehearsal_renders_the_run_result_and_reads_the_failed_step_from_it(world):
+    inject_fault_like_the_fault_function(world.stack)  # status fails first: the run stops there
+    outcome, printed = run_drill(world.drill(), as_json=False)
+    assert [(s.name, s.ok) for s in outcome.steps] == [("status", False)]
+    assert failed_step(outcome) == "status"
+    assert printed == run_text(outcome) + "\n"
+    outcome, printed = run_drill(world.drill(), as_json=True)
+    assert json.loads(printed) == outcome.to_json()
+    assert failed_step(None) is None
+    results = (("status", True), ("trigger", False), ("restore", True))
+    ran = [steps.StepResult(name, ok, 1.0, "") for name, ok in results]
+    assert failed_step(steps.RunResult(ran)) == "trigger"  # the first that failed, not the last that ran
+    assert failed_step(steps.RunResult(ran[:1])) is None
+    assert failed_step(steps.RunResult(ran[:1], stopped=KeyboardInterrupt())) == "status"  # ok, but cut short
+
+
+def outputs_only(world: World, names: tuple[str, ...]) -> StackOutputs:
+    return StackOutputs({k: v for k, v in world.stack.outputs.items() if k in names}, "test")
+
+
+# `inject` and `gameday` need what their scenario needs: the catalogue checks that itself and answers exit 2
+# with the reason (tests/test_gameday_cli.py).
+@pytest.mark.parametrize("command", sorted(set(cli.NEEDED) - {"inject", "gameday"}))
+def test_every_output_a_command_reads_is_in_its_needed_list(world, tmp_path, command):
+    """With exactly the outputs NEEDED names (and the fault chain where it is needed) each command works."""
+    chain = ("BucketPolicyLambdaName", "CloudWatchAlarmName") if command in cli.NEEDS_FAULT_CHAIN else ()
+    given = outputs_only(world, (*cli.NEEDED[command], *chain))
+    path = write_outputs(tmp_path, dict(given.values))
+    fast = {"run": ["--interval", "5", "--restore-timeout", "10"], "trigger": ["--interval", "5"]}
+    fast |= {"restore": ["--interval", "5", "--timeout", "10"]}
+    argv = [command, *fast.get(command, []), "--outputs", path]
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(argv, out=out, err=err, make=lambda *_: world.drill(given))
+    assert "missing from" not in err.getvalue()  # StackOutputs.require's words
+    assert code == 0, out.getvalue() + err.getvalue()
+
+
+def test_status_with_no_outputs_names_every_output_it_needs_at_once(tmp_path):
+    code, out, err = run_main_(["status", "--outputs", write_outputs(tmp_path, {})])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    for name in ("S3BucketName", "ApiEndpoint", "LambdaFunctionName"):
+        assert repr(name) in err
+
+
+def run_main_(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return cli.main(argv, out=out, err=err), out.getvalue(), err.getvalue()

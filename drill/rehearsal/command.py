@@ -27,12 +27,15 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drill import stack as outputs_contract
 from drill.errors import DrillError, UsageError
+
+if TYPE_CHECKING:  # the drill's steps are imported when the command runs (they pull in boto3)
+    from drill.steps import Drill, RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STACK = "dev"
@@ -189,11 +192,14 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             region=config.region,
             api_probe=steps.http_probe(notes.api_url),
             function_caller=runtime.invoke,
-            period_scale=MINUTE_SECONDS / 60,  # the re-arm rule reads the evaluator's compressed periods
+            period_length=lambda seconds: seconds / 60 * MINUTE_SECONDS,  # the evaluator's compressed periods
+            advise_commands=False,  # moto stops with the rehearsal: no command can act on this stack afterwards
             progress=lambda message: print(message, file=err, flush=True),
         )
+        outcome = None
         try:
-            code, printed = run_drill(drill, as_json=as_json)
+            outcome, printed = run_drill(drill, as_json=as_json)
+            code = outcome.exit_code
         except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep the notes
             code, printed = 1, ""
             say(f"the drill stopped: {problem}")
@@ -216,29 +222,32 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     else:
         print(printed.rstrip("\n"), *notes.lines(), sep="\n", file=out)
     if code != 0:
-        say(f"the story stopped at step {failed_step(printed, as_json) or '?'} (see the table)")
+        say(f"the story stopped at step {failed_step(outcome) or '?'} (see the table)")
     return code
 
 
-def run_drill(drill: Any, *, as_json: bool) -> tuple[int, str]:
-    """`python -m drill run`'s own execution and printing, captured so the notes can follow it."""
-    from drill import cli
+def run_drill(drill: Drill, *, as_json: bool) -> tuple[RunResult, str]:
+    """`python -m drill run`'s steps on the replica, and their result as `run` prints it (captured, so the
+    notes can follow it)."""
+    from drill import steps
+    from drill.steps.render import print_run
 
-    arguments = argparse.Namespace(
-        command="run",
-        json=as_json,
-        since=SINCE_MINUTES,
+    outcome = steps.run(
+        drill,
+        since_minutes=SINCE_MINUTES,
         trigger_timeout=TRIGGER_TIMEOUT_SECONDS,
         restore_timeout=RESTORE_TIMEOUT_SECONDS,
         interval=INTERVAL_SECONDS,
     )
     buffer = io.StringIO()
-    code = cli.execute(arguments, drill, buffer)
-    return code, buffer.getvalue()
+    print_run(outcome, as_json, buffer)
+    return outcome, buffer.getvalue()
 
 
-def failed_step(printed: str, as_json: bool) -> str | None:
-    if as_json and printed:
-        return next((s["step"] for s in json.loads(printed).get("steps", []) if not s.get("ok")), None)
-    found = re.search(r"^## (\w+): FAILED", printed, re.MULTILINE)
-    return found.group(1) if found else None
+def failed_step(outcome: RunResult | None) -> str | None:
+    """The first step that did not reach its goal, else the one an interrupt ended (a restore cut short
+    once the fault was gone), from the run's result: never from printed text."""
+    if outcome is None:
+        return None
+    failed = next((step.name for step in outcome.steps if not step.ok), None)
+    return failed or (outcome.steps[-1].name if outcome.stopped is not None and outcome.steps else None)

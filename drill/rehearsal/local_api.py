@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from drill.rehearsal.runtime import LambdaRuntime
-from drill.steps.seams import proxy_event
+from drill.shared.api_event import proxy_event
 
 FUNCTION_IN_URI = re.compile(r"/functions/arn:aws:lambda:[^:]+:\d+:function:([^/:]+)")
 

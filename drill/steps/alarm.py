@@ -67,10 +67,10 @@ def pending_periods(drill: Drill, alarm: dict[str, Any]) -> list[tuple[datetime,
     """(period start, invocations) of every period the alarm may still evaluate that would breach it.
 
     Periods are aligned as CloudWatch aligns them, and each is read on its own (one Sum per request), so
-    the same reading holds for the rehearsal's compressed periods (`drill.period_scale`).
+    the same reading holds for periods that last another time than they say (`drill.period_length`).
     """
     period = int(alarm.get("Period") or 60)
-    span = period * drill.period_scale
+    span = drill.period_length(period)
     dimensions = alarm.get("Dimensions") or [
         {"Name": "FunctionName", "Value": drill.outputs.require(stack.IMAGE_FUNCTION)}
     ]

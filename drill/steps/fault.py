@@ -18,6 +18,10 @@ from drill.fault_policy import is_fault
 from drill.outputs import denied_role
 from drill.steps.model import Drill
 
+# Outputs reading the fault needs: the bucket, and the function whose role it denies (its role is read from
+# Lambda when the stack does not export ImageFunctionRoleArn).
+READS = (stack.BUCKET, stack.IMAGE_FUNCTION)
+
 
 def statements_of(policy: dict[str, Any]) -> list[Any]:
     """Every statement as read, non-dict ones included (they are kept, never judged)."""

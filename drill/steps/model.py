@@ -9,7 +9,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drill import stack
-from drill.aws import Clients
+from drill.aws import Clients, as_drill_error
+from drill.errors import DrillError, Terminated
+
+
+def describe(err: BaseException) -> str:
+    """What stopped a step, in the operator's words."""
+    if isinstance(err, Terminated):
+        return "terminated by SIGTERM"
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted by Ctrl-C"
+    if isinstance(err, DrillError):
+        return f"error: {err}"
+    mapped = as_drill_error(err) if isinstance(err, Exception) else None
+    return f"error: {mapped or f'{type(err).__name__}: {err}'}"
+
+
+def real_period(seconds: float) -> float:
+    """CloudWatch's periods last as long as they say."""
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -54,9 +72,12 @@ class Drill:
     # Options that point `python -m drill` at the same stack again (the CLI fills in --outputs/--region...).
     cli_options: str = ""
     aws_cli_options: str = ""  # e.g. "--region eu-west-1 --profile demo", for the aws CLI equivalents
-    # Wall seconds one second of alarm period lasts: 1 against CloudWatch; the offline rehearsal compresses
-    # time (its alarm evaluator lets a few seconds stand for a minute), and the re-arm rule must agree with it.
-    period_scale: float = 1.0
+    # How many wall seconds an alarm period of N seconds lasts, for the re-arm rule's reading of periods: as
+    # many against CloudWatch; a stand-in that evaluates alarms on its own clock supplies its own.
+    period_length: Callable[[float], float] = real_period
+    # Whether the stack outlives this drill, so a result may tell the operator to run a command later; a
+    # stack that goes with the drill (an in-process stand-in) gets no such advice.
+    advise_commands: bool = True
     # Wall-clock times of every image-function invocation this drill caused (direct calls and API probes):
     # the drill's own traffic counts toward the invocations alarm before CloudWatch's metrics show it.
     invoked: list[datetime] = field(default_factory=list)
@@ -84,6 +105,9 @@ class StepResult:
     summary: str  # one line
     lines: list[str] = field(default_factory=list)  # details for a person (timeline, report)
     data: dict[str, Any] = field(default_factory=dict)  # the same for machines
+    # An interrupt the step took and finished on (a restore stopped while it waited to re-arm): the run
+    # records it as what stopped it, and the result says what was done before it.
+    stopped: BaseException | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -2,12 +2,17 @@
 
 The alarm is disarmed before the fault is removed, so invocations made before the restore (the
 trigger's, the drill's own probes) cannot bring the fault back. It is re-armed only when that is safe
-(`alarm.safe_to_arm`) and only if it was armed when the restore began; otherwise it is left disarmed
-and the result says how to arm it. The restore succeeds when the fault is gone and the API answers 200.
+(`alarm.safe_to_arm`) and only if it was armed when the restore began (`Arming.ARMED`); an alarm it
+could not read or disarm (`Arming.UNKNOWN`) is never re-armed, whatever it reads later. Otherwise it is
+left disarmed and the result says how to arm it. The restore succeeds when the fault is gone and the
+API answers 200. Ctrl-C or SIGTERM once the fault is gone ends the waiting, not the result: it says
+what was done and carries the interrupt (`StepResult.stopped`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,10 +21,48 @@ from drill import stack
 from drill.aws import error_code
 from drill.errors import DrillError
 from drill.steps.alarm import arm_commands, invocations_alarm, safe_to_arm, set_actions
+from drill.steps.fault import READS as FAULT_READS
 from drill.steps.fault import fault_sids, remove_directly
-from drill.steps.model import Drill, StepResult, Timeline
+from drill.steps.model import Drill, StepResult, Timeline, describe
 
 AWS_ERRORS = (DrillError, ClientError, BotoCoreError)
+# The outputs restore cannot work without: the API it waits on and what removing the fault needs (the image
+# function also names the alarm's metric when the alarm carries no dimensions). The fault chain is optional.
+READS = (stack.API_ENDPOINT, *FAULT_READS)
+
+
+class Arming(Enum):
+    """The invocations alarm's actions when the restore began, as far as the restore knows."""
+
+    ARMED = "armed"  # enabled, and this restore disabled them: it re-arms when that is safe
+    DISARMED = "disarmed"  # already disabled: left so
+    UNKNOWN = "unknown"  # could not be read or disabled: left as it was, never armed by this restore
+
+
+@dataclass(frozen=True)
+class AlarmBefore:
+    arming: Arming
+    reason: str = ""  # for UNKNOWN: what failed
+
+
+def _disarm(drill: Drill, timeline: Timeline, name: str) -> AlarmBefore:
+    """Disarm before the fault goes. Nothing about the alarm may stop the fault's removal: a failure is
+    reported and the restore goes on."""
+    try:
+        armed = bool(invocations_alarm(drill).get("ActionsEnabled"))
+    except AWS_ERRORS as err:
+        before = AlarmBefore(Arming.UNKNOWN, f"could not read it: {_describe(err)}")
+    else:
+        try:
+            set_actions(drill, False)
+        except AWS_ERRORS as err:
+            before = AlarmBefore(Arming.UNKNOWN, f"could not disarm it: {_describe(err)}")
+        else:
+            before = AlarmBefore(Arming.ARMED if armed else Arming.DISARMED)
+            timeline.mark(f"disarmed {name} (was {before.arming.value})")
+            return before
+    timeline.mark(f"{name}: {before.reason}; removing the fault all the same")
+    return before
 
 
 def _describe(err: Exception) -> str:
@@ -55,6 +98,7 @@ def _fault_left(drill: Drill, timeline: Timeline) -> list[str] | None:
 
 
 def _wait_to_rearm(drill: Drill, timeline: Timeline, deadline: float, interval: float) -> tuple[bool, str]:
+    said = None
     while True:
         try:
             safe, why = safe_to_arm(drill)
@@ -65,7 +109,9 @@ def _wait_to_rearm(drill: Drill, timeline: Timeline, deadline: float, interval: 
             return False, f"could not check or re-arm the alarm: {_describe(err)}"
         if drill.clock() >= deadline:
             return False, f"{why}; timeout reached after {timeline.elapsed():.0f}s"
-        drill.progress(f"not re-arming yet: {why}")
+        if why != said:  # once per reason, not once per poll
+            drill.progress(f"not re-arming yet: {why}")
+            said = why
         drill.sleep(interval)
 
 
@@ -74,17 +120,7 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5) -> StepR
     deadline = timeline.start + timeout
     data: dict[str, Any] = {}
     alarm_name = drill.outputs.get(stack.INVOCATIONS_ALARM)
-    was_armed = None
-    if alarm_name:
-        # Nothing about the alarm may stop the fault's removal: a failure here is reported and the
-        # alarm is then never re-armed by this restore (its state is unknown).
-        try:
-            armed_before = bool(invocations_alarm(drill).get("ActionsEnabled"))
-            set_actions(drill, False)
-            was_armed = armed_before
-            timeline.mark(f"disarmed {alarm_name} (was {'armed' if was_armed else 'disarmed'})")
-        except AWS_ERRORS as err:
-            timeline.mark(f"could not disarm {alarm_name}: {_describe(err)}; removing the fault all the same")
+    before = _disarm(drill, timeline, alarm_name) if alarm_name else AlarmBefore(Arming.UNKNOWN, "no alarm")
 
     path = "none"
     fault_function = drill.outputs.get(stack.FAULT_FUNCTION)
@@ -104,35 +140,53 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5) -> StepR
     timeline.mark("bucket policy read back: " + (f"still holds {', '.join(left)}" if left else "no fault statement"))
     data.update(path=path, fault_sids=left)
 
-    probe = drill.probe()
-    while not probe.ok and drill.clock() < deadline:
-        drill.progress(f"waiting {timeline.elapsed():.0f}/{timeout:.0f}s for HTTP 200: API {probe.describe()}")
-        drill.sleep(interval)
+    # From here on the fault is gone (or known to remain): an interrupt ends the waiting, not the result.
+    stopped: KeyboardInterrupt | None = None
+    probe = None
+    try:
         probe = drill.probe()
-    timeline.mark(f"API answers {probe.describe()}")
-    data["api_status"] = probe.status
-    ok = probe.ok and not left
+        while not probe.ok and drill.clock() < deadline:
+            drill.progress(f"waiting {timeline.elapsed():.0f}/{timeout:.0f}s for HTTP 200: API {probe.describe()}")
+            drill.sleep(interval)
+            probe = drill.probe()
+    except KeyboardInterrupt as err:
+        stopped = err
+    answer = probe.describe() if probe else "not probed"
+    timeline.mark(f"API answers {answer}" + (f" ({describe(stopped)} while waiting for 200)" if stopped else ""))
+    data["api_status"] = probe.status if probe else None
+    ok = probe is not None and probe.ok and not left
 
     note = ""
     if alarm_name:
         armed, why = False, "the fault is still in place" if left else "it was disarmed before the restore"
-        if was_armed is None and not left:
-            why = "this restore could not read or disarm it"
-        if was_armed and not left:
-            armed, why = _wait_to_rearm(drill, timeline, deadline, interval)
+        if before.arming is Arming.UNKNOWN and not left:
+            why = f"this restore {before.reason}, so it leaves the alarm as it was"
+        if before.arming is Arming.ARMED and not left:
+            if stopped:
+                why = f"{describe(stopped)} before it was safe to re-arm"
+            else:
+                try:
+                    armed, why = _wait_to_rearm(drill, timeline, deadline, interval)
+                except KeyboardInterrupt as err:
+                    stopped, why = err, f"{describe(err)} while waiting for a safe moment to re-arm"
         data["armed"] = armed
         if armed:
             timeline.mark(f"re-armed {alarm_name}: {why}")
         else:
-            commands = data["arm_commands"] = arm_commands(drill)
-            timeline.mark(f"left {alarm_name} DISARMED: {why}")
-            timeline.mark(f"arm it when you want the fault back: {commands[0]}   (or: {commands[1]})")
-            note = f"; alarm left disarmed ({why}): arm it with `{commands[0]}`"
+            word = "left as it was" if before.arming is Arming.UNKNOWN else "left DISARMED"
+            timeline.mark(f"{alarm_name} {word}: {why}")
+            note = f"; alarm {word.lower()} ({why})"
+            if drill.advise_commands:
+                commands = data["arm_commands"] = arm_commands(drill)
+                timeline.mark(f"arm it when you want the fault back: {commands[0]}   (or: {commands[1]})")
+                note += f": arm it with `{commands[0]}`"
     how = {"function": "through the fault function", "direct": "directly", "none": ""}[path]
     if ok:
         summary = f"restored {how}: API {probe.status} after {timeline.elapsed():.1f}s{note}"
     else:
-        still = f", still injected: {', '.join(left)}" if left else ""
-        summary = f"not restored after {timeline.elapsed():.0f}s: API {probe.describe()}{still}{note}"
+        still = f", still injected: {', '.join(left)}" if left else ", fault removed"
+        summary = f"not restored after {timeline.elapsed():.0f}s: API {answer}{still}{note}"
+    if stopped:
+        data["stopped"] = describe(stopped)
     data["timeline"] = timeline.to_json()
-    return StepResult("restore", ok, timeline.elapsed(), summary, timeline.lines(), data)
+    return StepResult("restore", ok, timeline.elapsed(), summary, timeline.lines(), data, stopped)

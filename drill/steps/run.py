@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from drill.aws import as_drill_error
-from drill.errors import DrillError, Terminated
+from drill.errors import DrillError
 from drill.investigator import investigate, resolve_target, to_markdown
-from drill.steps.model import Drill, StepResult
+from drill.steps.model import Drill, StepResult, describe
 from drill.steps.restore import restore
 from drill.steps.status import status
 from drill.steps.trigger import require_fault_chain, trigger
@@ -64,17 +63,6 @@ def investigate_step(
     return StepResult("investigate", ok, drill.clock() - start, summary, to_markdown(report).splitlines(), data), report
 
 
-def describe(err: BaseException) -> str:
-    if isinstance(err, Terminated):
-        return "terminated (SIGTERM)"
-    if isinstance(err, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
-    if isinstance(err, DrillError):
-        return f"error: {err}"
-    mapped = as_drill_error(err) if isinstance(err, Exception) else None
-    return f"error: {mapped or f'{type(err).__name__}: {err}'}"
-
-
 @dataclass
 class RunResult:
     steps: list[StepResult]
@@ -104,7 +92,7 @@ class RunResult:
         rows = [f"{'step':<12} {'result':<7} {'seconds':>8}  summary"]
         rows += [f"{s.name:<12} {'ok' if s.ok else 'FAILED':<7} {s.seconds:>8.1f}  {s.summary}" for s in self.steps]
         if self.stopped is not None:
-            rows.append(f"stopped by {describe(self.stopped)}")
+            rows.append(f"stopped early: {describe(self.stopped)}")
         return rows
 
     def to_json(self) -> dict[str, Any]:
@@ -125,6 +113,8 @@ def _guarded(result: RunResult, drill: Drill, name: str, action: Callable[[], St
         lines = drill.timeline.lines() if drill.timeline else []
         step = StepResult(name, False, drill.clock() - start, describe(err), lines, {"error": describe(err)})
         result.stopped = result.stopped or err  # the first cause is the one to report
+    if step.stopped is not None:  # the step took the interrupt itself and says what it had done
+        result.stopped = result.stopped or step.stopped
     result.steps.append(step)
     return step
 
@@ -132,10 +122,11 @@ def _guarded(result: RunResult, drill: Drill, name: str, action: Callable[[], St
 def _clean_up(
     result: RunResult, drill: Drill, timeout: float, interval: float, clean: Callable[[], StepResult] | None = None
 ) -> None:
-    """Restore; if the restore itself fails, say so and how to finish it by hand."""
+    """Restore; if the restore itself fails, say so and how to finish it by hand (where that can be done)."""
     step = _guarded(result, drill, "restore", clean or (lambda: restore(drill, timeout=timeout, interval=interval)))
-    if "error" in step.data:
-        step.summary = f"cleanup failed ({step.summary}): the fault may remain, run `{drill.command_line('restore')}`"
+    if "error" in step.data:  # it stopped before it could tell whether the fault is gone
+        then = f"run `{drill.command_line('restore')}`" if drill.advise_commands else "the stack goes with this drill"
+        step.summary = f"cleanup failed ({step.summary}): the fault may remain; {then}"
     result.cleanup = step
 
 

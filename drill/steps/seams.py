@@ -1,4 +1,4 @@
-"""The real seams (an HTTPS GET of the API, a synchronous `lambda:Invoke`) and the event API Gateway sends."""
+"""The real seams (an HTTPS GET of the API, a synchronous `lambda:Invoke`) and the drill's own GET /random event."""
 
 from __future__ import annotations
 
@@ -6,38 +6,13 @@ import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from typing import Any
 
 from drill import stack
 from drill.aws import Clients
 from drill.errors import FunctionFailed, UsageError
+from drill.shared.api_event import proxy_event
 from drill.steps.model import ApiProbe, FunctionCaller, Probe
-
-
-def proxy_event(method: str, resource: str, stage: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    """The REST API Lambda proxy integration's event (version 1.0) for a request without a body."""
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/{stage}{path}",
-            "stage": stage,
-            "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
 
 
 def api_gateway_event() -> dict[str, Any]:

@@ -6,10 +6,13 @@ from botocore.exceptions import ClientError
 
 from drill import stack
 from drill.aws import error_code
-from drill.investigator import count_images
+from drill.shared.bucket_images import count_images
 from drill.steps.alarm import alarm_states
+from drill.steps.fault import READS as FAULT_READS
 from drill.steps.fault import fault_sids
 from drill.steps.model import Drill, StepResult
+
+READS = (stack.API_ENDPOINT, *FAULT_READS)  # the outputs status cannot work without (the alarms are optional)
 
 
 def status(drill: Drill) -> StepResult:

@@ -10,9 +10,14 @@ from drill import stack
 from drill.aws import error_code
 from drill.errors import DrillError, UsageError
 from drill.steps.alarm import invocations_alarm, invocations_needed, set_actions
+from drill.steps.fault import READS as FAULT_READS
 from drill.steps.fault import fault_sids
 from drill.steps.model import Drill, StepResult, Timeline
 from drill.steps.seams import api_gateway_event
+
+# The outputs trigger cannot work without, besides the fault chain (`require_fault_chain`): the function it
+# invokes, the API it probes for 5XX, and what reading the fault needs.
+READS = (stack.IMAGE_FUNCTION, stack.API_ENDPOINT, *FAULT_READS)
 
 
 def require_fault_chain(outputs: stack.StackOutputs) -> None:

@@ -14,8 +14,7 @@ from drill.aws import Clients, error_code
 from drill.investigator.declared import Declared
 from drill.investigator.model import Evidence, Target, Window, iso
 from drill.investigator.policy_conditions import Caller, Situation
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+from drill.shared.bucket_images import IMAGE_SUFFIXES
 
 
 class SourceUnavailable(Exception):

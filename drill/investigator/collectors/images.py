@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from drill.investigator.collectors._base import IMAGE_SUFFIXES, EvidenceList, Scope, is_code
+from drill.investigator.collectors._base import EvidenceList, Scope, is_code
 from drill.investigator.model import Evidence
+from drill.shared.bucket_images import count_images
 
 SOURCE = "images"
-MAX_PAGES = 10  # 10,000 keys are plenty to tell "none" from "some"
-
-
-def count_images(s3, bucket: str) -> tuple[int, int, bool]:
-    """(images, objects, truncated) in the bucket; raises ClientError (e.g. NoSuchBucket)."""
-    images = objects = 0
-    for number, page in enumerate(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket), start=1):
-        keys = [o["Key"] for o in page.get("Contents", [])]
-        objects += len(keys)
-        images += sum(1 for k in keys if k.lower().endswith(IMAGE_SUFFIXES))
-        if number >= MAX_PAGES and page.get("IsTruncated"):
-            return images, objects, True
-    return images, objects, False
 
 
 def collect(scope: Scope) -> list[Evidence]:
