@@ -185,6 +185,12 @@ NUMERIC_OPTIONS = [
     ("trigger", "--restore-timeout"),
     ("restore", "--timeout"),
     ("restore", "--interval"),
+    ("inject", "--timeout"),
+    ("inject", "--interval"),
+    ("gameday", "--timeout"),
+    ("gameday", "--interval"),
+    ("gameday", "--since"),
+    ("gameday", "--restore-timeout"),
 ]
 
 
@@ -210,8 +216,9 @@ def test_every_numeric_option_takes_only_finite_positive_numbers(command, option
 def test_no_numeric_option_is_left_unchecked():
     """Every option of every command that takes a number is in NUMERIC_OPTIONS."""
     found = set()
-    for command in ("status", "trigger", "investigate", "restore", "run", "arm", "disarm", "rehearse"):
-        for action in parser_of(command)._actions:
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, parser in subparsers.choices.items():
+        for action in parser._actions:
             if action.option_strings and action.type not in (None, str) and action.dest != "region":
                 found.add((command, action.option_strings[0]))
     assert found == set(NUMERIC_OPTIONS)
