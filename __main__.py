@@ -9,30 +9,18 @@ from components.function import Instrumentation
 from components.image_service import ImageService, ImageServiceArgs
 from components.observability import Observability, ObservabilityArgs, application_signals_instrumentation
 from components.providers import application_tags, stack_providers
+from drill import outputs  # the output names: a leaf module that imports nothing
 
 settings = load_settings()
 # Every component builds on these providers: one region, and the application tags on every taggable resource.
 providers = stack_providers(settings.region, application_tags(settings.project, settings.stack))
 
 # Built before the image service: its stage logs to this group and waits for the account's log role.
-api_logging = ApiLogging(
-    "api-logging",
-    ApiLoggingArgs(
-        prefix=settings.prefix,
-        log_retention_days=settings.log_retention_days,
-        account_role=settings.api_gateway_account_role,
-    ),
-    opts=providers.options,
-)
+api_logging = ApiLogging("api-logging", ApiLoggingArgs.from_settings(settings), opts=providers.options)
 images = ImageService(
     "images",
-    ImageServiceArgs(
-        prefix=settings.prefix,
-        region=settings.region,
-        image_count=settings.image_count,
-        image_model_id=settings.image_model_id,
-        image_cache_ttl_seconds=settings.image_cache_ttl_seconds,
-        log_retention_days=settings.log_retention_days,
+    ImageServiceArgs.from_settings(
+        settings,
         stage_access_log=api_logging.stage_access_log,
         stage_depends_on=api_logging.stage_depends_on,
         api_instrumentation=application_signals_instrumentation(settings.adot_layer_arn)
@@ -44,16 +32,7 @@ images = ImageService(
 fault = (
     FaultInjection(
         "fault",
-        FaultInjectionArgs(
-            prefix=settings.prefix,
-            bucket=images.bucket,
-            target_function=images.api_function,
-            log_retention_days=settings.log_retention_days,
-            region=settings.region,
-            threshold=settings.fault_alarm_threshold,
-            period_seconds=settings.fault_alarm_period_seconds,
-            armed=settings.fault_armed,
-        ),
+        FaultInjectionArgs.from_settings(settings, bucket=images.bucket, target_function=images.api_function),
         opts=providers.options,
     )
     if settings.fault_injection_enabled
@@ -61,36 +40,32 @@ fault = (
 )
 observability = Observability(
     "observability",
-    ObservabilityArgs(
-        prefix=settings.prefix,
-        region=settings.region,
+    ObservabilityArgs.from_settings(
+        settings,
         service=images,
         api_logging=api_logging,
-        log_retention_days=settings.log_retention_days,
         invocations_alarm_arn=fault.alarm.arn if fault else None,
-        api_data_trace=settings.api_data_trace,
-        throttling_burst_limit=settings.api_throttling_burst_limit,
-        throttling_rate_limit=settings.api_throttling_rate_limit,
-        api_alarm_period_seconds=settings.api_alarm_period_seconds,
-        investigations_enabled=settings.investigations_enabled,
-        investigation_retention_days=settings.investigation_retention_days,
-        investigation_group_arn=settings.investigation_group_arn,
-        application_signals_enabled=settings.application_signals_enabled,
     ),
     opts=providers.options,
 )
 
-# Output names follow the seed template, so its runbook keeps working; the rest are new.
-pulumi.export("S3BucketName", images.bucket.bucket)
-pulumi.export("BucketNameParameter", images.parameter.name)
-pulumi.export("LambdaFunctionName", images.api_function.function.name)
-pulumi.export("BedrockLambdaName", images.seeder_function.function.name)
-pulumi.export("ApiEndpoint", images.api_endpoint)
-pulumi.export("ImageSeedResult", images.seeding.result)
-pulumi.export("ImageFunctionRoleArn", images.api_function.role.arn)
-pulumi.export("RestApiId", images.rest_api.id)
+# Every output under its name in the contract with the drill (drill/outputs.py: the seed's names, so its
+# runbook keeps working, and the ones added since).
+pulumi.export(outputs.BUCKET, images.bucket.bucket)
+pulumi.export(outputs.PARAMETER, images.parameter.name)
+pulumi.export(outputs.IMAGE_FUNCTION, images.api_function.function.name)
+pulumi.export(outputs.SEEDER_FUNCTION, images.seeder_function.function.name)
+pulumi.export(outputs.API_ENDPOINT, images.api_endpoint)
+pulumi.export(outputs.SEED_RESULT, images.seeding.result)
+pulumi.export(outputs.IMAGE_ROLE, images.api_function.role.arn)
+pulumi.export(outputs.REST_API_ID, images.rest_api.id)
+pulumi.export(outputs.REST_API_NAME, images.rest_api.name)
+pulumi.export(outputs.NAME_PREFIX, settings.prefix)
+pulumi.export(outputs.API_5XX_ALARM, observability.api_5xx_alarm.name)
+pulumi.export(outputs.ERRORS_ALARM, observability.lambda_errors_alarm.name)
+pulumi.export(outputs.DASHBOARD_URL, observability.dashboard_url)
 if fault:
-    pulumi.export("BucketPolicyLambdaName", fault.function.function.name)
-    pulumi.export("CloudWatchAlarmName", fault.alarm.name)
-for key, value in observability.stack_outputs.items():
-    pulumi.export(key, value)
+    pulumi.export(outputs.FAULT_FUNCTION, fault.function.function.name)
+    pulumi.export(outputs.INVOCATIONS_ALARM, fault.alarm.name)
+if observability.investigation_group_arn is not None:
+    pulumi.export(outputs.INVESTIGATION_GROUP, observability.investigation_group_arn)

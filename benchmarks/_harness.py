@@ -7,6 +7,8 @@ Benchmarks run standalone (`python benchmarks/x.py`), outside pytest: they take 
 
 from __future__ import annotations
 
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -22,6 +24,20 @@ REGION = "us-west-2"
 def use_fake_aws() -> None:
     """Fake credentials and the benchmarks' region, as the tests have; nothing reaches AWS."""
     handler_harness.use_fake_aws(REGION)
+
+
+def machine() -> str:
+    """The machine a figure was measured on: usable cores (as `nproc` counts them), CPU model, load average.
+
+    The load average belongs to the figure: on a shared machine wall times depend on what else runs.
+    """
+    cpuinfo = Path("/proc/cpuinfo")  # Linux; elsewhere platform.processor()
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    model = models[0] if models else platform.processor() or "unknown CPU"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"machine: {cores} cores (nproc), {model}, load average {load} (1/5/15 min)"
 
 
 def print_table(rows: list[dict[str, str]]) -> None:

@@ -16,7 +16,7 @@ import sys
 import time
 from types import ModuleType
 
-from _harness import REGION, load_handler, print_table, use_fake_aws
+from _harness import REGION, load_handler, machine, print_table, use_fake_aws
 
 use_fake_aws()  # before boto3 is imported
 
@@ -96,6 +96,7 @@ def main() -> None:
     for objects in args.sizes:
         rows.append(measure(objects, args.warm_requests, args.uncached_requests))
         print(f"measured {objects:,} objects", file=sys.stderr)
+    print(machine())
     print_table(rows)
     print(
         f"\nwarm: {args.warm_requests} requests with IMAGE_CACHE_TTL_SECONDS=60 after one cold request; "

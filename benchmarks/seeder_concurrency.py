@@ -19,7 +19,7 @@ import sys
 import time
 from types import ModuleType
 
-from _harness import REGION, load_handler, print_table, use_fake_aws
+from _harness import REGION, load_handler, machine, print_table, use_fake_aws
 
 use_fake_aws()  # before boto3 is imported
 
@@ -91,6 +91,7 @@ def main() -> None:
                 "speed-up": f"{sequential / concurrent:.1f}x",
             }
         )
+    print(machine())
     print_table(rows)
     print(
         f"\nstub: {args.delay} s per InvokeModel call, one image per call (Stability); S3 in moto, in process; "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.config import Settings
 from components.iam import service_trust_policy
 
 PUSH_TO_CLOUDWATCH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
@@ -41,7 +42,16 @@ class ApiLoggingArgs:
     prefix: str  # "<project>-<stack>"
     log_retention_days: int
     # Set the account-and-region-wide API Gateway CloudWatch role. False when the account already has one.
-    account_role: bool = True
+    account_role: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiLoggingArgs:
+        """Every field from the stack's settings (their defaults are config.DEFAULTS, nowhere else)."""
+        return cls(
+            prefix=settings.prefix,
+            log_retention_days=settings.log_retention_days,
+            account_role=settings.api_gateway_account_role,
+        )
 
 
 class ApiLogging(pulumi.ComponentResource):

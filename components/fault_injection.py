@@ -16,12 +16,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import Metric, count_alarm
+from components.config import Settings
 from components.function import PythonFunction, PythonFunctionArgs
 
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 
 # Alarm actions invoke asynchronously: without this, a throttled or failed invoke is retried twice and an
-# event may wait hours in the queue. The function also ignores events older than this (same figure).
+# event may wait hours in the queue. The function also ignores events older than this: it is told the figure
+# in its environment (MAX_EVENT_AGE_SECONDS), so this is its one source.
 MAX_EVENT_AGE_SECONDS = 300
 
 
@@ -42,9 +44,25 @@ class FaultInjectionArgs:
     target_function: PythonFunction  # the image function: its invocations trip the alarm, its role is denied
     log_retention_days: int
     region: str
-    threshold: int = 3  # invocations (Sum) within one period that trip the alarm
-    period_seconds: int = 60
-    armed: bool = True  # the alarm's actions_enabled (config faultArmed); the drill arms and disarms it
+    threshold: int  # invocations (Sum) within one period that trip the alarm
+    period_seconds: int
+    armed: bool  # the alarm's actions_enabled (config faultArmed); the drill arms and disarms it
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, bucket: aws.s3.Bucket, target_function: PythonFunction
+    ) -> FaultInjectionArgs:
+        """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else)."""
+        return cls(
+            prefix=settings.prefix,
+            bucket=bucket,
+            target_function=target_function,
+            log_retention_days=settings.log_retention_days,
+            region=settings.region,
+            threshold=settings.fault_alarm_threshold,
+            period_seconds=settings.fault_alarm_period_seconds,
+            armed=settings.fault_armed,
+        )
 
 
 class FaultInjection(pulumi.ComponentResource):
@@ -72,8 +90,9 @@ class FaultInjection(pulumi.ComponentResource):
                 environment={
                     "BUCKET_NAME": args.bucket.bucket,
                     "TARGET_ROLE_ARN": target.role.arn,
-                    # The function acts only on events from this alarm.
+                    # The function acts only on events from this alarm, and only on fresh ones.
                     "ALARM_ARN": alarm_arn(args.region, account, args.prefix),
+                    "MAX_EVENT_AGE_SECONDS": str(MAX_EVENT_AGE_SECONDS),
                 },
                 statements=[
                     {

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.config import Settings
 from components.function import Instrumentation, PythonFunction, PythonFunctionArgs
 from components.rest_api import (
     ROUTE,
@@ -40,6 +41,28 @@ class ImageServiceArgs:
     stage_access_log: aws.apigateway.StageAccessLogSettingsArgs | None = None
     stage_depends_on: Sequence[pulumi.Resource] = ()
     api_instrumentation: Instrumentation = field(default_factory=Instrumentation)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        stage_access_log: aws.apigateway.StageAccessLogSettingsArgs | None = None,
+        stage_depends_on: Sequence[pulumi.Resource] = (),
+        api_instrumentation: Instrumentation | None = None,
+    ) -> ImageServiceArgs:
+        """The settings' fields from the stack's settings (their defaults are config.DEFAULTS), with the hooks."""
+        return cls(
+            prefix=settings.prefix,
+            region=settings.region,
+            image_count=settings.image_count,
+            image_model_id=settings.image_model_id,
+            image_cache_ttl_seconds=settings.image_cache_ttl_seconds,
+            log_retention_days=settings.log_retention_days,
+            stage_access_log=stage_access_log,
+            stage_depends_on=stage_depends_on,
+            api_instrumentation=api_instrumentation or Instrumentation(),
+        )
 
 
 def parameter_name(prefix: str) -> str:

@@ -15,6 +15,7 @@ import pulumi_aws_native as aws_native
 
 from components.alarms import Metric, count_alarm
 from components.api_logging import ApiLogging
+from components.config import Settings
 from components.dashboard import dashboard_body, dashboard_url
 from components.function import Instrumentation
 from components.image_service import STAGE_NAME, ImageService
@@ -54,15 +55,42 @@ class ObservabilityArgs:
     service: ImageService
     api_logging: ApiLogging
     log_retention_days: int
-    invocations_alarm_arn: pulumi.Input[str] | None = None  # FaultInjection's alarm; None when it is disabled
-    api_data_trace: bool = False  # full request/response bodies in execution logs
-    throttling_burst_limit: int = 50
-    throttling_rate_limit: int = 100
-    api_alarm_period_seconds: int = 60
-    investigations_enabled: bool = True
-    investigation_retention_days: int = 30
-    investigation_group_arn: str = ""  # adopt this existing group instead of creating one
-    application_signals_enabled: bool = False
+    invocations_alarm_arn: pulumi.Input[str] | None  # FaultInjection's alarm; None when it is disabled
+    api_data_trace: bool  # full request/response bodies in execution logs
+    throttling_burst_limit: int
+    throttling_rate_limit: int
+    api_alarm_period_seconds: int
+    investigations_enabled: bool
+    investigation_retention_days: int
+    investigation_group_arn: str  # adopt this existing group instead of creating one ("": create one)
+    application_signals_enabled: bool
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        service: ImageService,
+        api_logging: ApiLogging,
+        invocations_alarm_arn: pulumi.Input[str] | None,
+    ) -> ObservabilityArgs:
+        """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else)."""
+        return cls(
+            prefix=settings.prefix,
+            region=settings.region,
+            service=service,
+            api_logging=api_logging,
+            log_retention_days=settings.log_retention_days,
+            invocations_alarm_arn=invocations_alarm_arn,
+            api_data_trace=settings.api_data_trace,
+            throttling_burst_limit=settings.api_throttling_burst_limit,
+            throttling_rate_limit=settings.api_throttling_rate_limit,
+            api_alarm_period_seconds=settings.api_alarm_period_seconds,
+            investigations_enabled=settings.investigations_enabled,
+            investigation_retention_days=settings.investigation_retention_days,
+            investigation_group_arn=settings.investigation_group_arn,
+            application_signals_enabled=settings.application_signals_enabled,
+        )
 
 
 class Observability(pulumi.ComponentResource):
@@ -141,18 +169,6 @@ class Observability(pulumi.ComponentResource):
                 "investigationGroupArn": self.investigation_group_arn,
             }
         )
-
-    @property
-    def stack_outputs(self) -> dict[str, pulumi.Output[str]]:
-        """Stack outputs under their contract names; InvestigationGroupArn is absent when there is no group."""
-        outputs = {
-            "ApiGateway5XXAlarmName": self.api_5xx_alarm.name,
-            "LambdaErrorsAlarmName": self.lambda_errors_alarm.name,
-            "DashboardUrl": self.dashboard_url,
-        }
-        if self.investigation_group_arn is not None:
-            outputs["InvestigationGroupArn"] = self.investigation_group_arn
-        return outputs
 
     def _stage_logging(
         self, name: str, args: ObservabilityArgs

@@ -1,4 +1,4 @@
-"""The stack's outputs: from a JSON file or from `pulumi stack output --json`."""
+"""The stack's outputs: from a JSON file or from `pulumi stack output --json` (names: drill/outputs.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,21 @@ from pathlib import Path
 
 from drill.errors import UsageError
 
-# Output names are the stack's contract (README, components); the fault-chain ones are absent when
-# faultInjectionEnabled=false.
-BUCKET = "S3BucketName"
-IMAGE_FUNCTION = "LambdaFunctionName"
-SEEDER_FUNCTION = "BedrockLambdaName"
-FAULT_FUNCTION = "BucketPolicyLambdaName"
-INVOCATIONS_ALARM = "CloudWatchAlarmName"
-API_5XX_ALARM = "ApiGateway5XXAlarmName"
-ERRORS_ALARM = "LambdaErrorsAlarmName"
-API_ENDPOINT = "ApiEndpoint"
-PARAMETER = "BucketNameParameter"
+# The output names are drill/outputs.py's (the contract with __main__.py); imported here because the
+# steps name them as `stack.BUCKET` and so on.
+from drill.outputs import (  # noqa: F401 (re-exported)
+    API_5XX_ALARM,
+    API_ENDPOINT,
+    BUCKET,
+    ERRORS_ALARM,
+    FAULT_FUNCTION,
+    IMAGE_FUNCTION,
+    IMAGE_ROLE,
+    INVOCATIONS_ALARM,
+    PARAMETER,
+    SEED_RESULT,
+    SEEDER_FUNCTION,
+)
 
 Runner = Callable[..., subprocess.CompletedProcess]
 

@@ -220,18 +220,15 @@ def settled(*outputs: pulumi.Input[Any]) -> pulumi.Output[list[Any]]:
 
 
 def image_service(**overrides: Any):
-    """An ImageService with test defaults; keyword arguments override ImageServiceArgs fields."""
+    """An ImageService from the default settings (settings_helper); keyword arguments override ImageServiceArgs
+    fields."""
+    import dataclasses
+
+    from settings_helper import default_settings
+
     from components.image_service import ImageService, ImageServiceArgs
 
-    args = {
-        "prefix": f"{PROJECT}-{STACK}",
-        "region": REGION,
-        "image_count": 5,
-        "image_model_id": "stability.stable-image-core-v1:1",
-        "image_cache_ttl_seconds": 60,
-        "log_retention_days": 7,
-    } | overrides
-    return ImageService("images", ImageServiceArgs(**args))
+    return ImageService("images", dataclasses.replace(ImageServiceArgs.from_settings(default_settings()), **overrides))
 
 
 def run_program() -> dict[str, pulumi.Output[Any]]:

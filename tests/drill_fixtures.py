@@ -27,6 +27,7 @@ import stack_plan
 from conftest import ACCOUNT, REGION, ROOT, tls_only_statement
 
 from components.iam import service_trust_policy
+from drill.fault_policy import fault_statements
 from drill.rehearsal.moto_server import moto_server as rehearsal_moto_server
 
 ROOT_DIR = ROOT
@@ -189,22 +190,7 @@ def inject_fault_like_the_fault_function(stack: MotoStack) -> None:
         policy = json.loads(s3.get_bucket_policy(Bucket=stack.bucket)["Policy"])
     except s3.exceptions.ClientError:
         policy = {"Version": "2012-10-17", "Statement": []}
-    policy["Statement"] += [
-        {
-            "Sid": "AiopsFaultInjectionDenyListBucket",
-            "Effect": "Deny",
-            "Principal": {"AWS": stack.role_arn},
-            "Action": "s3:ListBucket",
-            "Resource": f"arn:aws:s3:::{stack.bucket}",
-        },
-        {
-            "Sid": "AiopsFaultInjectionDenyGetObject",
-            "Effect": "Deny",
-            "Principal": {"AWS": stack.role_arn},
-            "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{stack.bucket}/*",
-        },
-    ]
+    policy["Statement"] += fault_statements(stack.bucket, stack.role_arn)
     s3.put_bucket_policy(Bucket=stack.bucket, Policy=json.dumps(policy))
 
 

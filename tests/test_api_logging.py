@@ -6,6 +6,7 @@ import json
 
 import pulumi
 from conftest import ACCOUNT, REGION, depends_on, image_service, settled
+from settings_helper import default_settings
 
 from components.api_logging import ACCESS_LOG_FORMAT, ApiLogging, ApiLoggingArgs
 
@@ -18,7 +19,9 @@ ACCOUNT_ROLE_TYPES = (
 
 
 def build(**overrides) -> ApiLogging:
-    return ApiLogging("api-logging", ApiLoggingArgs(**({"prefix": PREFIX, "log_retention_days": 14} | overrides)))
+    """The component from the default settings; keywords override Settings fields."""
+    settings = default_settings(**{"log_retention_days": 14} | overrides)
+    return ApiLogging("api-logging", ApiLoggingArgs.from_settings(settings))
 
 
 @pulumi.runtime.test
@@ -112,7 +115,7 @@ def test_account_role_is_trusted_by_api_gateway_pushes_logs_and_everything_is_ke
 
 @pulumi.runtime.test
 def test_without_account_role_nothing_account_wide_is_created_and_the_stage_waits_for_nothing(mocks):
-    logging = build(account_role=False)
+    logging = build(api_gateway_account_role=False)
 
     def check(_):
         for typ in ACCOUNT_ROLE_TYPES:

@@ -29,7 +29,7 @@ from drill_fixtures import (
 )
 from test_drill_cli import run_drill, run_main, write_outputs
 
-from drill.fault_policy import normalise
+from drill.fault_policy import normalised
 from drill.region import Region, resolve_region
 from drill.stack import StackOutputs
 
@@ -39,10 +39,10 @@ FAULT_ACTIONS = {"s3:GetObject", "s3:ListBucket"}
 def denies_the_role(policy: dict, role_arn: str) -> bool:
     """What real S3 would do for the image role: a Deny naming it on List/GetObject breaks the API."""
     for statement in policy.get("Statement", []):
-        principal = normalise(statement.get("Principal"))
-        actions = normalise(statement.get("Action"))
+        names_role = normalised(statement.get("Principal")) == normalised({"AWS": role_arn})
+        actions = statement.get("Action")
         actions = set(actions) if isinstance(actions, list) else {actions}
-        if statement.get("Effect") == "Deny" and principal == {"AWS": role_arn} and actions & FAULT_ACTIONS:
+        if statement.get("Effect") == "Deny" and names_role and actions & FAULT_ACTIONS:
             return True
     return False
 

@@ -6,7 +6,6 @@ parallel (each costs about a second of interpreter start-up).
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from collections.abc import Callable
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from drill_fixtures import (
-    ROOT_DIR,
     MotoStack,
     build_stack,
     cli_env,
@@ -30,7 +28,6 @@ from drill_fixtures import (
 )
 
 from drill import cli
-from drill.parser import build_parser
 from drill.rehearsal.moto_server import free_port
 
 CASES: dict[str, tuple[Callable[[MotoStack], None] | None, str | None, Callable[[MotoStack], str] | None]] = {
@@ -239,17 +236,3 @@ def test_unreachable_endpoint_is_one_line_exit_1(tmp_path, monkeypatch):
     code, _, err = run_main("investigate", "--outputs", write_outputs(tmp_path, full_outputs()))
     assert code == 1
     assert err.count("\n") == 1 and "cannot reach the AWS endpoint http://127.0.0.1:" in err
-
-
-def test_readme_lists_every_command_and_option():
-    """The README's drill table is the reference: every command and every option must be in it."""
-    readme = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## The incident drill, in one command") : readme.index("### How the investigator")]
-    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"status", "trigger", "investigate", "restore", "run", "arm", "disarm", "rehearse"}
-    common = next(line for line in section.splitlines() if line.startswith("Every command but `rehearse` takes"))
-    for name, sub in commands.items():
-        row = next((line for line in section.splitlines() if line.startswith(f"| `python -m drill {name}")), "")
-        assert row, f"no README row for {name}"
-        for option in (o for a in sub._actions for o in a.option_strings if o.startswith("--") and o != "--help"):
-            assert f"`{option}" in common or f"[{option}" in row, (name, option)

@@ -6,6 +6,7 @@ import json
 
 import pulumi
 from conftest import ACCOUNT, REGION, depends_on, image_service, own_logs_and_xray, settled
+from settings_helper import default_settings
 
 from components.fault_injection import FaultInjection, FaultInjectionArgs
 from components.image_service import ImageService
@@ -18,15 +19,11 @@ INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 
 def build(**overrides) -> tuple[ImageService, FaultInjection]:
+    """The component from the default settings; keywords override Settings fields."""
     images = image_service()
-    args = {
-        "prefix": PREFIX,
-        "bucket": images.bucket,
-        "target_function": images.api_function,
-        "log_retention_days": 14,
-        "region": REGION,
-    } | overrides
-    return images, FaultInjection("fault", FaultInjectionArgs(**args))
+    settings = default_settings(**{"log_retention_days": 14} | overrides)
+    args = FaultInjectionArgs.from_settings(settings, bucket=images.bucket, target_function=images.api_function)
+    return images, FaultInjection("fault", args)
 
 
 @pulumi.runtime.test
@@ -60,7 +57,7 @@ def test_alarm_trips_on_image_function_invocations_and_runs_the_fault_function(m
 
 @pulumi.runtime.test
 def test_custom_threshold_and_period_reach_the_alarm(mocks):
-    build(threshold=7, period_seconds=300)
+    build(fault_alarm_threshold=7, fault_alarm_period_seconds=300)
 
     def check(_):
         inputs = mocks.one(ALARM).inputs
@@ -131,6 +128,8 @@ def test_fault_function_is_packaged_alone_and_told_the_bucket_and_the_role_to_de
             "TARGET_ROLE_ARN": image_role_arn,
             # From the alarm's deterministic name: the function acts only on its own alarm's events.
             "ALARM_ARN": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm",
+            # The age past which it ignores an alarm event: its async config's, from the same one figure.
+            "MAX_EVENT_AGE_SECONDS": str(int(mocks.one(INVOKE_CONFIG).inputs["maximumEventAgeInSeconds"])),
         }
         # ...without waiting for the alarm, whose action is this function (that would be a cycle).
         assert not depends_on(fn, mocks.one(ALARM))
@@ -145,7 +144,7 @@ def test_fault_function_is_packaged_alone_and_told_the_bucket_and_the_role_to_de
 
 @pulumi.runtime.test
 def test_disarmed_alarm_keeps_its_action_but_may_not_run_it(mocks):
-    _, fault = build(armed=False)
+    _, fault = build(fault_armed=False)
 
     def check(values):
         (fault_arn,) = values

@@ -14,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FAULT_ALARM, REGION, alarm_event, load_handler, tls_only_statement
 
+from components.fault_injection import MAX_EVENT_AGE_SECONDS
+
 BUCKET = "aiops-demo-dev-images"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/aiops-demo-dev-image-api-role"
 LIST_SID, GET_SID = "AiopsFaultInjectionDenyListBucket", "AiopsFaultInjectionDenyGetObject"
@@ -50,6 +52,7 @@ def s3(aws_mock, monkeypatch):
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
     monkeypatch.setenv("TARGET_ROLE_ARN", ROLE_ARN)
     monkeypatch.setenv("ALARM_ARN", ALARM_ARN)
+    monkeypatch.setenv("MAX_EVENT_AGE_SECONDS", str(MAX_EVENT_AGE_SECONDS))  # as the component sets it
     client = boto3.client("s3", region_name=REGION)
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     return client
@@ -62,11 +65,16 @@ def quiet(module: ModuleType) -> list[float]:
     return pauses
 
 
-@pytest.fixture
-def fn(s3) -> ModuleType:
+def quiet_handler() -> ModuleType:
+    """A fresh handler (it reads its environment at import) that records its pauses instead of sleeping."""
     module = load_handler("fault_injector")
     quiet(module)
     return module
+
+
+@pytest.fixture
+def fn(s3) -> ModuleType:
+    return quiet_handler()
 
 
 def set_policy(s3, *statements: dict, **top: str) -> str:
@@ -394,6 +402,45 @@ def test_an_alarm_event_without_a_usable_timestamp_is_ignored(s3, fn, stamp):
 
     assert response["action"] == "ignored" and "cannot tell the event's age" in response["reason"]
     assert raw_policy(s3) is None
+
+
+def test_the_age_limit_is_the_one_the_component_sets_in_the_environment(s3, monkeypatch):
+    monkeypatch.setenv("MAX_EVENT_AGE_SECONDS", "120")
+    fn = quiet_handler()
+    at(fn, NOW)
+
+    stale = fn.handler(alarm_event(timestamp=NOW - timedelta(seconds=150)), None)
+    fresh = fn.handler(alarm_event(timestamp=NOW - timedelta(seconds=100)), None)
+
+    assert stale["action"] == "ignored" and "more than 120 s" in stale["reason"]
+    assert (fresh["action"], fresh["changed"]) == ("inject", True)
+
+
+def test_without_the_variable_the_age_limit_is_the_components(s3, monkeypatch):
+    """A function deployed before the component set the variable falls back to the same figure."""
+    monkeypatch.delenv("MAX_EVENT_AGE_SECONDS")
+    fn = quiet_handler()
+
+    assert fn.MAX_EVENT_AGE_SECONDS == MAX_EVENT_AGE_SECONDS
+    assert fn.handler(alarm_event(), None)["changed"] is True
+
+
+@pytest.mark.parametrize("value", ["five minutes", "", "0", "-300", "nan", "inf"])
+def test_a_malformed_age_limit_lets_no_alarm_event_act_and_says_why(s3, monkeypatch, caplog, value):
+    monkeypatch.setenv("MAX_EVENT_AGE_SECONDS", value)
+    fn = quiet_handler()
+    calls = record_calls(fn)
+
+    with caplog.at_level(logging.INFO):
+        response = fn.handler(alarm_event(), None)
+    restored = fn.handler({"action": "restore"}, None)  # the operator's restore does not need it
+
+    assert (response["code"], response["changed"]) == ("InvalidConfiguration", False)
+    assert f"MAX_EVENT_AGE_SECONDS={value!r}" in response["error"]
+    assert calls == ["GetBucketPolicy"] and raw_policy(s3) is None  # only the restore's read
+    [record] = messages(caplog, logging.ERROR)
+    assert record.getMessage() == "configuration invalid" and "positive number of seconds" in record.reason
+    assert "code" not in restored
 
 
 def test_the_default_clock_is_now(s3, fn):

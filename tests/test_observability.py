@@ -7,6 +7,7 @@ import json
 import pulumi
 import pytest
 from conftest import ACCOUNT, REGION, depends_on, image_service, set_config, settled
+from settings_helper import default_settings
 
 from components.api_logging import ApiLogging, ApiLoggingArgs
 from components.config import load_settings
@@ -28,25 +29,26 @@ GROUP = "aws-native:aiops:InvestigationGroup"
 DISCOVERY = "aws-native:applicationsignals:Discovery"
 
 
-def build(*, account_role: bool = True, instrumentation: Instrumentation | None = None, **overrides) -> Observability:
-    """ApiLogging -> ImageService -> Observability, wired as __main__.py wires them."""
-    api_logging = ApiLogging(
-        "api-logging", ApiLoggingArgs(prefix=PREFIX, log_retention_days=14, account_role=account_role)
-    )
+def build(
+    *,
+    instrumentation: Instrumentation | None = None,
+    invocations_alarm_arn: str | None = None,
+    **overrides,
+) -> Observability:
+    """ApiLogging -> ImageService -> Observability, wired as __main__.py wires them, from the default settings;
+    keywords override Settings fields."""
+    settings = default_settings(**{"log_retention_days": 14} | overrides)
+    api_logging = ApiLogging("api-logging", ApiLoggingArgs.from_settings(settings))
     service = image_service(
         log_retention_days=14,
         stage_access_log=api_logging.stage_access_log,
         stage_depends_on=api_logging.stage_depends_on,
         api_instrumentation=instrumentation or Instrumentation(),
     )
-    args = {
-        "prefix": PREFIX,
-        "region": REGION,
-        "service": service,
-        "api_logging": api_logging,
-        "log_retention_days": 14,
-    } | overrides
-    return Observability("observability", ObservabilityArgs(**args))
+    args = ObservabilityArgs.from_settings(
+        settings, service=service, api_logging=api_logging, invocations_alarm_arn=invocations_alarm_arn
+    )
+    return Observability("observability", args)
 
 
 @pytest.fixture
@@ -83,7 +85,7 @@ def test_execution_log_group_is_created_with_retention_before_logging_is_turned_
 
 @pulumi.runtime.test
 def test_method_settings_cover_every_method_with_metrics_info_logs_no_bodies_and_throttling(mocks):
-    build(throttling_burst_limit=20, throttling_rate_limit=40)
+    build(api_throttling_burst_limit=20, api_throttling_rate_limit=40)
 
     def check(_):
         settings = mocks.one("aws:apigateway/methodSettings:MethodSettings").inputs
@@ -112,7 +114,7 @@ def test_data_trace_follows_config(mocks):
 
 @pulumi.runtime.test
 def test_without_account_role_method_settings_still_wait_for_their_log_group(mocks):
-    build(account_role=False)
+    build(api_gateway_account_role=False)
 
     def check(_):
         assert mocks.of_type("aws:apigateway/account:Account") == []
@@ -241,7 +243,6 @@ def test_existing_group_is_adopted_instead_of_created(mocks, warnings):
         assert mocks.of_type(GROUP) == []
         assert [r.name for r in mocks.of_type("aws:iam/role:Role") if "investigation" in r.name] == []
         assert alarm(mocks, "observability-api-5xx")["alarmActions"] == [EXISTING_GROUP]
-        assert obs.stack_outputs.keys() >= {"InvestigationGroupArn"}
         assert warnings == []
 
     return settled(obs.investigation_group_arn).apply(check)
@@ -255,7 +256,6 @@ def test_investigations_disabled_leaves_the_5xx_alarm_without_actions_and_no_out
         assert mocks.of_type(GROUP) == []
         assert alarm(mocks, "observability-api-5xx")["alarmActions"] == []
         assert obs.investigation_group_arn is None
-        assert "InvestigationGroupArn" not in obs.stack_outputs
         assert warnings == []  # switched off on purpose: nothing to warn about
 
     return settled().apply(check)
@@ -421,26 +421,3 @@ def test_application_signals_off_creates_no_discovery_and_asks_for_nothing(mocks
         assert "layers" not in mocks.one("aws:lambda/function:Function", "images-image-api-fn").inputs
 
     return settled().apply(check)
-
-
-# ----------------------------------------------------------------------------------------------- outputs
-@pulumi.runtime.test
-def test_stack_outputs_carry_the_contract_names_and_real_values(mocks):
-    obs = build()
-    outputs = obs.stack_outputs
-    names = sorted(outputs)
-
-    def check(values):
-        exported = dict(zip(names, values, strict=True))
-        assert exported["ApiGateway5XXAlarmName"] == f"{PREFIX}-api-5xx-alarm"
-        assert exported["LambdaErrorsAlarmName"] == f"{PREFIX}-image-api-errors-alarm"
-        assert exported["DashboardUrl"].endswith(f"#dashboards/dashboard/{PREFIX}")
-        assert exported["InvestigationGroupArn"].startswith(f"arn:aws:aiops:{REGION}:{ACCOUNT}:")
-        assert set(names) == {
-            "ApiGateway5XXAlarmName",
-            "LambdaErrorsAlarmName",
-            "DashboardUrl",
-            "InvestigationGroupArn",
-        }
-
-    return settled(*[outputs[n] for n in names]).apply(check)

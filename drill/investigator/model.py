@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
+from drill.outputs import IMAGE_ROLE, denied_role
+
 # Listed in the order a request meets them: API Gateway (stage throttling, then the function's resource
 # policy when it invokes), the function's configuration (concurrency, environment, role), the role's
 # permissions, the parameter, the bucket. Among the causes that hold, the root cause is the first.
@@ -67,6 +69,11 @@ class Target:
     fault_function: str | None = None
     seeder_function: str | None = None
     notes: dict[str, str] = field(default_factory=dict)  # why a field is None, keyed by field name
+
+    @property
+    def fault_role_arn(self) -> str | None:
+        """The role the fault injector was given to deny (the drill's one rule, drill/outputs.py)."""
+        return denied_role({IMAGE_ROLE: self.declared_role_arn}, lambda: self.role_arn)
 
     @property
     def role_name(self) -> str | None:

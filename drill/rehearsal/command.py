@@ -137,7 +137,7 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
         replica = deploy(aws, config, ROOT)
         values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in replica.outputs.items() if v is not None}
         notes.provisioned, notes.skipped = len(replica.provisioned), replica.skipped
-        notes.seed = seed_result(replica.outputs.get("ImageSeedResult"))
+        notes.seed = seed_result(replica.outputs.get(outputs_contract.SEED_RESULT))
         say(
             f"{notes.provisioned} resources provisioned, {len(notes.skipped)} skipped; seed: {notes.seed.get('status')}"
         )

@@ -15,9 +15,9 @@ from drill import stack
 from drill.aws import error_code
 from drill.errors import DrillError
 from drill.fault_policy import is_fault
+from drill.outputs import denied_role
 from drill.steps.model import Drill
 
-IMAGE_ROLE_ARN = "ImageFunctionRoleArn"  # newer stacks export it; older ones are read from Lambda
 
 def statements_of(policy: dict[str, Any]) -> list[Any]:
     """Every statement as read, non-dict ones included (they are kept, never judged)."""
@@ -26,18 +26,20 @@ def statements_of(policy: dict[str, Any]) -> list[Any]:
 
 
 def image_role_arn(drill: Drill) -> str:
-    """The role the fault denies: the stack's output, else the image function's configured role."""
-    declared = drill.outputs.get(IMAGE_ROLE_ARN)
-    if declared:
-        return declared
-    function = drill.outputs.require(stack.IMAGE_FUNCTION)
-    try:
-        return str(drill.clients.lambda_.get_function_configuration(FunctionName=function)["Role"])
-    except ClientError as err:
-        raise DrillError(
-            f"cannot tell which role the fault denies: no {IMAGE_ROLE_ARN} output and "
-            f"lambda:GetFunctionConfiguration on {function} failed with {error_code(err)}"
-        ) from None
+    """The role the fault denies (drill/outputs.py `denied_role`): newer stacks export it, older ones are read
+    from Lambda."""
+
+    def configured() -> str:
+        function = drill.outputs.require(stack.IMAGE_FUNCTION)
+        try:
+            return str(drill.clients.lambda_.get_function_configuration(FunctionName=function)["Role"])
+        except ClientError as err:
+            raise DrillError(
+                f"cannot tell which role the fault denies: no {stack.IMAGE_ROLE} output and "
+                f"lambda:GetFunctionConfiguration on {function} failed with {error_code(err)}"
+            ) from None
+
+    return str(denied_role(drill.outputs, configured))
 
 
 def bucket_policy(drill: Drill) -> dict[str, Any] | None:

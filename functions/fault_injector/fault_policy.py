@@ -21,23 +21,34 @@ Policy = dict[str, Any]
 Statement = dict[str, Any]
 
 
+def partition_of(arn: str) -> str:
+    """The ARN's partition (aws, aws-cn, aws-us-gov); "aws" when it is not an ARN."""
+    parts = arn.split(":", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "arn" and parts[1] else "aws"
+
+
 def fault_statements(bucket: str, role_arn: str) -> list[Statement]:
-    """The two statements the drill adds: the role can neither list the bucket nor read its objects."""
+    """The two statements the drill adds: the role can neither list the bucket nor read its objects.
+
+    The bucket's ARN is in the role's partition (one account, one partition): S3 rejects a policy whose
+    Resource names another partition's ARN, so "arn:aws:s3:::" would fail in China and GovCloud.
+    """
     principal = {"AWS": role_arn}
+    bucket_arn = f"arn:{partition_of(role_arn)}:s3:::{bucket}"
     return [
         {
             "Sid": DENY_LIST_SID,
             "Effect": "Deny",
             "Principal": principal,
             "Action": "s3:ListBucket",
-            "Resource": f"arn:aws:s3:::{bucket}",
+            "Resource": bucket_arn,
         },
         {
             "Sid": DENY_GET_SID,
             "Effect": "Deny",
             "Principal": principal,
             "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{bucket}/*",
+            "Resource": f"{bucket_arn}/*",
         },
     ]
 

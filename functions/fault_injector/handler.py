@@ -2,9 +2,9 @@
 
 Events it answers:
 - a CloudWatch alarm action (`source == "aws.cloudwatch"`) in state ALARM from its own alarm
-  (`alarmArn` == ALARM_ARN) whose state changed at most 300 s ago: merge the two Deny statements of
-  fault_policy.py (Principal = TARGET_ROLE_ARN) into the bucket policy, keeping every other statement and
-  the policy's Version/Id as they were;
+  (`alarmArn` == ALARM_ARN) whose state changed at most MAX_EVENT_AGE_SECONDS ago (300 s): merge the
+  two Deny statements of fault_policy.py (Principal = TARGET_ROLE_ARN) into the bucket policy, keeping
+  every other statement and the policy's Version/Id as they were;
 - `{"action": "restore"}`: remove exactly those two statements (compared normalised), never another one
   (a foreign statement with the `AiopsFaultInjection` Sid prefix is kept and reported), and delete the
   policy when nothing else is left;
@@ -12,7 +12,8 @@ Events it answers:
 Both changes are idempotent: a second run finds nothing to do and writes nothing. OK / INSUFFICIENT_DATA
 alarm events, events from another alarm or account, stale or future-dated ones and malformed events
 change nothing and answer `action: "ignored"` with a reason. Without ALARM_ARN an alarm event cannot be
-verified: it is answered MissingConfiguration and changes nothing (restore and status still work).
+verified: it is answered MissingConfiguration and changes nothing (restore and status still work); with
+a MAX_EVENT_AGE_SECONDS that is not a positive number, InvalidConfiguration, likewise.
 
 No lost writes: an alarm action and a restore may run at once, and S3 has no conditional
 PutBucketPolicy. No reserved concurrency either (it fails the deploy in accounts whose concurrency quota
@@ -43,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 # Lambda runs this file with its folder on sys.path, so the sibling modules import by plain name (the tests
 # and the rehearsal put the folder on sys.path the same way). Their names are unique across functions.
-from fault_events import alarm_rejection, requested_action
+from fault_events import MAX_AGE_VARIABLE, alarm_rejection, max_event_age, requested_action
 from fault_policy import (
     POLICY_VERSION,
     Policy,
@@ -63,6 +64,8 @@ logger.setLevel("INFO")
 BUCKET_NAME = os.environ.get("BUCKET_NAME", "")
 TARGET_ROLE_ARN = os.environ.get("TARGET_ROLE_ARN", "")
 ALARM_ARN = os.environ.get("ALARM_ARN", "")
+# Set by the component to its FunctionEventInvokeConfig's maximum event age; None (with the reason) if malformed.
+MAX_EVENT_AGE_SECONDS, MAX_EVENT_AGE_PROBLEM = max_event_age(os.environ.get(MAX_AGE_VARIABLE))
 MAX_WRITES = 4
 
 # Module-level client, reused by warm invocations.
@@ -239,8 +242,18 @@ def handler(event: object, context: object) -> Result:
         )
 
     alarm = event if isinstance(event, dict) else {}  # "inject" always comes from a dict (requested_action)
+    if action == "inject" and MAX_EVENT_AGE_PROBLEM is not None:
+        logger.error("configuration invalid", extra={"action": action, "reason": MAX_EVENT_AGE_PROBLEM})
+        return result(
+            action,
+            changed=False,
+            fault_present=False,
+            sids=[],
+            error=f"function is misconfigured: {MAX_EVENT_AGE_PROBLEM}",
+            code="InvalidConfiguration",
+        )
     if action == "inject":
-        rejection = alarm_rejection(alarm, ALARM_ARN, clock())
+        rejection = alarm_rejection(alarm, ALARM_ARN, clock(), MAX_EVENT_AGE_SECONDS)
         if rejection is not None:
             return ignored(rejection, alarm_arn=alarm.get("alarmArn"), expected_alarm_arn=ALARM_ARN)
 

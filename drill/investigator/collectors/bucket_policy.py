@@ -50,7 +50,7 @@ def collect(scope: Scope) -> list[Evidence]:
                 denies.setdefault(match.index, []).append(match)
 
     all_statements = statements(document)
-    fault_role = target.declared_role_arn or target.role_arn  # the role the fault injector was given
+    fault_role = target.fault_role_arn  # the role the fault injector was given
     certain_indexes = [i for i, ms in denies.items() if all(m.certain for m in ms)]
     # What the policy would be without the certain denies: the exact `put-bucket-policy` fix.
     remaining = without_statements(document, certain_indexes)

@@ -115,7 +115,7 @@ def injected_sids_in(request: dict[str, Any], target: Target) -> list[str]:
             return []
     statements = policy.get("Statement", []) if isinstance(policy, dict) else []
     statements = statements if isinstance(statements, list) else [statements]
-    role = target.declared_role_arn or target.role_arn
+    role = target.fault_role_arn
     return [str(s.get("Sid")) for s in statements if is_fault(s, target.bucket, role)]
 
 
