@@ -145,21 +145,24 @@ def build_stack(
     images: int = 3,
     fault_chain: bool = True,
     tls_only_policy: bool = True,
+    objects: dict[str, bytes] | None = None,
 ) -> MotoStack:
     """The program's stack under `prefix` (`<project>-<stack>`), as the rehearsal's replica deploys it
     (tests/stack_plan.py), in the moto server at `endpoint` or the in-process moto (None).
 
-    `fault_chain` False deploys it with faultInjectionEnabled=false. The bucket holds `images` PNG objects
-    and a README.txt. `tls_only_policy` puts the program's bucket policy on the bucket as it declares it:
-    moto ignores conditions, so its TLS-only Deny would deny GetObject to everyone there (the replica
-    leaves it out) — only for tests that do not read objects."""
+    `fault_chain` False deploys it with faultInjectionEnabled=false. The bucket holds `objects` (key -> body),
+    by default `images` PNG objects and a README.txt. `tls_only_policy` then puts the program's bucket policy
+    on the bucket as it declares it: moto ignores conditions, so its TLS-only Deny would deny GetObject to
+    everyone there (the replica leaves it out) — only for tests that do not read objects."""
     c = aws_clients(endpoint)
     plan = stack_plans()["full" if fault_chain else "no_fault_chain"]
     outputs, renames = stack_plan.replay(plan, c, prefix)
     bucket = outputs["S3BucketName"]
-    for number in range(images):
-        c["s3"].put_object(Bucket=bucket, Key=f"image-{number}.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(16))
-    c["s3"].put_object(Bucket=bucket, Key="README.txt", Body=b"not an image")
+    if objects is None:
+        objects = {f"image-{n}.png": b"\x89PNG\r\n\x1a\n" + bytes(16) for n in range(images)}
+        objects["README.txt"] = b"not an image"
+    for key, body in objects.items():
+        c["s3"].put_object(Bucket=bucket, Key=key, Body=body)
     if tls_only_policy:
         declared = plan.declared_input("aws:s3/bucketPolicy:BucketPolicy", "policy")
         c["s3"].put_bucket_policy(Bucket=bucket, Policy=renames.apply(declared))

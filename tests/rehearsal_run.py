@@ -68,7 +68,7 @@ def result(folder: Path, timeout: float) -> tuple[int, str, str, int]:
     deadline = time.monotonic() + timeout
     while not code.exists():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the background rehearsal did not finish within {timeout:.0f} s")
+            raise TimeoutError(f"the background run in {folder} did not finish within {timeout:.0f} s")
         time.sleep(0.1)
     read = lambda name: (folder / name).read_text(encoding="utf-8")  # noqa: E731
     return int(read("code")), read("stdout"), read("stderr"), int(read("code.group"))
