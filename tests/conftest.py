@@ -20,9 +20,8 @@ import rehearsal_run
 import stack_plan
 from handler_harness import load_handler, use_fake_aws  # noqa: F401  (load_handler: the tests import it from here)
 
-# Handlers are imported from functions/<name>/; bytecode there would be packaged into the Lambda zip, so it
-# goes to a tree of its own (see tests/rehearsal_run.py), as it does for the drill subprocesses.
-sys.pycache_prefix = str(rehearsal_run.PYCACHE)
+# Handlers are imported from functions/<name>/; bytecode there would be packaged into the Lambda zip.
+sys.dont_write_bytecode = True
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -54,7 +54,7 @@ def cli_env(endpoint: str | None) -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
         # moto answers unimplemented calls with HTTP 500, which boto3 would retry with backoff.
         AWS_MAX_ATTEMPTS="1",
-        PYTHONPYCACHEPREFIX=str(rehearsal_run.PYCACHE),
+        PYTHONDONTWRITEBYTECODE="1",
     )
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint

@@ -14,16 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 FOLDER_VARIABLE = "AIOPS_TEST_REHEARSAL_DIR"
 ROOT = Path(__file__).resolve().parent.parent
-# Bytecode goes to a tree of its own, never to __pycache__ beside the sources: bytecode in functions/<name>/
-# would be packaged into the Lambda zip. Kept across runs, so each `python -m drill` a test starts does
-# not compile the drill again (about 0.3 s of CPU each); Python checks each file against its source.
-PYCACHE = Path(tempfile.gettempdir()) / "aiops-demo-pycache"
 
 # Runs the command in a session (process group) of its own, with its output in files, records that group,
 # then writes the exit code last: the code's file appearing means the run is over.
@@ -42,7 +37,7 @@ _RUNNER = (
 def user_environment() -> dict[str, str]:
     """The environment of a person without AWS: no AWS_* variable at all (the tests set fake ones)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
