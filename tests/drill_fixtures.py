@@ -133,9 +133,18 @@ class MotoStack:
 
 
 def aws_clients(endpoint: str | None) -> dict[str, Any]:
+    """Clients for the moto server at `endpoint`, or for the in-process moto (None) through boto3's default
+    session (conftest's shared one, under `aws_mock`)."""
+    return _clients(endpoint, boto3._get_default_session())
+
+
+@functools.cache
+def _clients(endpoint: str | None, session: boto3.Session) -> dict[str, Any]:
+    """Made once per endpoint and session: a client costs about 30 ms of CPU to make, more than the calls
+    one stack needs of it (botocore clients are thread-safe, and keep no state of a stack)."""
     kwargs = {"region_name": REGION, **({"endpoint_url": endpoint} if endpoint else {})}
     services = ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "apigateway", "sts")
-    return {s: boto3.client(s, **kwargs) for s in services}
+    return {s: session.client(s, **kwargs) for s in services}
 
 
 def build_stack(
