@@ -52,3 +52,38 @@ def count_alarm(
         actions_enabled=armed,
         opts=opts,
     )
+
+
+def percentile_alarm(
+    resource_name: str,
+    metric: Metric,
+    *,
+    alarm_name: str,
+    description: pulumi.Input[str],
+    percentile: str,
+    threshold: float,
+    actions: Sequence[pulumi.Input[str]] = (),
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """ALARM when a one-minute percentile (e.g. "p99") stays above `threshold` in 2 of the last 3 minutes.
+
+    One minute: API Gateway Latency and Lambda Duration are one-minute metrics. 2 of 3: at a few requests a
+    minute the p99 is the slowest request, so a single cold start would otherwise raise an incident.
+    """
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        name=alarm_name,
+        alarm_description=description,
+        namespace=metric.namespace,
+        metric_name=metric.name,
+        dimensions=dict(metric.dimensions),
+        extended_statistic=percentile,
+        threshold=threshold,
+        period=60,
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",  # no traffic is not slow traffic
+        alarm_actions=list(actions),
+        opts=opts,
+    )

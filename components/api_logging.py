@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.config import Settings
 from components.iam import service_trust_policy
+from components.names import API_ACCESS_LOG_GROUP
 
 PUSH_TO_CLOUDWATCH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
@@ -69,7 +70,7 @@ class ApiLogging(pulumi.ComponentResource):
 
         self.access_log_group = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{args.prefix}-api-access",
+            name=API_ACCESS_LOG_GROUP.of(args.prefix),
             retention_in_days=args.log_retention_days,
             opts=child,
         )

@@ -22,18 +22,17 @@ def dashboard_body(
     function_name: pulumi.Input[str],
     function_log_group: pulumi.Input[str],
     alarm_arns: Sequence[pulumi.Input[str]],
+    latency_alarm_ms: int | None = None,
 ) -> dict[str, Any]:
     """Widgets for one screen of the incident: alarm states, requests and errors, latency, the function."""
     api = ["ApiName", api_name, "Stage", stage]
     fn = ["FunctionName", function_name]
 
-    def metrics(title: str, lines: list[list[Any]]) -> dict[str, Any]:
-        return {
-            "type": "metric",
-            "width": 12,
-            "height": 6,
-            "properties": {"title": title, "region": region, "view": "timeSeries", "period": 60, "metrics": lines},
-        }
+    def metrics(title: str, lines: list[list[Any]], threshold: dict[str, Any] | None = None) -> dict[str, Any]:
+        properties = {"title": title, "region": region, "view": "timeSeries", "period": 60, "metrics": lines}
+        if threshold:
+            properties["annotations"] = {"horizontal": [threshold]}
+        return {"type": "metric", "width": 12, "height": 6, "properties": properties}
 
     error_query = pulumi.Output.concat(
         "SOURCE '",
@@ -62,6 +61,8 @@ def dashboard_body(
                 ["AWS/ApiGateway", "Latency", *api, {"stat": "p50", "label": "p50"}],
                 ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
             ],
+            # The latency alarm's threshold, so the graph shows how close p99 is to raising an incident.
+            {"label": "latency alarm", "value": latency_alarm_ms} if latency_alarm_ms is not None else None,
         ),
         metrics(
             "Image function invocations, errors and throttles",

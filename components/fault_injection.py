@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from components.alarms import Metric, count_alarm
 from components.config import Settings
 from components.function import PythonFunction, PythonFunctionArgs
+from components.names import FAULT_ALARM, FAULT_INJECTOR_FUNCTION
 
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 
@@ -28,7 +29,7 @@ MAX_EVENT_AGE_SECONDS = 300
 
 
 def alarm_name(prefix: str) -> str:
-    return f"{prefix}-lambda-trigger-alarm"
+    return FAULT_ALARM.of(prefix)
 
 
 def alarm_arn(region: str, account: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
@@ -83,7 +84,7 @@ class FaultInjection(pulumi.ComponentResource):
             f"{name}-injector",
             PythonFunctionArgs(
                 code_dir="fault_injector",
-                function_name=f"{args.prefix}-fault-injector",
+                function_name=FAULT_INJECTOR_FUNCTION.of(args.prefix),
                 description="Incident drill: adds (on ALARM) or removes ({action: restore}) a bucket-policy Deny",
                 log_retention_days=args.log_retention_days,
                 timeout=30,

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import service_trust_policy
+from components.names import function_log_group
 
 FUNCTIONS_DIR = "functions"  # relative to the project root, where `pulumi up` runs the program
 RUNTIME = "python3.13"
@@ -35,11 +36,13 @@ XRAY_WRITE = {
 
 @dataclass(frozen=True)
 class Instrumentation:
-    """Extra layers, environment and managed policies a function gets for tracing (Application Signals)."""
+    """Extra layers, environment, managed policies and role statements a function gets from an extension that
+    wraps it (Application Signals, the FIS extension: one AWS_LAMBDA_EXEC_WRAPPER, so one at a time)."""
 
     layers: Sequence[pulumi.Input[str]] = ()
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     managed_policy_arns: Sequence[pulumi.Input[str]] = ()
+    statements: Sequence[Statement] = ()  # what the extension itself calls with the function's role
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class PythonFunction(pulumi.ComponentResource):
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=function_log_group(args.function_name),
             retention_in_days=args.log_retention_days,
             opts=child,
         )

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components.config import Settings
 from components.function import Instrumentation, PythonFunction, PythonFunctionArgs
+from components.names import BUCKET_NAME_PARAMETER, IMAGE_API_FUNCTION, IMAGE_SEEDER_FUNCTION, REST_API_NAME
 from components.rest_api import (
     ROUTE,
     STAGE_NAME,
@@ -23,7 +24,7 @@ from components.rest_api import (
     function_invoke_arn,
     openapi_document,
 )
-from components.seeder_iam import foundation_model_arn, seeder_statements
+from components.seeder_iam import foundation_model_arn, marketplace_granted, seeder_statements
 
 __all__ = ["ROUTE", "STAGE_NAME", "ImageService", "ImageServiceArgs", "foundation_model_arn"]
 
@@ -66,11 +67,11 @@ class ImageServiceArgs:
 
 
 def parameter_name(prefix: str) -> str:
-    return f"/{prefix}/bucket-name"
+    return BUCKET_NAME_PARAMETER.of(prefix)
 
 
 def api_function_name(prefix: str) -> str:
-    return f"{prefix}-image-api"
+    return IMAGE_API_FUNCTION.of(prefix)
 
 
 def parameter_arn(region: str, account: pulumi.Input[str], name: str) -> pulumi.Output[str]:
@@ -223,6 +224,7 @@ class ImageService(pulumi.ComponentResource):
                         "Action": "s3:GetObject",
                         "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
                     },
+                    *instrumentation.statements,
                 ],
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -233,7 +235,7 @@ class ImageService(pulumi.ComponentResource):
             f"{name}-image-seeder",
             PythonFunctionArgs(
                 code_dir="image_seeder",
-                function_name=f"{args.prefix}-image-seeder",
+                function_name=IMAGE_SEEDER_FUNCTION.of(args.prefix),
                 description="Fills the image bucket once at deploy, from Bedrock or bundled samples",
                 log_retention_days=args.log_retention_days,
                 memory_size=1024,
@@ -242,6 +244,8 @@ class ImageService(pulumi.ComponentResource):
                     "BUCKET_NAME": self.bucket.bucket,
                     "MODEL_ID": args.image_model_id,
                     "IMAGE_COUNT": str(args.image_count),
+                    # Without Marketplace actions a Marketplace denial is certain: the seeder does not wait it out.
+                    "MARKETPLACE_GRANTED": str(marketplace_granted(args.image_model_id)).lower(),
                 },
                 statements=seeder_statements(self.bucket.arn, args.region, args.image_model_id),
             ),
@@ -250,7 +254,7 @@ class ImageService(pulumi.ComponentResource):
 
     def _api(self, name: str, args: ImageServiceArgs) -> tuple[aws.apigateway.RestApi, aws.apigateway.Stage]:
         child = pulumi.ResourceOptions(parent=self)
-        api_name = f"{args.prefix}-api"
+        api_name = REST_API_NAME.of(args.prefix)
         description = "Random image service (aiops-demo)"
         invoke_arn = self._account.apply(
             lambda account: function_invoke_arn(args.region, account, api_function_name(args.prefix))
@@ -261,6 +265,9 @@ class ImageService(pulumi.ComponentResource):
             name=api_name,
             description=description,
             body=body,
+            # Without it API Gateway imports what it can and drops its warnings: a rejected part of the
+            # document (the OPTIONS mock, a gateway response) would be silently missing from the deployment.
+            fail_on_warnings=True,
             # The endpoint type is not part of the document (API Gateway takes it as an import parameter).
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             opts=child,

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from components.alarms import Metric, count_alarm
+from components.alarms import Metric, count_alarm, percentile_alarm
 from components.api_logging import ApiLogging
 from components.config import Settings
 from components.dashboard import dashboard_body, dashboard_url
@@ -26,12 +26,22 @@ from components.investigations import (
     investigation_group_policy,
     investigation_trust_policy,
 )
+from components.names import (
+    API_5XX_ALARM,
+    API_LATENCY_ALARM,
+    DASHBOARD_NAME,
+    IMAGE_API_ERRORS_ALARM,
+    INVESTIGATION_GROUP_NAME,
+)
 from components.providers import APPLICATION_TAG
 
 APPLICATION_SIGNALS_LAMBDA_POLICY = "arn:aws:iam::aws:policy/CloudWatchLambdaApplicationSignalsExecutionRolePolicy"
 OTEL_EXEC_WRAPPER = "/opt/otel-instrument"
 
 LAMBDA_ERRORS_PERIOD_SECONDS = 60
+# The latency alarm reads the API's p99: what a caller waits for, including a delay the FIS extension adds
+# before the function runs (it counts in Lambda Duration too, but API Latency also sees throttling and cold starts).
+LATENCY_PERCENTILE = "p99"
 
 # Application Signals discovery is one per account, kept once on, and creating it where it exists fails
 # (a second stack, a redeploy after destroy, an account that has it on). The stack leaves it unmanaged;
@@ -62,8 +72,11 @@ class ObservabilityArgs:
     api_alarm_period_seconds: int
     investigations_enabled: bool
     investigation_retention_days: int
-    investigation_group_arn: str  # adopt this existing group instead of creating one ("": create one)
+    # Adopt this existing group instead of creating one ("": create one): config investigationGroupArn, or the
+    # shared stack's group (config sharedStack).
+    investigation_group_arn: pulumi.Input[str]
     application_signals_enabled: bool
+    api_latency_alarm_threshold_ms: int
 
     @classmethod
     def from_settings(
@@ -73,8 +86,10 @@ class ObservabilityArgs:
         service: ImageService,
         api_logging: ApiLogging,
         invocations_alarm_arn: pulumi.Input[str] | None,
+        shared_group_arn: pulumi.Input[str] | None = None,
     ) -> ObservabilityArgs:
-        """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else)."""
+        """Every setting from the stack's settings (their defaults are config.DEFAULTS, nowhere else); with
+        `shared_group_arn` (the shared stack's group, config sharedStack) in place of investigationGroupArn."""
         return cls(
             prefix=settings.prefix,
             region=settings.region,
@@ -88,8 +103,9 @@ class ObservabilityArgs:
             api_alarm_period_seconds=settings.api_alarm_period_seconds,
             investigations_enabled=settings.investigations_enabled,
             investigation_retention_days=settings.investigation_retention_days,
-            investigation_group_arn=settings.investigation_group_arn,
+            investigation_group_arn=settings.investigation_group_arn if shared_group_arn is None else shared_group_arn,
             application_signals_enabled=settings.application_signals_enabled,
+            api_latency_alarm_threshold_ms=settings.api_latency_alarm_threshold_ms,
         )
 
 
@@ -100,6 +116,7 @@ class Observability(pulumi.ComponentResource):
     method_settings: aws.apigateway.MethodSettings
     api_5xx_alarm: aws.cloudwatch.MetricAlarm
     lambda_errors_alarm: aws.cloudwatch.MetricAlarm
+    api_latency_alarm: aws.cloudwatch.MetricAlarm
     dashboard: aws.cloudwatch.Dashboard
     dashboard_url: pulumi.Output[str]
     investigation_role: aws.iam.Role | None
@@ -119,7 +136,7 @@ class Observability(pulumi.ComponentResource):
         self.api_5xx_alarm = count_alarm(
             f"{name}-api-5xx",
             Metric("AWS/ApiGateway", "5XXError", {"ApiName": service.rest_api.name, "Stage": STAGE_NAME}),
-            alarm_name=f"{args.prefix}-api-5xx-alarm",
+            alarm_name=API_5XX_ALARM.of(args.prefix),
             description="The image API answered with a 5XX; starts a CloudWatch investigation where available",
             period_seconds=args.api_alarm_period_seconds,
             actions=[self.investigation_group_arn] if self.investigation_group_arn is not None else [],
@@ -128,14 +145,27 @@ class Observability(pulumi.ComponentResource):
         self.lambda_errors_alarm = count_alarm(
             f"{name}-image-api-errors",
             Metric("AWS/Lambda", "Errors", {"FunctionName": service.api_function.function.name}),
-            alarm_name=f"{args.prefix}-image-api-errors-alarm",
+            alarm_name=IMAGE_API_ERRORS_ALARM.of(args.prefix),
             description="The image function failed (exception or timeout)",
             period_seconds=LAMBDA_ERRORS_PERIOD_SECONDS,
             opts=child,
         )
+        # Always there, FIS or not: a slow image path (cold starts, a slow bucket, an injected delay) is an
+        # incident a user wants investigated like a failing one, and the drill reads this alarm as the symptom.
+        self.api_latency_alarm = percentile_alarm(
+            f"{name}-api-latency",
+            Metric("AWS/ApiGateway", "Latency", {"ApiName": service.rest_api.name, "Stage": STAGE_NAME}),
+            alarm_name=API_LATENCY_ALARM.of(args.prefix),
+            description=f"The image API's {LATENCY_PERCENTILE} latency exceeded {args.api_latency_alarm_threshold_ms} "
+            "ms; starts a CloudWatch investigation where available",
+            percentile=LATENCY_PERCENTILE,
+            threshold=args.api_latency_alarm_threshold_ms,
+            actions=[self.investigation_group_arn] if self.investigation_group_arn is not None else [],
+            opts=child,
+        )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=args.prefix,
+            dashboard_name=DASHBOARD_NAME.of(args.prefix),
             dashboard_body=pulumi.Output.json_dumps(
                 dashboard_body(
                     args.region,
@@ -143,9 +173,11 @@ class Observability(pulumi.ComponentResource):
                     stage=STAGE_NAME,
                     function_name=service.api_function.function.name,
                     function_log_group=service.api_function.log_group.name,
+                    latency_alarm_ms=args.api_latency_alarm_threshold_ms,
                     alarm_arns=[
                         self.api_5xx_alarm.arn,
                         self.lambda_errors_alarm.arn,
+                        self.api_latency_alarm.arn,
                         *([args.invocations_alarm_arn] if args.invocations_alarm_arn is not None else []),
                     ],
                 )
@@ -165,6 +197,7 @@ class Observability(pulumi.ComponentResource):
             {
                 "apiAlarmName": self.api_5xx_alarm.name,
                 "errorsAlarmName": self.lambda_errors_alarm.name,
+                "latencyAlarmName": self.api_latency_alarm.name,
                 "dashboardUrl": self.dashboard_url,
                 "investigationGroupArn": self.investigation_group_arn,
             }
@@ -226,15 +259,23 @@ class Observability(pulumi.ComponentResource):
         )
         group = aws_native.aiops.InvestigationGroup(
             f"{name}-investigations",
-            name=f"{args.prefix}-investigations",
+            name=INVESTIGATION_GROUP_NAME.of(args.prefix),
             role_arn=role.arn,
             retention_in_days=args.investigation_retention_days,
             is_cloud_trail_event_history_enabled=True,
             # Where investigations cannot discover how resources relate, they narrow the search by these tag keys.
             tag_key_boundaries=[APPLICATION_TAG],
             investigation_group_policy=pulumi.Output.json_dumps(investigation_group_policy(account, args.region)),
-            # The group validates that its role can read telemetry when it is created. One group per account
-            # and region, and `name`/`retentionInDays` force replacement: delete the old one first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], delete_before_replace=True),
+            # The group validates that its role can read telemetry when it is created, and Cloud Control
+            # (aws-native) retries only throttling, not a role whose policy is still propagating (handler
+            # AccessDenied/InvalidRequest are terminal). So the group also waits for the image function, whose
+            # creation itself waits out IAM propagation of a role made at the same moment as this one; that
+            # adds no step to the deploy's critical path (the alarm after the group already follows it).
+            # One group per account and region, and `name`/`retentionInDays` force replacement: delete first.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[attachment, args.service.api_function.function],
+                delete_before_replace=True,
+            ),
         )
         return role, group, group.arn

@@ -21,14 +21,16 @@ import pulumi_aws_native as aws_native
 # Tag keys every taggable resource carries. The investigation group's tag key boundary is APPLICATION_TAG.
 APPLICATION_TAG = "Application"
 STACK_TAG = "Stack"
+# Two attendees' stacks may both be called "dev": their name prefixes tell them apart.
+NAME_PREFIX_TAG = "NamePrefix"
 
 # Set by this module from Settings (region) or merged with the stack's own value (defaultTags).
 _NOT_FORWARDED = {"__self__", "region", "default_tags"}
 
 
-def application_tags(project: str, stack: str) -> dict[str, str]:
-    """The tags that mark a resource as part of this project's stack."""
-    return {APPLICATION_TAG: project, STACK_TAG: stack}
+def application_tags(project: str, stack: str, name_prefix: str) -> dict[str, str]:
+    """The tags that mark a resource as part of this project's stack (and of which prefix's stack)."""
+    return {APPLICATION_TAG: project, STACK_TAG: stack, NAME_PREFIX_TAG: name_prefix}
 
 
 @dataclass(frozen=True)

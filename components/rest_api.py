@@ -22,6 +22,11 @@ ROUTE = "random"
 # when the Accept header matches a binary media type, and only "*/*" matches that header.
 BINARY_MEDIA_TYPES = ["image/jpeg", "image/png", "*/*"]
 
+# API Gateway's own answers (429 from throttling, 500 when its invoke permission is missing, 403) come from
+# its gateway responses, not from the function: without these a browser sees a CORS failure, not the status.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-gateway-responses.html
+GATEWAY_RESPONSE_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX")
+
 CORS_HEADERS = {
     "Access-Control-Allow-Headers": "'Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token'",
     "Access-Control-Allow-Methods": "'GET,OPTIONS'",
@@ -81,6 +86,16 @@ def openapi_document(title: str, description: str, invoke_arn: str) -> dict[str,
             }
         },
         "x-amazon-apigateway-binary-media-types": BINARY_MEDIA_TYPES,
+        "x-amazon-apigateway-gateway-responses": gateway_responses(),
+    }
+
+
+def gateway_responses() -> dict[str, Any]:
+    """DEFAULT_4XX and DEFAULT_5XX carry the CORS origin header, like the function's own answers."""
+    origin = "Access-Control-Allow-Origin"
+    return {
+        response_type: {"responseParameters": {f"gatewayresponse.header.{origin}": CORS_HEADERS[origin]}}
+        for response_type in GATEWAY_RESPONSE_TYPES
     }
 
 

@@ -55,6 +55,11 @@ def marketplace_statements(model_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def marketplace_granted(model_id: str) -> bool:
+    """Whether the seeder's role may subscribe to the model (the seeder's MARKETPLACE_GRANTED)."""
+    return bool(marketplace_statements(model_id))
+
+
 def seeder_statements(bucket_arn: pulumi.Input[str], region: str, model_id: str) -> list[dict[str, Any]]:
     """List the bucket; write its own prefixes and manifest; read the manifest; delete only its own images."""
 

@@ -26,6 +26,7 @@ from drill.aws import account_id, as_drill_error, make_clients
 from drill.errors import DrillError, Terminated
 from drill.investigator import REQUIRED_OUTPUTS
 from drill.parser import build_parser
+from drill.preflight import command as preflight_command
 from drill.region import resolve_region
 from drill.rehearsal import command as rehearsal
 from drill.steps.run import INTERRUPTED, describe
@@ -168,6 +169,8 @@ def main(
     args = build_parser().parse_args(argv)  # exits 2 on usage errors, 0 on --help
     if args.command == "rehearse":  # brings its own stack (moto), outputs and signal handling
         return rehearsal.main(args, out, err)
+    if args.command == "preflight":  # reads the stack's configuration, not its outputs
+        return preflight_command.main(args, out, err)
     with sigterm_raises():
         try:
             outputs = stack.load_outputs(args.outputs, args.stack, runner=runner)

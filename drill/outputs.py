@@ -32,9 +32,15 @@ ERRORS_ALARM = "LambdaErrorsAlarmName"
 DASHBOARD_URL = "DashboardUrl"
 NAME_PREFIX = "NamePrefix"  # what every explicit physical name starts with
 INVESTIGATION_GROUP = "InvestigationGroupArn"  # absent where the stack has no investigation group
+LATENCY_ALARM = "ApiLatencyAlarmName"  # the API's p99 latency alarm (starts an investigation like the 5XX one)
+# The FIS experiments (issue 20); absent when fisEnabled=false.
+FIS_LATENCY_TEMPLATE = "FisLatencyExperimentTemplateId"
+FIS_ERRORS_TEMPLATE = "FisErrorsExperimentTemplateId"
+FIS_CONFIGURATION_LOCATION = "FisConfigurationLocation"  # the S3 ARN of the folder the extension reads
 
 FAULT_CHAIN = (FAULT_FUNCTION, INVOCATIONS_ALARM)
 INVESTIGATIONS = (INVESTIGATION_GROUP,)
+FIS = (FIS_LATENCY_TEMPLATE, FIS_ERRORS_TEMPLATE, FIS_CONFIGURATION_LOCATION)
 ALWAYS = (
     BUCKET,
     IMAGE_FUNCTION,
@@ -49,13 +55,22 @@ ALWAYS = (
     ERRORS_ALARM,
     DASHBOARD_URL,
     NAME_PREFIX,
+    LATENCY_ALARM,
 )
-EXPORTS = (*ALWAYS, *FAULT_CHAIN, *INVESTIGATIONS)  # every output the program may export
+EXPORTS = (*ALWAYS, *FAULT_CHAIN, *INVESTIGATIONS, *FIS)  # every output the program may export
 
 
-def exports(*, fault_chain: bool, investigation_group: bool) -> frozenset[str]:
-    """The outputs a stack exports, given whether it has the fault chain and an investigation group."""
-    return frozenset((*ALWAYS, *(FAULT_CHAIN if fault_chain else ()), *(INVESTIGATIONS if investigation_group else ())))
+def exports(*, fault_chain: bool, investigation_group: bool, fis: bool = False) -> frozenset[str]:
+    """The outputs a stack exports, given whether it has the fault chain, an investigation group and the FIS
+    experiments."""
+    return frozenset(
+        (
+            *ALWAYS,
+            *(FAULT_CHAIN if fault_chain else ()),
+            *(INVESTIGATIONS if investigation_group else ()),
+            *(FIS if fis else ()),
+        )
+    )
 
 
 class Outputs(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from drill.investigator import DEFAULT_SINCE_MINUTES
+from drill.preflight import command as preflight_command
 from drill.rehearsal import command as rehearsal
 
 DESCRIPTION = """Incident drill for the aiops-demo image service.
@@ -27,6 +28,7 @@ COMMAND_HELP = {
     "run": "status -> trigger -> investigate -> restore -> status, with timings",
     "arm": "enable the invocations alarm's actions (the fault can be injected)",
     "disarm": "disable the invocations alarm's actions (the fault cannot be injected)",
+    "preflight": "read-only checks of the account before `pulumi up`: names taken, singletons, quotas, model",
     "rehearse": "the whole story offline: the program provisioned into a local moto, then `run` (no AWS account)",
 }
 
@@ -153,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
             "rehearse",
             help=COMMAND_HELP["rehearse"],
             description=rehearsal.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    preflight_command.add_arguments(  # reads the stack's config files and the account, not its outputs
+        commands.add_parser(
+            "preflight",
+            help=COMMAND_HELP["preflight"],
+            description=preflight_command.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )

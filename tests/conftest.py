@@ -33,6 +33,8 @@ ACCOUNT = "123456789012"
 REGION = "us-west-2"
 PROJECT = "aiops-demo"
 STACK = "dev"
+# What the public SSM parameter of the FIS Lambda extension (arm64) answers in REGION (AWS's account, not ours).
+FIS_LAYER_ARN = f"arn:aws:lambda:{REGION}:211125317491:layer:aws-fis-extension-arm64:9"
 
 use_fake_aws(REGION)
 
@@ -69,6 +71,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources: list[Recorded] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.call_providers: list[tuple[str, str]] = []  # (token, provider reference) of every invoke
+        # Outputs of other stacks, by fully-qualified name, as a `pulumi.StackReference` to them reads them.
+        self.other_stacks: dict[str, dict[str, Any]] = {}
 
     # -- queries used by tests
     def of_type(self, typ: str) -> list[Recorded]:
@@ -139,6 +143,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = alarm
         elif typ == "aws:cloudwatch/dashboard:Dashboard":
             outputs["dashboardArn"] = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{outputs.get('dashboardName')}"
+        elif typ == "pulumi:pulumi:StackReference":
+            resource_id = outputs["name"]
+            outputs.update(outputs=dict(self.other_stacks.get(resource_id, {})), secretOutputNames=[])
         elif typ.startswith("aws-native:"):
             outputs.setdefault("arn", _arn(typ.split(":")[1], f"{name}/{name}-id"))
         else:
@@ -158,6 +165,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"name": REGION, "region": REGION, "id": REGION, "description": "US West (Oregon)"}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:ssm/getParameter:getParameter":  # a public parameter: the FIS extension's layer
+            name = args.args["name"]
+            return {"name": name, "type": "String", "value": FIS_LAYER_ARN, "insecureValue": FIS_LAYER_ARN, "id": name}
         raise NotImplementedError(f"no mock for {args.token}")
 
 

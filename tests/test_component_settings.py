@@ -10,13 +10,21 @@ from settings_helper import default_settings
 
 from components.api_logging import ApiLoggingArgs
 from components.config import DEFAULTS, Settings
+from components.fault_experiments import ExperimentConfigurationArgs, FaultExperimentsArgs
 from components.fault_injection import FaultInjectionArgs
 from components.image_service import ImageServiceArgs
 from components.observability import ObservabilityArgs
 
 # Fields that are wiring between components, not settings: their defaults mean "not connected".
 WIRING = {"stage_access_log", "stage_depends_on", "api_instrumentation"}
-ARGS = [ApiLoggingArgs, ImageServiceArgs, FaultInjectionArgs, ObservabilityArgs]
+ARGS = [
+    ApiLoggingArgs,
+    ImageServiceArgs,
+    FaultInjectionArgs,
+    ObservabilityArgs,
+    ExperimentConfigurationArgs,
+    FaultExperimentsArgs,
+]
 
 
 @pytest.mark.parametrize("args", ARGS, ids=lambda a: a.__name__)

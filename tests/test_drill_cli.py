@@ -99,7 +99,9 @@ def test_report_json_has_exactly_the_documented_shape(reports):
     assert set(report) == {
         *("status", "root_cause", "hypotheses", "evidence", "impact_path", "timeline", "remediation"),
         *("sources", "seconds", "tags"),  # issue 11 (per-source time) and issue 14 (tags found)
+        *("incident", "shares"),  # issue 21 (a past incident's window, the failing share per source)
     }
+    assert report["incident"] is None and set(report["shares"]) <= {"metrics", "logs", "access_logs"}
     assert set(report["root_cause"]) == {"kind", "resource", "summary", "actor", "changed_at"}
     assert all(set(h) == {"kind", "resource", "confidence", "evidence"} for h in report["hypotheses"])
     assert all(set(e) == {"id", "source", "time", "detail"} for e in report["evidence"])

@@ -5,6 +5,7 @@ LookupEvents), harmless changes, TLS conditions, AWS-managed denies, `unknown`, 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from test_drill_collectors import (
 
 from drill.aws import Clients
 from drill.investigator import investigate, resolve_target, to_markdown
-from drill.investigator.collectors import cloudtrail, role
+from drill.investigator.collectors import COLLECTORS, cloudtrail, role
 from drill.investigator.collectors._base import Scope
 from drill.investigator.model import Window
 from drill.investigator.policy import identity_decision
@@ -66,13 +67,28 @@ class DelayedClients(Clients):
         time.sleep(DELAY)
 
 
-def test_an_investigation_takes_about_its_slowest_source_not_the_sum(aws_mock):
+def all_in_flight_at_once(collectors):
+    """The collectors, each waiting at a barrier until every one has started: read one after another, the
+    first would wait forever (the barrier's timeout only turns that into a failure instead of a hang)."""
+    barrier = threading.Barrier(len(collectors))
+
+    def waiting(collect):
+        def run(scope):
+            barrier.wait(timeout=30)
+            return collect(scope)
+
+        return run
+
+    return [(source, waiting(collect)) for source, collect in collectors]
+
+
+def test_every_source_is_read_concurrently(aws_mock):
     stack = build_stack(None, "aiops-demo-slow", fault_chain=False)
     clients = DelayedClients(new_session())  # its own session: its own event hooks
     start = time.perf_counter()
     target = resolve_target(stack.outputs, clients, account=ACCOUNT, region=REGION)
     resolved = time.perf_counter() - start
-    report = investigate(clients, target)
+    report = investigate(clients, target, collectors=all_in_flight_at_once(COLLECTORS))
     slowest = max(s.seconds for s in report.sources)
     serial = clients.calls * DELAY  # what reading the sources one after another would at least take
     print(  # the figure for the record: pytest -s shows it
@@ -80,9 +96,8 @@ def test_an_investigation_takes_about_its_slowest_source_not_the_sum(aws_mock):
         f"sources {report.seconds:.2f}s (slowest {slowest:.2f}s)"
     )
     assert report.status == "healthy"
-    assert len(report.sources) == 14 and all(s.seconds >= DELAY for s in report.sources)
-    assert report.seconds < slowest + 0.5
-    assert report.seconds < serial / 2
+    assert [s.name for s in report.sources] == [source for source, _ in COLLECTORS]
+    assert all(s.available or s.name in ("cloudtrail", "alarm_history") for s in report.sources)
 
 
 # ------------------------------------------------------------------------------------------ CloudTrail
@@ -298,6 +313,7 @@ def test_an_aws_managed_deny_attached_to_the_role_is_named():
     stubber.add_response("get_role", {"Role": {**found, "CreateDate": NOW}}, {"RoleName": role_name})
     scope = scope_with("iam", iam)
     scope._cache["sample"] = OBJECT
+    scope._cache["caller"] = CALLER  # the function's situation (VPC, role tags) is not what this test reads
     with stubber:
         items = role.collect(scope)
     assert [e.facts["decision"] for e in items] == ["explicitDeny"] * 3
@@ -310,13 +326,17 @@ def test_an_aws_managed_deny_attached_to_the_role_is_named():
 
 # ------------------------------------------------------------------------------------------ unknown
 def test_symptoms_without_a_cause_are_unknown_and_without_symptoms_healthy():
-    weak = item("parameter", 1, exists=True, matches=False, bucket_exists=True, name="/p", value="b2", expected="b")
+    weak = item(
+        "bucket_policy", 1, deny=True, certain=False, sid="Maybe", index=0, actions=["s3:GetObject"], bucket="b"
+    )
     assert conclude([weak])[0] is None  # a weak hypothesis without symptoms: healthy
-    rejected = item("metrics", 1, metric="api_4xx", sum=12.0, resource="aiops-demo-dev-api/prod")
+    # 5XX datapoints are a symptom. (4XX alone were one until issue 21: now they are clients' errors
+    # unless they are throttling, see test_drill_investigator_v3.py.)
+    rejected = item("metrics", 1, metric="api_5xx", sum=12.0, resource="aiops-demo-dev-api/prod")
     root, hypotheses = conclude([weak, rejected])
     assert root.kind == "unknown" and root.resource == "aiops-demo-dev-api/prod"
     assert root.evidence == ("metrics-1",)
-    assert [h.kind for h in hypotheses[:2]] == ["unknown", "parameter_wrong_bucket"]
+    assert [h.kind for h in hypotheses[:2]] == ["unknown", "bucket_policy_deny"]
     assert "organization service control policies (SCPs)" in [h.resource for h in hypotheses]
     lines = item("logs", 1, error_code="AccessDenied", operation="GetObject", count=2, resource=FUNCTION)
     assert conclude([lines])[0].resource == FUNCTION  # error lines alone are a symptom too

@@ -127,6 +127,7 @@ def test_seeder_function_can_invoke_one_model_and_write_only_its_own_prefixes(mo
             "BUCKET_NAME": bucket_name,
             "MODEL_ID": "amazon.nova-canvas-v1:0",
             "IMAGE_COUNT": "3",
+            "MARKETPLACE_GRANTED": "false",
         }
         # Amazon models are not Marketplace products: no aws-marketplace statement at all.
         assert statements_of(mocks, "images-image-seeder")[:-2] == [

@@ -357,6 +357,7 @@ def test_dashboard_lists_every_alarm_and_the_image_function_error_lines(mocks):
         assert alarms["properties"]["alarms"] == [
             f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-api-5xx-alarm",
             f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-image-api-errors-alarm",
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-api-latency-alarm",
             f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm",
         ]
         (logs,) = [w for w in widgets if w["type"] == "log"]
@@ -377,6 +378,7 @@ def test_dashboard_without_fault_injection_lists_only_this_components_alarms(moc
         assert [arn.rsplit(":", 1)[1] for arn in alarms["properties"]["alarms"]] == [
             f"{PREFIX}-api-5xx-alarm",
             f"{PREFIX}-image-api-errors-alarm",
+            f"{PREFIX}-api-latency-alarm",
         ]
 
     return settled().apply(check)

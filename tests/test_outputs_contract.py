@@ -19,11 +19,12 @@ from drill import outputs as contract
 PREFIX = "aiops-demo-dev"
 DRILL = ROOT / "drill"
 
-# Config, then whether the stack has the fault chain and an investigation group.
+# Config, then whether the stack has the fault chain, an investigation group and the FIS experiments.
 SWITCHES = {
-    "defaults": ({}, True, True),
-    "fault injection off": ({"faultInjectionEnabled": False}, False, True),
-    "investigations off": ({"investigationsEnabled": False}, True, False),
+    "defaults": ({}, True, True, False),
+    "fault injection off": ({"faultInjectionEnabled": False}, False, True, False),
+    "investigations off": ({"investigationsEnabled": False}, True, False, False),
+    "fis on": ({"fisEnabled": True}, True, True, True),
 }
 
 
@@ -35,14 +36,14 @@ def declared_names() -> dict[str, str]:
 @pytest.mark.parametrize("case", SWITCHES)
 @pulumi.runtime.test
 def test_the_program_exports_exactly_the_declared_outputs(mocks, case):
-    config, fault_chain, group = SWITCHES[case]
+    config, fault_chain, group, fis = SWITCHES[case]
     set_config(config)
     outputs = run_program()
     names = sorted(outputs)
 
     def check(values):
         exported = dict(zip(names, values, strict=True))
-        assert set(exported) == contract.exports(fault_chain=fault_chain, investigation_group=group)
+        assert set(exported) == contract.exports(fault_chain=fault_chain, investigation_group=group, fis=fis)
         unknown = [k for k, v in exported.items() if not (isinstance(v, str) and v)]
         assert unknown == [contract.SEED_RESULT]  # the mocks run no Invocation: it has no result
         # The outputs that replace what the drill used to derive from naming rules carry the real names.
@@ -52,6 +53,7 @@ def test_the_program_exports_exactly_the_declared_outputs(mocks, case):
         assert exported[contract.NAME_PREFIX] == PREFIX
         assert exported[contract.API_5XX_ALARM] == alarms["observability-api-5xx"]
         assert exported[contract.ERRORS_ALARM] == alarms["observability-image-api-errors"]
+        assert exported[contract.LATENCY_ALARM] == alarms["observability-api-latency"]
         if fault_chain:
             assert exported[contract.INVOCATIONS_ALARM] == alarms["fault-alarm"]
 

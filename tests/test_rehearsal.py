@@ -98,6 +98,28 @@ def test_the_notes_list_what_was_skipped_and_what_moto_cannot_show(rehearsal):
     caveats = " ".join(notes["caveats"])
     assert "Principal" in caveats and "DenyInsecureTransport" in caveats and "Bedrock" in caveats
     assert notes["api"]["stands_in_for"].startswith("https://") and notes["api"]["url"].startswith("http://127.0.0.1:")
+    assert not any(t.startswith("pulumi:providers:") for t in skipped)  # their settings are applied, not skipped
+    assert {p["name"]: set(p["default_tags"]) for p in notes["providers"]} == {
+        "aws": {"Application", "Stack", "NamePrefix"},
+        "aws-native": {"Application", "Stack", "NamePrefix"},
+    }
+
+
+def test_the_report_states_the_stacks_tags_and_throttling_and_counts_what_came_before_it(rehearsal):
+    """What the investigator read in moto is what the program declared, and its window holds every request
+    and invocation made before it, on whole-minute periods."""
+    investigate = rehearsal["steps"][2]
+    assert investigate["tags"] and all(t["missing"] == [] for t in investigate["tags"]), investigate["tags"]
+    details = [e["detail"] for e in investigate["evidence"]]
+    assert any("GET /random throttled at rate 100/s (*/*) and burst 50 (*/*)" in d for d in details), details
+
+    def total(label: str) -> int:
+        return int(next(re.search(rf"{label}: (\d+) in the window", d).group(1) for d in details if f"{label}:" in d))
+
+    assert total("5XX") >= 1  # the trigger's last probe answered 5XX just before the investigation
+    assert total("invocations") == total("requests") + rehearsal["steps"][1]["invocations"]  # the API's + direct
+    firsts = re.findall(r"first at \d{4}-\d\d-\d\dT\d\d:\d\d:(\d\d)Z", " ".join(details))
+    assert firsts and set(firsts) == {"00"}  # one-minute datapoints are stamped on the minute
 
 
 def assert_closed(port: int) -> None:
@@ -421,3 +443,281 @@ def test_the_runtime_runs_handlers_as_lambda_does(aws_mock, tmp_path):
         return sum(p["Sum"] for p in points)
 
     assert (total("Invocations"), total("Errors")) == (4, 1)
+
+
+# ------------------------------------------------------------------------------------------ what the program declares
+DEFAULT_TAGS = {"Application": "aiops-demo", "Stack": "dev"}
+
+
+class RegisteringRuntime(RecordingRuntime):
+    """What the function provisioner needs of the runtime: a place to register the function."""
+
+    def register(self, spec) -> None:
+        self.calls.append((spec.name, {}))
+
+
+def with_a_method(client, api_id: str) -> str:
+    """moto deploys only an API with an integrated method: GET / as a MOCK (the API's id, for create_deployment)."""
+    root = next(r["id"] for r in client.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    client.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    client.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    return api_id
+
+
+def register_provider(mocks, region: str = REGION) -> str:
+    """An aws provider as the engine hands it to the mocks (its default tags as JSON text); its reference."""
+    import pulumi
+
+    inputs = {"region": region, "defaultTags": json.dumps({"tags": DEFAULT_TAGS})}
+    provider_id, _ = mocks.new_resource(
+        pulumi.runtime.MockResourceArgs("pulumi:providers:aws", "aws", inputs, custom=True)
+    )
+    return f"urn:pulumi:dev::aiops-demo::pulumi:providers:aws::aws::{provider_id}"
+
+
+def provision(mocks, provider: str | None, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
+    import pulumi
+
+    return mocks.new_resource(pulumi.runtime.MockResourceArgs(typ, name, inputs, provider=provider, custom=True))
+
+
+def test_every_taggable_resource_carries_its_providers_default_tags_where_the_investigator_reads_them(
+    aws_mock, tmp_path
+):
+    """The replica merges the provider's default tags into each taggable resource (its own tags on top), and
+    the investigator's tags collector, reading moto as it reads AWS, finds Application and Stack on all."""
+    from drill.aws import Clients
+    from drill.investigator.collectors import tags as tags_collector
+    from drill.investigator.collectors._base import Scope
+    from drill.investigator.model import Target, Window
+    from drill.rehearsal.replica import PROVISIONERS, ProvisioningMocks, taggable
+
+    aws = moto_aws(RegisteringRuntime())
+    mocks = ProvisioningMocks(aws)
+    ref = register_provider(mocks)
+    bucket, _ = provision(mocks, ref, "aws:s3/bucket:Bucket", "images", {"tags": {"Stack": "own", "Owner": "me"}})
+    provision(mocks, ref, "aws:s3/bucketV2:BucketV2", "other", {})
+    parameter, _ = provision(mocks, ref, "aws:ssm/parameter:Parameter", "p", {"name": "/demo/p", "value": "v"})
+    role, role_out = provision(mocks, ref, "aws:iam/role:Role", "role", {"assumeRolePolicy": "{}"})
+    code = type("Archive", (), {"path": str(tmp_path)})()
+    function_inputs = {"name": "demo-fn", "code": code, "role": role_out["arn"], "handler": "handler.handler"}
+    function, _ = provision(mocks, ref, "aws:lambda/function:Function", "fn", function_inputs)
+    log_group, _ = provision(mocks, ref, "aws:cloudwatch/logGroup:LogGroup", "logs", {"name": "/aws/lambda/demo-fn"})
+    alarm_inputs = {
+        "name": "demo-alarm", "namespace": "AWS/Lambda", "metricName": "Invocations", "statistic": "Sum",
+        "period": 60, "evaluationPeriods": 1, "threshold": 3, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+    }  # fmt: skip
+    alarm_name, _ = provision(mocks, ref, "aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", alarm_inputs)
+    api, _ = provision(mocks, ref, "aws:apigateway/restApi:RestApi", "api", {"name": "demo-api"})
+    deployment = aws.client("apigateway").create_deployment(restApiId=with_a_method(aws.client("apigateway"), api))[
+        "id"
+    ]
+    stage_inputs = {"restApi": api, "stageName": "prod", "deployment": deployment}
+    provision(mocks, ref, "aws:apigateway/stage:Stage", "stage", stage_inputs)
+    policy = {"bucket": bucket, "policy": json.dumps({"Version": "2012-10-17", "Statement": []})}
+    _, policy_out = provision(mocks, ref, "aws:s3/bucketPolicy:BucketPolicy", "policy", policy)
+
+    # Every taggable type the replica provisions was made above, and only those got tags.
+    made = {entry["type"] for entry in mocks.provisioned}
+    assert {t for t in PROVISIONERS if taggable(t)} <= made
+    assert "tagsAll" not in policy_out and not taggable("aws:s3/bucketPolicy:BucketPolicy")
+    assert aws.caveats == []  # every taggable provisioner applied its tags
+    assert [p["tagged"] for p in mocks.providers.values()] == [9]  # both buckets, parameter, role, function, ...
+
+    target = Target(
+        region=REGION, account=ACCOUNT, prefix="demo", bucket=bucket, function_name=function,
+        parameter_name=parameter, role_arn=role_out["arn"], rest_api_id=api, alarms={"invocations": alarm_name},
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    scope = Scope(clients=Clients(boto3.session.Session(region_name=REGION)), target=target, window=Window.last(5, now))
+    found = {e.facts["kind"]: e.facts for e in tags_collector.collect(scope)}
+    assert set(found) == {"bucket", "function", "parameter", "alarm", "api", "role"}
+    assert all(facts["missing"] == [] for facts in found.values()), found
+    assert found["bucket"]["tags"] == {"Application": "aiops-demo", "Stack": "own", "Owner": "me"}  # own tags win
+    assert found["function"]["tags"] == DEFAULT_TAGS
+    logs_tags = aws.client("logs").list_tags_log_group(logGroupName=log_group)["tags"]
+    stage_tags = aws.client("apigateway").get_stage(restApiId=api, stageName="prod")["tags"]
+    assert logs_tags == DEFAULT_TAGS and stage_tags == DEFAULT_TAGS
+
+
+def test_a_taggable_resource_whose_tags_moto_does_not_get_is_a_caveat_and_a_provider_elsewhere_too(
+    aws_mock, monkeypatch
+):
+    from drill.rehearsal import replica
+
+    aws = moto_aws(RecordingRuntime())
+    mocks = replica.ProvisioningMocks(aws)
+    ref = register_provider(mocks, region="eu-west-1")
+    monkeypatch.setitem(replica.PROVISIONERS, "aws:s3/bucket:Bucket", lambda aws, name, inputs: (name, {}))
+    _, outputs = provision(mocks, ref, "aws:s3/bucket:Bucket", "images", {})
+    assert outputs["tagsAll"] == DEFAULT_TAGS  # what the program reads back is what it declared
+    assert any("aws:s3/bucket:Bucket images: its tags are not applied in moto" in c for c in aws.caveats)
+    assert any("provider aws declares region eu-west-1" in c for c in aws.caveats)
+    assert mocks.skipped == []  # a provider is applied, not skipped
+    assert [p["tagged"] for p in mocks.providers.values()] == [0]  # not counted as tagged either
+
+
+def test_the_stages_method_settings_reach_moto_as_declared_and_unenforced_throttling_is_a_caveat(aws_mock):
+    """The stack's throttling (rate 100/s, burst 50) is what the investigator reads, not moto's 1000/2000."""
+    from drill.investigator.collectors.api_stage import effective_limits
+    from drill.rehearsal.provision_api import method_settings
+
+    aws = moto_aws(RecordingRuntime())
+    client = aws.client("apigateway")
+    api = with_a_method(client, client.create_rest_api(name="demo-api")["id"])
+    client.create_deployment(restApiId=api, stageName="prod")
+    settings = {
+        "metricsEnabled": True, "loggingLevel": "INFO", "dataTraceEnabled": False,
+        "throttlingBurstLimit": 50, "throttlingRateLimit": 100.0,
+    }  # fmt: skip
+    method_settings(aws, "settings", {"restApi": api, "stageName": "prod", "methodPath": "*/*", "settings": settings})
+    held = client.get_stage(restApiId=api, stageName="prod")["methodSettings"]
+    assert effective_limits(held) == (100.0, 50, "*/*", "*/*")
+    assert held["*/*"]["loggingLevel"] == "INFO" and held["*/*"]["metricsEnabled"] is True
+    assert held["*/*"]["dataTraceEnabled"] is False
+    assert any("rate 100/s, burst 50" in c and "does not enforce" in c for c in aws.caveats)
+
+
+# ------------------------------------------------------------------------------------------ metrics and the report
+def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minutes(aws_mock, tmp_path):
+    """An invocation half a second into a second, the investigation a tenth of a second later: its window
+    counts it (moto alone drops EndTime's fraction of a second), and the period it is counted in starts on
+    the minute, as CloudWatch's do (moto alone starts periods at the window's seconds)."""
+    from drill.aws import Clients
+    from drill.investigator.collectors import metrics
+    from drill.investigator.collectors._base import Scope
+    from drill.investigator.model import Target, Window, iso
+    from drill.rehearsal.moto_server import cloudwatch_metric_windows
+    from drill.rehearsal.runtime import FunctionSpec, LambdaRuntime
+
+    (tmp_path / "handler.py").write_text("def handler(event, context):\n    return {}\n")
+    at = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=20, microsecond=500_000)
+    clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+    role = clients["iam"].create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    clients["logs"].create_log_group(logGroupName="/aws/lambda/fn")
+    runtime = LambdaRuntime(base_environment={}, region=REGION, clients=clients, wall=lambda: at)
+    runtime.register(
+        FunctionSpec(
+            name="fn",
+            arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn",
+            code_dir=tmp_path,
+            handler="handler.handler",
+            role_arn=role,
+            log_group="/aws/lambda/fn",
+        )  # fmt: skip
+    )
+    runtime.start()
+    try:
+        runtime.invoke("fn", {})
+        runtime.invoke("fn", {})
+    finally:
+        runtime.stop()
+    target = Target(region=REGION, account=ACCOUNT, prefix="demo", bucket="b", function_name="fn", parameter_name="/p")
+    window = Window.last(30, at + timedelta(milliseconds=100))
+    with cloudwatch_metric_windows():
+        found = metrics.collect(
+            Scope(clients=Clients(boto3.session.Session(region_name=REGION)), target=target, window=window)
+        )
+    invocations = next(e.facts for e in found if e.facts["metric"] == "fn_invocations")
+    assert invocations["sum"] == 2
+    assert invocations["first"] == iso(at.replace(second=0))
+
+
+def test_the_alarms_reason_says_its_period_was_compressed(aws_mock):
+    """The reason is the alarm evidence in the report: the caveat stands beside the datapoint."""
+    aws = moto_aws(RecordingRuntime())
+    cloudwatch = aws.client("cloudwatch")
+    dimensions = [{"Name": "FunctionName", "Value": "image"}]
+    cloudwatch.put_metric_alarm(
+        AlarmName="trigger", Namespace="AWS/Lambda", MetricName="Invocations", Statistic="Sum", Dimensions=dimensions,
+        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )  # fmt: skip
+    stamp = datetime.now(UTC).timestamp()
+    now = datetime.fromtimestamp(stamp - stamp % 2 + 1, UTC)
+    datum = {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": now, "Value": 1, "Unit": "Count"}
+    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[datum])
+    evaluator = alarms.AlarmEvaluator(
+        alarm_names=["trigger"], clients=aws.clients, runtime=aws.runtime, account=ACCOUNT, region=REGION,
+        minute=2, tick=1, wall=lambda: now,
+    )  # fmt: skip
+    evaluator.evaluate_all()
+    described = cloudwatch.describe_alarms(AlarmNames=["trigger"])["MetricAlarms"][0]
+    assert described["StateValue"] == "ALARM"
+    assert described["StateReason"].startswith("Threshold Crossed: 1 of the last 1 datapoints [1]")
+    assert described["StateReason"].endswith("(rehearsal: each 60 s period lasts 2 s of wall time)")
+
+
+def test_the_notes_name_the_providers_settings_and_explain_why_the_counts_differ():
+    from drill.rehearsal.notes import Notes
+
+    provider = {
+        "type": "pulumi:providers:aws", "name": "aws", "region": REGION, "default_tags": DEFAULT_TAGS, "tagged": 12,
+    }  # fmt: skip
+    native = {**provider, "type": "pulumi:providers:aws-native", "name": "aws-native", "tagged": 0}
+    notes = Notes(
+        stack="dev", moto_endpoint="http://127.0.0.1:1", moto_port=1, minute_seconds=2, tick_seconds=0.5,
+        window_minutes=30, providers=[provider, native],
+        transitions=[{"seconds": 2.4, "alarm": "a", "old": "OK", "new": "ALARM", "actions": []}],
+    )  # fmt: skip
+    lines = notes.lines()
+    timed = lines.index("alarm      +2.4s a: OK -> ALARM")
+    assert lines[timed - 1].startswith("alarms     each change below is timed from the start of the alarm evaluator")
+    assert (
+        f"provider   aws (region {REGION}): default tags Application=aiops-demo, Stack=dev, merged into the 12 "
+        "taggable resources it manages here"
+    ) in lines
+    assert (
+        f"provider   aws-native (region {REGION}): default tags Application=aiops-demo, Stack=dev, "
+        "no taggable resource it manages is provisioned here"
+    ) in lines
+    metrics_line = next(line for line in lines if line.startswith("metrics    "))
+    assert "sums one compressed period (2 s standing for a minute)" in metrics_line
+    assert "of its 30-minute window up to the investigation" in metrics_line
+    assert "whole rehearsal" in metrics_line and "stamped with the start of its minute" in metrics_line
+    assert any("remediation commands are for a deployed stack" in c for c in notes.all_caveats())
+    document = notes.to_json()
+    assert document["providers"] == [provider, native] and document["metrics"] == metrics_line.removeprefix(
+        "metrics    "
+    )
+
+
+def test_error_line_counts_are_worded_for_one_and_for_many(aws_mock):
+    from drill.aws import Clients
+    from drill.investigator.collectors import logs
+    from drill.investigator.collectors._base import Scope
+    from drill.investigator.conclusions import impact_path
+    from drill.investigator.model import Hypothesis, Target, Window
+
+    client = boto3.client("logs", region_name=REGION)
+    client.create_log_group(logGroupName="/aws/lambda/fn")
+    client.create_log_stream(logGroupName="/aws/lambda/fn", logStreamName="s")
+    now = datetime.now(UTC)
+
+    def line(code: str, operation: str) -> str:
+        return json.dumps({"message": "aws call failed", "error_code": code, "operation": operation})
+
+    events = [line("403", "GetObject"), line("AccessDenied", "ListObjectsV2"), line("AccessDenied", "ListObjectsV2")]
+    client.put_log_events(
+        logGroupName="/aws/lambda/fn", logStreamName="s",
+        logEvents=[{"timestamp": int(now.timestamp() * 1000) - 1000 + i, "message": m} for i, m in enumerate(events)],
+    )  # fmt: skip
+    target = Target(region=REGION, account=ACCOUNT, prefix="demo", bucket="b", function_name="fn", parameter_name="/p")
+    scope = Scope(clients=Clients(boto3.session.Session(region_name=REGION)), target=target, window=Window.last(5, now))
+    found = logs.collect(scope)
+    assert sorted(e.detail.split(" in ")[0] for e in found) == ["1 'aws call failed' line", "2 'aws call failed' lines"]
+    root = Hypothesis("bucket_policy_deny", "b", 0.8, tuple(e.id for e in found), "the bucket policy denies")
+    path = impact_path(root, found, target)
+    assert any(step.endswith("403 from GetObject (1 error line)") for step in path), path
+    assert any(step.endswith("AccessDenied from ListObjectsV2 (2 error lines)") for step in path), path
+
+
+def test_rehearse_help_speaks_to_users(capsys):
+    from drill.parser import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["rehearse", "--help"])
+    shown = capsys.readouterr().out
+    assert "python -m drill run" in shown and "without an AWS account" in shown and "Ctrl-C" in shown
+    for internal in ("http_probe", "Drill whose", "replica", "in-process Lambda runtime", "`run`'s"):
+        assert internal not in shown, internal

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 from conftest import PROJECT, REGION, STACK, Recorded, RecordingMocks, run_program, set_config, settled
 
-TAGS = {"Application": PROJECT, "Stack": STACK}
+TAGS = {"Application": PROJECT, "Stack": STACK, "NamePrefix": f"{PROJECT}-{STACK}"}
 SDK_ROOTS = {"aws": "pulumi_aws", "aws-native": "pulumi_aws_native"}
 # Both features create resources of their own (the Application Signals discovery is aws-native).
 ALL_FEATURES = {

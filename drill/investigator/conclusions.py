@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from drill.investigator.model import Evidence, Hypothesis, ResourceTags, Target, TimelineEntry, Window, iso
+from drill.investigator.evidences import Evidences
+from drill.investigator.model import Evidence, Hypothesis, ResourceTags, Share, Target, TimelineEntry, Window, iso
 
 # What the image function does when each cause holds (used when no error line was read).
 EXPECTED_FAILURE = {
@@ -18,6 +19,8 @@ EXPECTED_FAILURE = {
     "api_permission_missing": "never invoked: API Gateway may not invoke it",
     "function_environment_changed": "reads the wrong (or no) parameter",
     "function_role_changed": "calls AWS as another role",
+    "function_configuration_changed": "fails: its handler, runtime, layers, timeout or memory is not the stack's",
+    "role_trust_broken": "never runs: Lambda cannot assume its role",
     "unknown": "errors of unknown cause",
 }
 # What the API answers when each cause holds (default: 5XX, a 500 from the function).
@@ -44,7 +47,7 @@ def cause(root: Hypothesis, cited: Sequence[Evidence]) -> str:
         missing = [e for e in cited if e.source == "role_policy"]
         verdicts = "; ".join(f"{e.facts['action']} {e.facts['decision']}" for e in missing)
         return f"role {root.resource.rsplit('/', 1)[-1]}: {verdicts}"
-    states = ("parameter", "images", "concurrency", "api", "function_policy", "function")
+    states = ("parameter", "images", "concurrency", "api", "function_policy", "function", "role_trust", "drift")
     state = next((e for e in cited if e.source in states), None)
     return state.detail if state else root.summary
 
@@ -59,7 +62,7 @@ def impact_path(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
     if errors:
         path += [
             f"image function {target.function_name}: {e.facts.get('error_code')} from {e.facts.get('operation')} "
-            f"({e.facts.get('count')} error lines)"
+            f"({e.facts.get('count')} error line{'' if e.facts.get('count') == 1 else 's'})"
             for e in errors
         ]
     elif throttles:
@@ -126,6 +129,63 @@ def caveats(evidence: Sequence[Evidence], target: Target | None = None) -> list[
             "Resources without the application tags: "
             + "; ".join(f"{t.kind} {t.resource} lacks {', '.join(t.missing)}" for t in untagged)
         )
+    drift = [e for e in evidence if e.source == "drift" and e.available and "property" in e.facts]
+    if drift:
+        notes.append("Drift from the declared state: " + "; ".join(e.detail for e in drift))
     if target is not None:
         notes += [target.notes[k] for k in ("declared_role_arn", "rest_api_id") if k in target.notes]
     return notes
+
+
+def _total(evidence: Sequence[Evidence], source: str, key: str) -> float:
+    return sum(float(e.facts.get(key) or 0) for e in evidence if e.source == source and e.available)
+
+
+def _metric(evidence: Sequence[Evidence], name: str) -> float:
+    return sum(float(e.facts.get("sum") or 0) for e in evidence if e.available and e.facts.get("metric") == name)
+
+
+def shares(evidence: Sequence[Evidence]) -> list[Share]:
+    """The share of failing requests per source: the API's metrics (5XX of Count), the function's log
+    (its error lines of its Invocations) and the access log (5XX of its lines); 4XX count as failing only
+    when they are throttling."""
+    ev = Evidences(tuple(evidence))
+    throttled = bool(ev.throttling())
+    found = []
+    if any(e.source == "metrics" and e.available for e in evidence):
+        failing = _metric(evidence, "api_5xx") + (_metric(evidence, "api_4xx") if throttled else 0)
+        what = "5XX" + (" and 4XX (throttling)" if throttled else "") + " datapoints of API requests (Count)"
+        found.append(Share("metrics", failing, _metric(evidence, "api_count") or None, what))
+    if ev.of("logs"):
+        lines = sum(float(e.facts.get("count") or 0) for e in ev.of("logs") if e.facts.get("error_code"))
+        invocations = _metric(evidence, "fn_invocations") or None
+        found.append(Share("logs", lines, invocations, "the function's error lines of its invocations (metric)"))
+    logged = [e for e in ev.of("access_logs") if e.facts.get("configured")]
+    if logged:
+        failing = _total(logged, "access_logs", "5xx") + (_total(logged, "access_logs", "429") if throttled else 0)
+        requests = _total(logged, "access_logs", "requests") or None
+        what = "5XX" + (" and 429" if throttled else "") + " in the access log's status field"
+        found.append(Share("access_logs", failing, requests, what))
+    return found
+
+
+def client_errors(evidence: Sequence[Evidence]) -> str | None:
+    """The note on 4XX that are not throttling (clients' mistakes, not a fault), naming what decided it."""
+    ev = Evidences(tuple(evidence))
+    if ev.throttling():
+        return None
+    in_metrics, requests = _metric(evidence, "api_4xx"), _metric(evidence, "api_count")
+    in_log = _total(ev.of("access_logs"), "access_logs", "4xx")
+    if not in_metrics and not in_log:
+        return None
+    logged = [e for e in ev.of("access_logs") if e.facts.get("configured")]
+    counted = f"{in_log:g} 4XX in the access log" if logged else f"{in_metrics:g} 4XX datapoints"
+    of = _total(logged, "access_logs", "requests") if logged else requests
+    rate = f" of {of:g} requests ({in_log / of if logged else in_metrics / of:.0%})" if of else ""
+    stage = "the stage's limits on GET /random are not restrictive" if ev.of("api") else "the stage was not read"
+    decided = (
+        "no 429 in the access log's status field (decided by the access log)"
+        if logged
+        else "no access log to tell 429 from other 4XX (decided by the stage's limits alone)"
+    )
+    return f"Client errors: {counted}{rate}. Not throttling: {stage}, {decided}; clients' mistakes, not a fault."

@@ -20,7 +20,7 @@ LOG_WEIGHT, CLOUDTRAIL_WEIGHT, SYMPTOM_WEIGHT = 0.2, 0.1, 0.05
 S3_DENIED = {"AccessDenied", "403"}  # moto reports a denied S3 call as "403"
 S3_OPERATIONS = {"ListObjectsV2", "ListObjects", "GetObject", "HeadObject"}
 SSM_DENIED = {"AccessDeniedException"}
-SYMPTOM_METRICS = {"api_5xx", "api_4xx", "fn_errors", "fn_throttles"}
+FAILURE_METRICS = {"api_5xx", "fn_errors", "fn_throttles"}  # always the service's failures
 
 
 @dataclass(frozen=True)
@@ -60,18 +60,33 @@ class Evidences:
             and (field is None or not e.facts.get("fields") or field in e.facts["fields"])
         ]
 
+    def throttling(self) -> list[Evidence]:
+        """What makes 4XX the service's: stage limits that reject requests (the api source) or 429s in
+        the access log. Without either, 4XX are clients' mistakes (a wrong path or method)."""
+        stage = [e for e in self.of("api") if e.facts.get("throttled")]
+        return stage + [e for e in self.of("access_logs") if e.facts.get("429", 0) > 0]
+
     def symptoms(self, *, lines: bool = True) -> list[Evidence]:
-        """What a user of the API would notice: a 5XX/errors alarm in ALARM, 4XX/5XX/error/throttle
-        datapoints, the function's error lines. With any of them the stack is never healthy.
+        """What a user of the API would notice as the service failing: a 5XX/errors alarm in ALARM,
+        5XX/error/throttle datapoints, 5XX in the access log, failing probes, the function's error lines;
+        4XX datapoints (and 429s in the access log) only when they are throttling (`throttling`). With
+        any of them the stack is never healthy. Other 4XX are clients' errors: a stack with only those
+        is healthy, with a note on the client error rate (`conclusions.client_errors`).
         (Hypotheses cite error lines only when their code matches the cause: `lines=False`.)"""
         alarms = [
             e
             for e in self.of("alarms")
             if e.facts.get("state") == "ALARM" and e.facts.get("purpose") in ("api_5xx", "errors")
         ]
-        metrics = [e for e in self.of("metrics") if e.facts.get("metric") in SYMPTOM_METRICS and e.facts.get("sum", 0)]
+        throttled = bool(self.throttling())
+        failing = FAILURE_METRICS | ({"api_4xx"} if throttled else set())
+        metrics = [e for e in self.of("metrics") if e.facts.get("metric") in failing and e.facts.get("sum", 0)]
+        access = [
+            e for e in self.of("access_logs") if e.facts.get("5xx", 0) > 0 or (throttled and e.facts.get("429", 0) > 0)
+        ]
+        probes = [e for e in self.of("probe") if e.facts.get("failing", 0) > 0]
         errors = [e for e in self.of("logs") if e.facts.get("error_code") and e.facts.get("count", 0) > 0]
-        return alarms + metrics + (errors if lines else [])
+        return alarms + metrics + access + probes + (errors if lines else [])
 
 
 def hypothesis(

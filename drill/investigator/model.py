@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from drill.outputs import IMAGE_ROLE, denied_role
 
-# Listed in the order a request meets them: API Gateway (stage throttling, then the function's resource
-# policy when it invokes), the function's configuration (concurrency, environment, role), the role's
-# permissions, the parameter, the bucket. Among the causes that hold, the root cause is the first.
+# Every kind the investigator can name (`unknown`: symptoms without a cause found).
 RootCauseKind = Literal[
     "api_throttled",
     "api_permission_missing",
     "function_throttled",
+    "function_configuration_changed",
     "function_environment_changed",
     "function_role_changed",
+    "role_trust_broken",
     "role_permission_missing",
     "parameter_missing",
     "parameter_wrong_bucket",
@@ -24,8 +24,31 @@ RootCauseKind = Literal[
     "no_images",
     "unknown",
 ]
-# The kinds in that order, read from the one list above (a new kind takes its place on the path there).
-REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = get_args(RootCauseKind)
+# The order a request meets the causes: API Gateway (stage throttling, then the function's resource policy
+# when it invokes), the function's configuration (concurrency, environment, role), the role's permissions,
+# the parameter, the bucket. Among the causes that hold, the root cause is the first. Written out on
+# purpose, not read from the Literal: reordering the type must never change which cause is blamed, and a
+# new kind is placed here deliberately (tests/test_drill_investigator_order.py states the expected root of
+# every pair, and fails until the new kind has its row).
+REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
+    "api_throttled",
+    "api_permission_missing",
+    "function_throttled",
+    "function_configuration_changed",  # handler, runtime, layers, timeout, memory: before the handler's code
+    "function_environment_changed",
+    "function_role_changed",
+    "role_trust_broken",  # Lambda assumes the role the configuration names before the handler runs
+    "role_permission_missing",
+    "parameter_missing",
+    "parameter_wrong_bucket",
+    "bucket_policy_deny",
+    "no_images",
+    "unknown",
+)
+# "Now" for an incident: symptoms later than this before the investigation are current, earlier ones past.
+# CloudWatch publishes one-minute metrics a minute or two late, so less than five minutes reads as silence.
+RECENT_MINUTES = 5
+Status = Literal["fault", "healthy", "recovered"]
 # The tag keys every resource of the stack carries (provider default tags, see the README's "Tags").
 APPLICATION_TAG_KEYS = ("Application", "Stack")
 
@@ -182,8 +205,45 @@ class ResourceTags:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """A past incident: symptoms from `start` to `end` that stopped while no cause holds now."""
+
+    start: str
+    end: str
+    evidence: tuple[str, ...]  # the past symptoms, and the changes CloudTrail saw around them
+    recovery: tuple[str, ...]  # what shows requests succeed now (recent traffic, probes)
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "evidence": list(self.evidence),
+            "recovery": list(self.recovery),
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class Share:
+    """The share of requests that failed in the window, as one source counts them."""
+
+    source: str
+    failing: float
+    requests: float | None  # None: the source does not count requests (then no share)
+    what: str  # what was counted, for a person
+
+    @property
+    def share(self) -> float | None:
+        return round(self.failing / self.requests, 3) if self.requests else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"failing": self.failing, "requests": self.requests, "share": self.share, "what": self.what}
+
+
+@dataclass(frozen=True)
 class Report:
-    status: Literal["fault", "healthy"]
+    status: Status
     root_cause: Hypothesis | None
     hypotheses: tuple[Hypothesis, ...]
     evidence: tuple[Evidence, ...]
@@ -196,6 +256,8 @@ class Report:
     sources: tuple[SourceTiming, ...] = ()
     tags: tuple[ResourceTags, ...] = ()
     seconds: float | None = None  # the whole collection (sources run concurrently)
+    incident: Incident | None = None  # set when the status is `recovered`
+    shares: tuple[Share, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         root = self.root_cause
@@ -218,4 +280,6 @@ class Report:
             "sources": {s.name: {"seconds": s.seconds, "available": s.available} for s in self.sources},
             "seconds": self.seconds,
             "tags": [t.to_json() for t in self.tags],
+            "incident": None if self.incident is None else self.incident.to_json(),
+            "shares": {s.source: s.to_json() for s in self.shares},
         }

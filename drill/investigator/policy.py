@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from drill.investigator.policy_conditions import KNOWN_ABSENT_KEYS, Caller, Tri, condition_applies
+from drill.investigator.policy_conditions import KNOWN_ABSENT_KEYS, Caller, Situation, Tri, condition_applies
 from drill.investigator.policy_documents import (
     as_list,
     glob_match,
@@ -24,6 +24,7 @@ from drill.investigator.policy_documents import (
 __all__ = [
     "KNOWN_ABSENT_KEYS",
     "Caller",
+    "Situation",
     "IdentityDecision",
     "StatementMatch",
     "Tri",

@@ -8,7 +8,7 @@ value: the same answer for all of them is an answer, different answers make it u
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from drill.investigator.policy_documents import as_list, glob_match
@@ -22,6 +22,26 @@ ONE_OF_KEYS = frozenset({"s3:tlsversion"})
 
 
 @dataclass(frozen=True)
+class Situation:
+    """What is known about where the image function's calls come from (read from its configuration and its
+    role), so condition keys that depend on it can be decided. None: not read (the keys stay unknown)."""
+
+    region: str | None = None
+    vpc_id: str | None = None  # the VPC the function runs in ("" when it runs in none)
+    role_tags: Mapping[str, str] | None = None
+
+
+# Keys whose value depends on the network path of a call and that the investigator cannot read: named as
+# the exact reason when a condition on them decides a statement.
+NETWORK_UNKNOWN = {
+    "aws:sourceip": "the public address the function's calls leave from is not known",
+    "aws:vpcsourceip": "the address inside the VPC the function's calls come from is not known",
+    "aws:sourcevpc": "whether the function's calls reach S3 through a VPC endpoint depends on its route tables",
+    "aws:sourcevpce": "whether the function's calls reach S3 through a VPC endpoint depends on its route tables",
+}
+
+
+@dataclass(frozen=True)
 class Caller:
     """The identity a request comes from, and the condition keys it carries."""
 
@@ -30,9 +50,22 @@ class Caller:
     account: str
     role_id: str | None = None
     context: Mapping[str, tuple[str, ...]] = ()  # lower-cased condition key -> values
+    absent: frozenset[str] = frozenset()  # keys known to be absent from the request (lower-cased)
+    absent_prefixes: tuple[str, ...] = ()  # every key under these (lower-cased) not in `context` is absent
+    unknown: Mapping[str, str] = field(default_factory=dict)  # key -> why its value cannot be known
+
+    def is_absent(self, key: str) -> bool:
+        return key in KNOWN_ABSENT_KEYS or key in self.absent or key.startswith(self.absent_prefixes)
 
     @classmethod
-    def lambda_role(cls, role_arn: str, session_arn: str | None, account: str, role_id: str | None) -> Caller:
+    def lambda_role(
+        cls,
+        role_arn: str,
+        session_arn: str | None,
+        account: str,
+        role_id: str | None,
+        situation: Situation | None = None,
+    ) -> Caller:
         context: dict[str, tuple[str, ...]] = {
             "aws:principalarn": (role_arn,),
             "aws:principalaccount": (account,),
@@ -40,10 +73,40 @@ class Caller:
             # The SDK in Lambda always uses HTTPS, so TLS-only statements never match it.
             "aws:securetransport": ("true",),
             "s3:tlsversion": TLS_VERSIONS,
+            # The function's own SDK calls: not made by a service on its behalf, not a service principal.
+            "aws:viaawsservice": ("false",),
+            "aws:principalisawsservice": ("false",),
         }
         if role_id and session_arn:
             context["aws:userid"] = (f"{role_id}:{session_arn.rsplit('/', 1)[-1]}",)
-        return cls(role_arn=role_arn, session_arn=session_arn, account=account, role_id=role_id, context=context)
+        absent: set[str] = {"aws:calledvia", "aws:calledviafirst", "aws:calledvialast", "aws:sourceidentity"}
+        prefixes: list[str] = []
+        unknown = dict(NETWORK_UNKNOWN)
+        situation = situation or Situation()
+        if situation.region:
+            context["aws:requestedregion"] = (situation.region,)
+        if situation.vpc_id == "":
+            # Outside a VPC the calls go to S3's public endpoint: no VPC, no endpoint, no VPC address.
+            absent |= {"aws:sourcevpc", "aws:sourcevpce", "aws:vpcsourceip"}
+        elif situation.vpc_id:
+            unknown["aws:sourcevpc"] = (
+                f"the function runs in {situation.vpc_id}; whether its calls reach S3 through a VPC endpoint "
+                "depends on its route tables"
+            )
+        if situation.role_tags is not None:
+            # A Lambda role session carries no session tags: its principal tags are the role's tags.
+            context |= {f"aws:principaltag/{k.lower()}": (v,) for k, v in situation.role_tags.items()}
+            prefixes.append("aws:principaltag/")
+        return cls(
+            role_arn=role_arn,
+            session_arn=session_arn,
+            account=account,
+            role_id=role_id,
+            context=context,
+            absent=frozenset(absent),
+            absent_prefixes=tuple(prefixes),
+            unknown=unknown,
+        )
 
     @classmethod
     def service(cls, account: str, context: Mapping[str, tuple[str, ...]]) -> Caller:
@@ -86,16 +149,20 @@ def _key_matches(op: str, wanted: Any, actual: tuple[str, ...]) -> bool:
     return not hit if op in _NEGATED else hit
 
 
+def _why(caller: Caller, key: str) -> str:
+    return f" ({caller.unknown[key]})" if key in caller.unknown else ""
+
+
 def _null(block: Mapping[str, Any], caller: Caller) -> tuple[Tri, str]:
     results: list[Tri] = []
     for key, wanted in block.items():
         k = key.lower()
         if k in caller.context:
             present = True
-        elif k in KNOWN_ABSENT_KEYS:
+        elif caller.is_absent(k):
             present = False
         else:
-            return None, f"Null on {key} not evaluated"
+            return None, f"Null on {key} not evaluated" + _why(caller, k)
         results.append(any(str(w).lower() == str(not present).lower() for w in as_list(wanted)))
     return all(results), "Null"
 
@@ -109,16 +176,17 @@ def _evaluate_operator(operator: str, block: Mapping[str, Any], caller: Caller) 
     if op == "null":
         return _null(block, caller)
     if op not in _POSITIVE | _NEGATED | set(_NUMERIC):
-        return None, f"operator {operator} not evaluated"
+        why = "".join(_why(caller, k.lower()) for k in block)
+        return None, f"operator {operator} on {', '.join(block)} not evaluated{why}"
     for key, wanted in block.items():
         k = key.lower()
         if k not in caller.context:
-            if k in KNOWN_ABSENT_KEYS:
+            if caller.is_absent(k):
                 # Missing key: IfExists and negated operators match, positive ones do not.
                 if not (if_exists or op in _NEGATED):
                     return False, f"{key} absent"
                 continue
-            return None, f"condition key {key} not evaluated"
+            return None, f"condition key {key} not evaluated" + _why(caller, k)
         actual = caller.context[k]
         if k in ONE_OF_KEYS:
             answers = {_key_matches(op, wanted, (value,)) for value in actual}

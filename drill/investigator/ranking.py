@@ -19,8 +19,10 @@ from drill.investigator.model import REQUEST_PATH_ORDER, Evidence, Hypothesis
 RULES: tuple[Callable[[Evidences], Hypothesis | None], ...] = (
     rules_path.api_throttled,
     rules_path.api_permission_missing,
+    rules_path.function_configuration_changed,
     rules_path.function_environment_changed,
     rules_path.function_role_changed,
+    rules_path.role_trust_broken,
     rules.bucket_policy_deny,
     rules.role_permission_missing,
     rules.parameter_missing,

@@ -11,6 +11,12 @@ from drill.investigator.model import Evidence, Hypothesis, Target
 
 RESTORE_PAYLOAD = json.dumps({"action": "restore"}, separators=(",", ":"))
 PERMISSION_SID = "AllowApiGatewayInvokeRandom"
+# The trust policy the stack gives the function's role (components/iam.py service_trust_policy for
+# lambda.amazonaws.com; tests/test_drill_investigator_v3.py proves the two equal).
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 
 def _cited(root: Hypothesis, evidence: Sequence[Evidence]) -> list[Evidence]:
@@ -53,10 +59,19 @@ def _bucket_policy(cited: list[Evidence], target: Target) -> list[str]:
                 f"raw-in-base64-out --payload {shlex.quote(RESTORE_PAYLOAD)} /dev/stdout"
             )
         return commands
-    remaining = next((e.facts.get("policy_without") for e in denies), None)
+    # Put the policy back without the blamed statements, everything else kept exactly (the TLS-only
+    # statement, other principals' grants). Only a policy with nothing else left is deleted.
+    certain = any(e.facts.get("certain") for e in denies)
+    field = "policy_without" if certain else "policy_without_possible"
+    commands = [] if certain else [f"# only if the condition of {_sids(denies)} applies to the image function"]
+    remaining = next((e.facts.get(field) for e in denies), None)
     if remaining is None:
-        return [f"aws s3api delete-bucket-policy --bucket {target.bucket}"]
-    return [f"aws s3api put-bucket-policy --bucket {target.bucket} --policy {shlex.quote(remaining)}"]
+        return [*commands, f"aws s3api delete-bucket-policy --bucket {target.bucket}"]
+    return [*commands, f"aws s3api put-bucket-policy --bucket {target.bucket} --policy {shlex.quote(remaining)}"]
+
+
+def _sids(denies: list[Evidence]) -> str:
+    return ", ".join(str(e.facts.get("sid") or f"#{e.facts.get('index')}") for e in denies)
 
 
 def _role(root: Hypothesis, cited: list[Evidence], target: Target) -> list[str]:
@@ -170,6 +185,15 @@ def remediation(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
         return _role_swap(cited, target)
     if root.kind == "api_throttled":
         return _throttle(root, cited, target)
+    if root.kind == "function_configuration_changed":
+        return ["pulumi up  # puts the stack's declared function configuration back"]
+    if root.kind == "role_trust_broken":
+        trust = json.dumps(LAMBDA_TRUST, separators=(",", ":"))
+        return [
+            "pulumi up  # re-applies the stack's trust policy of the function's role",
+            f"aws iam update-assume-role-policy --role-name {root.resource.rsplit('/', 1)[-1]} "
+            f"--policy-document {shlex.quote(trust)}",
+        ]
     return _next_checks(target)
 
 
@@ -193,6 +217,10 @@ REMEDIATION_NOTES = {
     "role back.",
     "api_throttled": "Stage-wide limits come from config apiThrottlingRateLimit/apiThrottlingBurstLimit (defaults "
     "100/50); a per-route override is not the stack's, so the command overwrites it with the same defaults.",
+    "function_configuration_changed": "The function's configuration is managed by Pulumi: `pulumi up` puts "
+    "the declared handler, runtime, layers, timeout and memory back.",
+    "role_trust_broken": "The role's trust policy is managed by Pulumi: `pulumi refresh` shows the drift and "
+    "`pulumi up` puts it back.",
     "unknown": "No fix is known: the commands look where the investigator could not (the function's logs, "
     "AWS Health, the organization's SCPs from its management account).",
 }

@@ -21,7 +21,9 @@ def to_markdown(report: Report) -> str:
     target, root = report.target, report.root_cause
     unavailable = [e.source for e in report.evidence if not e.available]
     lines = [f"# Incident report: {target.prefix}", "", "## Summary", ""]
-    if root and root.kind == "unknown":
+    if report.incident:
+        lines.append(f"**Status: recovered.** {report.incident.summary}")
+    elif root and root.kind == "unknown":
         lines.append(f"**Status: fault, root cause unknown.** {root.summary}")
     elif root:
         lines.append(f"**Status: fault.** {root.summary}")
@@ -57,6 +59,14 @@ def to_markdown(report: Report) -> str:
     if others:
         lines += ["", "Other hypotheses:", "", "| Kind | Resource | Confidence | Evidence |", "|---|---|---|---|"]
         lines += [f"| `{h.kind}` | `{h.resource}` | {h.confidence:.2f} | {', '.join(h.evidence)} |" for h in others]
+    if report.shares:
+        lines += ["", "Share of failing requests per source:", "", "| Source | Failing | Requests | Share | Counted |"]
+        lines += ["|---|---|---|---|---|"]
+        lines += [
+            f"| {s.source} | {s.failing:g} | {'-' if s.requests is None else f'{s.requests:g}'} | "
+            f"{'-' if s.share is None else f'{s.share:.0%}'} | {_cell(s.what)} |"
+            for s in report.shares
+        ]
     lines += ["", "## Impact path", ""]
     lines += [f"{i}. {step}" for i, step in enumerate(report.impact_path, 1)] or ["No impact."]
     lines += ["", "## Timeline", "", "| Time (UTC) | Event |", "|---|---|"]

@@ -25,11 +25,20 @@ def bucket_policy_deny(ev: Evidences) -> Hypothesis | None:
     actions = sorted({a for e in denies for a in e.facts.get("actions", [])})
     sids = [str(e.facts.get("sid") or f"#{e.facts.get('index')}") for e in denies]
     injected = all(e.facts.get("injected") for e in denies)
+    share = denies[0].facts.get("share" if certain else "share_possible")
+    listed = denies[0].facts.get("keys_listed")
+    part = share is not None and share < 1
+    which = (
+        f"the requests that pick one of the {sum(e.facts.get('keys_blocked', 0) for e in denies)} denied keys, "
+        f"{share:.0%} of them (of {listed} listed images), fail"
+        if part
+        else "the function's S3 calls fail"
+    )
     summary = (
         f"The bucket policy of {bucket} {'denies' if certain else 'may deny'} the image function's role "
         f"{', '.join(actions)} (statement{'s' if len(sids) > 1 else ''} {', '.join(sids)}"
-        f"{', injected by the fault injector' if injected else ''}), so the function's S3 calls fail with "
-        "AccessDenied and the API answers 5XX."
+        f"{', injected by the fault injector' if injected else ''}), so {which} with AccessDenied and the API "
+        "answers 5XX."
     )
     return hypothesis(
         "bucket_policy_deny",
@@ -103,7 +112,9 @@ def parameter_wrong_bucket(ev: Evidences) -> Hypothesis | None:
         return None
     facts = wrong[0].facts
     exists = facts.get("bucket_exists")
-    base = {False: 0.6, None: 0.45, True: 0.35}[exists]
+    # Any difference, however small (a case, a trailing space), is another bucket: the function's role may
+    # read only the stack's bucket, so the calls fail, or serve what the stack did not put there.
+    base = {False: 0.6, None: 0.6, True: 0.5}[exists]
     state = {False: "which does not exist", None: "which could not be checked", True: "another existing bucket"}
     summary = (
         f"The parameter {facts['name']} names bucket {facts['value']!r}, {state[exists]}, instead of the "
@@ -140,21 +151,30 @@ def no_images(ev: Evidences) -> Hypothesis | None:
 
 
 def function_throttled(ev: Evidences) -> Hypothesis | None:
-    zero = [e for e in ev.of("concurrency") if e.facts.get("reserved") == 0]
-    if not zero:
-        return None
-    function = zero[0].facts["function"]
+    """Reserved concurrency 0 throttles every invocation; above 0 but below demand it throttles the
+    excess: then the Throttles datapoints are what makes it a cause (without them it is a trap)."""
+    reserved = [e for e in ev.of("concurrency") if e.facts.get("reserved") is not None]
     throttles = ev.metric("fn_throttles")
-    summary = (
-        f"The image function {function} has reserved concurrency 0, so Lambda throttles every invocation "
-        "and the API answers 5XX."
-    )
+    zero = [e for e in reserved if e.facts.get("reserved") == 0]
+    limited = [e for e in reserved if e.facts.get("reserved", 0) > 0] if throttles else []
+    state = zero or limited
+    if not state:
+        return None
+    function, limit = state[0].facts["function"], state[0].facts["reserved"]
+    if zero:
+        effect = "so Lambda throttles every invocation"
+    else:
+        count = sum(e.facts.get("sum", 0) for e in throttles)
+        invoked = sum(e.facts.get("sum", 0) for e in ev.metric("fn_invocations"))
+        share = f", {count / (count + invoked):.0%} of the calls" if count + invoked else ""
+        effect = f"below demand: Lambda throttled {count:g} invocations in the window{share}"
+    summary = f"The image function {function} has reserved concurrency {limit}, {effect}, and the API answers 5XX."
     # Throttled invocations never run, so there are no error lines: the Throttles metric corroborates.
     return hypothesis(
         "function_throttled",
         function,
-        0.7,
-        zero,
+        0.7 if zero else 0.35,
+        state,
         summary,
         ev,
         logs=throttles,

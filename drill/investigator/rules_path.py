@@ -116,3 +116,58 @@ def function_role_changed(ev: Evidences) -> Hypothesis | None:
         logs=ev.logs(S3_DENIED | SSM_DENIED),
         changes=ev.changes(CONFIGURATION, facts["function"], field="role"),
     )
+
+
+TRUST_CHANGES = {"UpdateAssumeRolePolicy"}
+
+
+def role_trust_broken(ev: Evidences) -> Hypothesis | None:
+    broken = [e for e in ev.of("role_trust") if e.facts.get("trusted") is False]
+    if not broken:
+        return None
+    facts = broken[0].facts
+    role = str(facts["role"])
+    summary = (
+        f"The trust policy of the image function's role {role.rsplit('/', 1)[-1]} "
+        f"{'denies' if facts['verdict'] == 'denied' else 'does not allow'} lambda.amazonaws.com sts:AssumeRole, so "
+        "Lambda cannot run the function: every invocation fails before the handler runs (no function logs) and "
+        "the API answers 5XX."
+    )
+    # The function never runs: its Errors metric and the API's 5XX corroborate, not its (absent) log lines.
+    return hypothesis(
+        "role_trust_broken",
+        role,
+        0.7 if facts.get("certain") else 0.3,
+        broken,
+        summary,
+        ev,
+        logs=ev.metric("api_5xx") or ev.metric("fn_errors"),
+        changes=ev.changes(TRUST_CHANGES, role.rsplit("/", 1)[-1]),
+    )
+
+
+def function_configuration_changed(ev: Evidences) -> Hypothesis | None:
+    """A difference from the declared handler, runtime, layers, timeout or memory is a cause only when it
+    can explain the symptoms: the function fails (Errors, 5XX or an errors alarm). Otherwise it is drift,
+    listed in the evidence and the notes, never blamed."""
+    changed = [e for e in ev.of("drift") if e.facts.get("breaks")]
+    failing = ev.metric("fn_errors") + ev.metric("api_5xx")
+    if not changed or not (failing or ev.symptoms(lines=False)):
+        return None
+    function = str(changed[0].facts["resource"])
+    what = "; ".join(f"{e.facts['property']} {e.facts['live']!r} (declared {e.facts['declared']!r})" for e in changed)
+    summary = (
+        f"The image function {function}'s configuration differs from the stack's: {what}, so its invocations "
+        "fail (a wrong handler, runtime or layer fails before the code runs; a lower timeout or memory cuts it "
+        "short) and the API answers 5XX."
+    )
+    return hypothesis(
+        "function_configuration_changed",
+        function,
+        0.6,
+        changed,
+        summary,
+        ev,
+        logs=failing,
+        changes=ev.changes(CONFIGURATION, function),
+    )

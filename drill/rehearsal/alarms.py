@@ -165,13 +165,17 @@ class AlarmEvaluator:
         for alarm in self.cloudwatch.describe_alarms(AlarmNames=self.alarm_names)["MetricAlarms"]:
             self.evaluate(alarm)
 
+    def span(self, alarm: dict[str, Any]) -> float:
+        """The wall-clock length of one of the alarm's (compressed) periods."""
+        return int(alarm["Period"]) / 60 * self.minute
+
     def window_values(self, alarm: dict[str, Any], now: datetime) -> list[float | None]:
         """The statistic of each of the alarm's last EvaluationPeriods periods, the current one last.
 
         Periods are aligned to multiples of their (compressed) length, as CloudWatch aligns them to the
         minute, so the drill's re-arm rule, which reads the same aligned periods, agrees with this decision.
         """
-        span = int(alarm["Period"]) / 60 * self.minute
+        span = self.span(alarm)
         stamp = now.timestamp()
         current = datetime.fromtimestamp(stamp - stamp % span, UTC)
         values: list[float | None] = []
@@ -192,6 +196,8 @@ class AlarmEvaluator:
     def evaluate(self, alarm: dict[str, Any]) -> None:
         now = self.wall()
         state, reason = next_state(alarm, self.window_values(alarm, now))
+        # The reason is what the investigator shows as the alarm's evidence: it says the period was compressed.
+        reason = f"{reason} (rehearsal: each {int(alarm['Period'])} s period lasts {self.span(alarm):g} s of wall time)"
         if state == alarm["StateValue"]:
             return
         self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason)

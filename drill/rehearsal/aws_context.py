@@ -4,6 +4,10 @@ Provisioners have the signature `(aws, name, inputs) -> (id, outputs)`: `name` i
 name, `inputs` the resolved inputs (camelCase, as the engine sees them), `outputs` what the program
 reads back (ids, ARNs, URLs), in moto's values. `Skip` marks a resource moto cannot hold: it is listed
 in the notes and gets placeholder outputs, so the program still completes.
+
+Tags: the replica merges the resource's provider's default tags into `inputs["tagsAll"]` for every
+taggable type, as the real provider does; a provisioner applies `tags_all(inputs)` to what it creates
+and answers with `tagsAll` among its outputs (the replica notes any taggable resource that does not).
 """
 
 from __future__ import annotations
@@ -48,6 +52,16 @@ class Aws:
 
 
 Provisioner = Callable[[Aws, str, dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def tags_all(inputs: dict[str, Any]) -> dict[str, str]:
+    """The tags the resource carries in AWS: the provider's default tags with the resource's own on top."""
+    return {str(k): str(v) for k, v in (inputs.get("tagsAll") or {}).items()}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags as the Key/Value list most AWS APIs take (S3, SSM, IAM, CloudWatch)."""
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
 def autoname(name: str, inputs: dict[str, Any], key: str = "name", *, lower: bool = False) -> str:

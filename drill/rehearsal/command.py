@@ -1,11 +1,15 @@
-"""`python -m drill rehearse`: the incident story offline, through the drill's own `run`.
+"""Rehearse the whole incident drill on this machine, without an AWS account.
 
-Starts moto, provisions the program into it (replica), starts the local API and the alarm evaluator,
-then runs the same steps `python -m drill run` runs (status → trigger → investigate → restore → status)
-with a Drill whose API probe is the drill's `http_probe` on the local URL and whose function caller is
-the in-process Lambda runtime. Prints what `run` prints, plus the rehearsal's notes. Everything it
-starts is stopped on every exit path (error, Ctrl-C, SIGTERM). No AWS account, credentials, Pulumi
-CLI, Docker or network: any AWS_* variable in the environment is ignored and overridden.
+Starts a local stand-in for AWS (moto), deploys this project's Pulumi program into it, and serves the
+image API on a local port. Then it runs the same five steps as `python -m drill run`: status, trigger
+(the alarm fires and its action injects the fault), investigate, restore, status. It prints what `run`
+prints, then notes on what stood in for AWS and what a stand-in cannot show.
+
+Alarm periods are compressed (a few seconds stand for one minute), so the whole rehearsal takes seconds.
+It needs neither the Pulumi CLI nor Docker nor a network, and never reaches AWS: AWS_* variables and
+profiles are ignored while it runs. Everything it starts is stopped when it ends, fails or is interrupted
+(Ctrl-C). Exit status: 0 when every step succeeded, 1 when one failed, 2 for a stack it cannot read,
+130 when interrupted.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stack",
         default=DEFAULT_STACK,
         metavar="NAME",
-        help=f"stack whose Pulumi.NAME.yaml configures the replica (default {DEFAULT_STACK})",
+        help=f"stack whose Pulumi.NAME.yaml configures the rehearsed program (default {DEFAULT_STACK})",
     )
     parser.add_argument("--json", action="store_true", help="print the step results and the notes as JSON")
 
@@ -103,7 +107,13 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     from drill.rehearsal.alarms import AlarmEvaluator
     from drill.rehearsal.aws_context import SERVICES, Aws
     from drill.rehearsal.local_api import LocalApi
-    from drill.rehearsal.moto_server import FAKE_CREDENTIALS, aws_environment, isolated_environment, moto_server
+    from drill.rehearsal.moto_server import (
+        FAKE_CREDENTIALS,
+        aws_environment,
+        cloudwatch_metric_windows,
+        isolated_environment,
+        moto_server,
+    )
     from drill.rehearsal.notes import Notes, seed_result
     from drill.rehearsal.replica import deploy
     from drill.rehearsal.runtime import LambdaRuntime
@@ -117,6 +127,7 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     config = load_stack_config(ROOT, stack_name)
     with ExitStack() as cleanup:
         moto = cleanup.enter_context(moto_server())
+        cleanup.enter_context(cloudwatch_metric_windows())  # the investigator's window, read as CloudWatch reads it
         notes = Notes(stack=stack_name, moto_endpoint=moto.url, moto_port=moto.port)
         environment = aws_environment(moto.url, config.region)
         # The drill's clients must not retry: moto answers calls it does not implement with HTTP 500.
@@ -137,6 +148,7 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
         replica = deploy(aws, config, ROOT)
         values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in replica.outputs.items() if v is not None}
         notes.provisioned, notes.skipped = len(replica.provisioned), replica.skipped
+        notes.providers = replica.providers
         notes.seed = seed_result(replica.outputs.get(outputs_contract.SEED_RESULT))
         say(
             f"{notes.provisioned} resources provisioned, {len(notes.skipped)} skipped; seed: {notes.seed.get('status')}"
@@ -165,7 +177,7 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             minute=MINUTE_SECONDS,
             tick=TICK_SECONDS,
         )
-        notes.minute_seconds, notes.tick_seconds = MINUTE_SECONDS, TICK_SECONDS
+        notes.minute_seconds, notes.tick_seconds, notes.window_minutes = MINUTE_SECONDS, TICK_SECONDS, SINCE_MINUTES
         evaluator.start()
         cleanup.callback(evaluator.stop)
         say(f"local API on {notes.api_url}; {notes.time_compression}")

@@ -12,6 +12,8 @@ import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # noqa: S105 (moto's)
 
@@ -71,3 +73,46 @@ def moto_server() -> Iterator[MotoEndpoint]:
         yield MotoEndpoint(url=f"http://127.0.0.1:{port}", port=port)
     finally:
         server.stop()
+
+
+def cloudwatch_start(start: datetime, period: int) -> datetime:
+    """GetMetricData's StartTime as CloudWatch rounds it (for data less than 15 days old): down to the whole
+    minute, or for a period of 5, 10, 20 or 30 s down to that division of the minute
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html)."""
+    step = period if period < 60 else 60
+    # Arithmetic on the value itself: moto hands naive UTC datetimes, and they stay naive.
+    return start.replace(microsecond=0) - timedelta(seconds=start.second % step)
+
+
+def whole_second_after(end: datetime) -> datetime:
+    """`end` rounded up to a whole second: moto compares EndTime in whole seconds, dropping the fraction."""
+    return end if end.microsecond == 0 else end.replace(microsecond=0) + timedelta(seconds=1)
+
+
+@contextmanager
+def cloudwatch_metric_windows() -> Iterator[None]:
+    """moto's GetMetricData, with its window read as CloudWatch reads it, for the duration of the block.
+
+    moto keeps StartTime to the second, so its one-minute datapoints start at the request's seconds (a "first
+    at" up to a minute before any traffic), and drops EndTime's fraction of a second, so what was put in the
+    last second before the window's end is left out (the last 5XX just before an investigation, say). Here
+    StartTime is rounded down as CloudWatch rounds it, and EndTime up to the whole second (a datapoint put in
+    that fraction of a second after the end counts: the rehearsal puts none while the investigator reads).
+    The server runs in this process, so the backend's method is wrapped here and put back on exit.
+    """
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.get_metric_data
+
+    def get_metric_data(
+        self: Any, queries: list[dict[str, Any]], start_time: datetime, end_time: datetime, **options: Any
+    ) -> Any:
+        periods = [int(q["MetricStat"]["Period"]) for q in queries if "MetricStat" in q]
+        start = cloudwatch_start(start_time, min(periods)) if periods else start_time
+        return original(self, queries, start, whole_second_after(end_time), **options)
+
+    CloudWatchBackend.get_metric_data = get_metric_data
+    try:
+        yield
+    finally:
+        CloudWatchBackend.get_metric_data = original

@@ -18,6 +18,8 @@ FIXED_CAVEATS = (
     "its own identity; in moto a denied GetObject carries error code 403 where real S3 says AccessDenied.",
     "Functions run in process with their role's temporary credentials from moto's sts:AssumeRole; moto does not "
     "enforce IAM policies, so least privilege is not exercised here.",
+    "The report's remediation commands are for a deployed stack: here the restore step already ran the fault "
+    "function's restore against moto, and moto stops with the rehearsal, so there is nothing left to run them on.",
     "moto does not implement cloudtrail:LookupEvents, cloudwatch:DescribeAlarmHistory or "
     "iam:SimulatePrincipalPolicy: the investigator reports those evidence sources as unavailable.",
 )
@@ -33,8 +35,10 @@ class Notes:
     deployed_endpoint: str = ""
     minute_seconds: float = 0.0
     tick_seconds: float = 0.0
+    window_minutes: float = 0.0  # the investigator's window
     provisioned: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
+    providers: list[dict[str, Any]] = field(default_factory=list)  # type, name, region, default_tags
     seed: dict[str, Any] = field(default_factory=dict)
     api_statuses: list[int] = field(default_factory=list)
     transitions: list[dict[str, Any]] = field(default_factory=list)
@@ -48,6 +52,18 @@ class Notes:
             f"time is compressed: {self.minute_seconds:g} s of wall time stand for one minute of alarm period, and "
             f"alarms are evaluated every {self.tick_seconds:g} s over periods aligned to that length (CloudWatch "
             "evaluates once a minute, on minute boundaries)"
+        )
+
+    @property
+    def metrics(self) -> str:
+        """Why the alarm's datapoints, the report's totals and the invocation counts below differ."""
+        return (
+            "each invocation and API request is put to CloudWatch at its wall-clock time: an alarm's datapoint "
+            f"sums one compressed period ({self.minute_seconds:g} s standing for a minute), the report's totals sum "
+            f"the one-minute periods of its {self.window_minutes:g}-minute window up to the investigation, and the "
+            "invocation counts here cover the whole rehearsal, from provisioning to the last status. A one-minute "
+            "datapoint is stamped with the start of its minute (as CloudWatch stamps it), so in the report's "
+            "timeline it can come before the events of that minute"
         )
 
     def all_caveats(self) -> list[str]:
@@ -76,8 +92,10 @@ class Notes:
                 "tick_seconds": self.tick_seconds,
                 "note": self.time_compression,
             },
+            "metrics": self.metrics,
             "provisioned": self.provisioned,
             "skipped": self.skipped,
+            "providers": self.providers,
             "seed": self.seed,
             "alarm_transitions": self.transitions,
             "invocations": self.invocations,
@@ -93,18 +111,36 @@ class Notes:
             f"API        {self.api_url} stands in for {self.deployed_endpoint}",
             f"answers    {answers or 'none'}",
             f"time       {self.time_compression}",
+            f"metrics    {self.metrics}",
             f"replica    {self.provisioned} resources provisioned into moto from __main__.py (stack {self.stack}); "
             f"{len(self.skipped)} skipped",
             *[f"skipped    {s['type']} {s['name']}: {s['reason']}" for s in self.skipped],
+            *map(provider_line, self.providers),
             f"seed       {self.seed.get('status')}: {len(self.seed.get('keys') or [])} images"
             + (f" ({self.seed.get('reason')})" if self.seed.get("reason") else ""),
             f"functions  {', '.join(f'{name} x{count}' for name, count in self.invocations.items())} invocations",
         ]
+        if self.transitions:
+            lines.append(
+                "alarms     each change below is timed from the start of the alarm evaluator, after provisioning"
+            )
         for change in self.transitions:
             lines.append(f"alarm      +{change['seconds']:.1f}s {change['alarm']}: {change['old']} -> {change['new']}")
             lines += [f"  action   {action}" for action in change["actions"]]
         lines += [f"caveat     {text}" for text in self.all_caveats()]
         return lines
+
+
+def provider_line(provider: dict[str, Any]) -> str:
+    tags = ", ".join(f"{k}={v}" for k, v in provider["default_tags"].items())
+    count = provider.get("tagged", 0)
+    where = (
+        f"merged into the {count} taggable resource{'' if count == 1 else 's'} it manages here"
+        if count
+        else "no taggable resource it manages is provisioned here"
+    )
+    applied = f"default tags {tags}, {where}" if tags else "no default tags"
+    return f"provider   {provider['name']} (region {provider['region'] or 'not set'}): {applied}"
 
 
 def seed_result(raw: Any) -> dict[str, Any]:

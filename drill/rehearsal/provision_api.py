@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from drill.rehearsal.aws_context import Aws, Provisioner, Skip, autoname
+from drill.rehearsal.aws_context import Aws, Provisioner, Skip, autoname, tags_all
 
 METHODS = {m: m.upper() for m in ("get", "put", "post", "delete", "options", "head", "patch")} | {
     "x-amazon-apigateway-any-method": "ANY"
@@ -29,6 +29,7 @@ def rest_api(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str
         description=description,
         binaryMediaTypes=list(binary),
         endpointConfiguration={"types": [types] if isinstance(types, str) else list(types)},
+        tags=tags_all(inputs),
     )
     if document:
         replay_openapi(aws, api["id"], api["rootResourceId"], document)
@@ -37,6 +38,7 @@ def rest_api(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str
         "rootResourceId": api["rootResourceId"],
         "executionArn": aws.arn("execute-api", api["id"]),
         "arn": f"arn:aws:apigateway:{aws.region}::/restapis/{api['id']}",
+        "tagsAll": tags_all(inputs),
     }
 
 
@@ -149,6 +151,7 @@ def stage(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, A
         deploymentId=inputs["deployment"],
         description=inputs.get("description", ""),
         tracingEnabled=bool(inputs.get("xrayTracingEnabled")),
+        tags=tags_all(inputs),
     )
     if inputs.get("accessLogSettings"):
         aws.caveat("API access logs are not written: the local API stands in for API Gateway's request path")
@@ -156,26 +159,63 @@ def stage(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, A
         "invokeUrl": f"https://{api}.execute-api.{aws.region}.amazonaws.com/{stage_name}",
         "executionArn": aws.arn("execute-api", f"{api}/{stage_name}"),
         "arn": f"arn:aws:apigateway:{aws.region}::/restapis/{api}/stages/{stage_name}",
+        "tagsAll": tags_all(inputs),
     }
+
+
+# MethodSettings' settings -> UpdateStage's patch path under /<methodPath>/ (how API Gateway names each one).
+METHOD_SETTING_PATHS = {
+    "metricsEnabled": "metrics/enabled",
+    "loggingLevel": "logging/loglevel",
+    "dataTraceEnabled": "logging/dataTrace",
+    "throttlingBurstLimit": "throttling/burstLimit",
+    "throttlingRateLimit": "throttling/rateLimit",
+    "cachingEnabled": "caching/enabled",
+    "cacheTtlInSeconds": "caching/ttlInSeconds",
+    "cacheDataEncrypted": "caching/dataEncrypted",
+    "requireAuthorizationForCacheControl": "caching/requireAuthorizationForCacheControl",
+    "unauthorizedCacheControlHeaderStrategy": "caching/unauthorizedCacheControlHeaderStrategy",
+}
+WHOLE_NUMBER_SETTINGS = {"throttlingBurstLimit", "cacheTtlInSeconds"}
+
+
+def patch_value(key: str, value: Any) -> str:
+    """A setting as UpdateStage's patch value: booleans lower-case, whole numbers without a fraction."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if key in WHOLE_NUMBER_SETTINGS:
+        return str(int(value))
+    return str(value)
 
 
 def method_settings(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Every declared setting goes to moto's stage (UpdateStage patch operations, as the provider sends them)."""
     settings = inputs.get("settings") or {}
-    paths = {
-        "metricsEnabled": "metrics/enabled",
-        "loggingLevel": "logging/loglevel",
-        "dataTraceEnabled": "logging/dataTrace",
-    }
+    unknown = sorted(set(settings) - set(METHOD_SETTING_PATHS))
+    method_path = inputs["methodPath"]
+    if unknown:
+        aws.caveat(f"method settings {', '.join(unknown)} ({method_path}) are not applied to moto's stage")
     operations = [
-        {"op": "replace", "path": f"/{inputs['methodPath']}/{path}", "value": str(settings[key]).lower()}
-        for key, path in paths.items()
-        if key in settings
+        {"op": "replace", "path": f"/{method_path}/{path}", "value": patch_value(key, settings[key])}
+        for key, path in METHOD_SETTING_PATHS.items()
+        if settings.get(key) is not None
     ]
     if operations:
         aws.client("apigateway").update_stage(
             restApiId=inputs["restApi"], stageName=inputs["stageName"], patchOperations=operations
         )
-    return f"{inputs['restApi']}-{inputs['stageName']}-{inputs['methodPath']}", {}
+    rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
+    if rate is not None or burst is not None:
+        shown = ", ".join(
+            f"{label} {value:g}{unit}"
+            for label, value, unit in (("rate", rate, "/s"), ("burst", burst, ""))
+            if value is not None
+        )
+        aws.caveat(
+            f"the stage's throttling ({method_path}: {shown}) is held by moto, where the investigator reads it; "
+            "the local API does not enforce it (it never answers 429)"
+        )
+    return f"{inputs['restApi']}-{inputs['stageName']}-{method_path}", {}
 
 
 def account(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -8,17 +8,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from drill.rehearsal.aws_context import Aws, Provisioner, autoname
+from drill.rehearsal.aws_context import Aws, Provisioner, autoname, tag_list, tags_all
 from drill.rehearsal.runtime import FunctionSpec
 
 
 def log_group(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     physical = autoname(name, inputs)
     logs = aws.client("logs")
-    logs.create_log_group(logGroupName=physical)
+    logs.create_log_group(logGroupName=physical, tags=tags_all(inputs))
     if inputs.get("retentionInDays"):
         logs.put_retention_policy(logGroupName=physical, retentionInDays=int(inputs["retentionInDays"]))
-    return physical, {"name": physical, "arn": aws.arn("logs", f"log-group:{physical}")}
+    return physical, {"name": physical, "arn": aws.arn("logs", f"log-group:{physical}"), "tagsAll": tags_all(inputs)}
 
 
 def code_folder(aws: Aws, code: Any) -> Path:
@@ -57,6 +57,7 @@ def function(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str
         "Environment": {"Variables": variables},
         "Architectures": list(inputs.get("architectures") or ["x86_64"]),
         "TracingConfig": {"Mode": (inputs.get("tracingConfig") or {}).get("mode", "PassThrough")},
+        "Tags": tags_all(inputs),
     }
     if logging_config:
         request["LoggingConfig"] = {
@@ -88,6 +89,7 @@ def function(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str
         "qualifiedArn": f"{arn}:$LATEST",
         "invokeArn": f"arn:aws:apigateway:{aws.region}:lambda:path/2015-03-31/functions/{arn}/invocations",
         "version": "$LATEST",
+        "tagsAll": request["Tags"],
     }
 
 
@@ -139,13 +141,14 @@ def metric_alarm(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict
         "ActionsEnabled": bool(inputs.get("actionsEnabled", True)),
         "AlarmActions": list(inputs.get("alarmActions") or []),
         "OKActions": list(inputs.get("okActions") or []),
+        "Tags": tag_list(tags_all(inputs)),
     }
     if inputs.get("datapointsToAlarm"):
         request["DatapointsToAlarm"] = int(inputs["datapointsToAlarm"])
     cloudwatch = aws.client("cloudwatch")
     cloudwatch.put_metric_alarm(**request)
     arn = cloudwatch.describe_alarms(AlarmNames=[physical])["MetricAlarms"][0]["AlarmArn"]
-    return physical, {"name": physical, "arn": arn}
+    return physical, {"name": physical, "arn": arn, "tagsAll": tags_all(inputs)}
 
 
 def dashboard(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -7,14 +7,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drill.rehearsal.aws_context import Aws, Provisioner, Skip, autoname
+from drill.rehearsal.aws_context import Aws, Provisioner, Skip, autoname, tag_list, tags_all
 
 
 def bucket(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     physical = autoname(name, inputs, "bucket", lower=True)
     location = {} if aws.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}}
-    aws.client("s3").create_bucket(Bucket=physical, **location)
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=physical, **location)
+    tags = tags_all(inputs)
+    if tags:
+        s3.put_bucket_tagging(Bucket=physical, Tagging={"TagSet": tag_list(tags)})
     return physical, {
+        "tagsAll": tags,
         "bucket": physical,
         "arn": f"arn:aws:s3:::{physical}",
         "bucketDomainName": f"{physical}.s3.amazonaws.com",
@@ -70,14 +75,18 @@ def bucket_policy(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dic
 def parameter(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     physical = autoname(name, inputs)
     value = inputs.get("insecureValue") if inputs.get("insecureValue") is not None else inputs.get("value")
-    aws.client("ssm").put_parameter(
+    ssm = aws.client("ssm")
+    ssm.put_parameter(
         Name=physical,
         Value=str(value),
         Type=inputs.get("type", "String"),
         Description=inputs.get("description", ""),
         Overwrite=True,
     )
-    return physical, {"name": physical, "arn": aws.arn("ssm", f"parameter{physical}"), "version": 1}
+    tags = tags_all(inputs)
+    if tags:  # PutParameter takes no tags together with Overwrite
+        ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=physical, Tags=tag_list(tags))
+    return physical, {"tagsAll": tags, "name": physical, "arn": aws.arn("ssm", f"parameter{physical}"), "version": 1}
 
 
 def role(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -86,8 +95,14 @@ def role(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, An
         RoleName=physical,
         AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
         Description=inputs.get("description", ""),
+        Tags=tag_list(tags_all(inputs)),
     )["Role"]
-    return physical, {"name": physical, "arn": created["Arn"], "uniqueId": created["RoleId"]}
+    return physical, {
+        "tagsAll": tags_all(inputs),
+        "name": physical,
+        "arn": created["Arn"],
+        "uniqueId": created["RoleId"],
+    }
 
 
 def role_policy(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:

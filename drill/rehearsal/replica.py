@@ -5,7 +5,13 @@ configuration) under `pulumi.runtime.set_mocks(..., preview=False)`. Each regist
 `ProvisioningMocks.new_resource`, which dispatches on the type token to a provisioner that makes the
 resource in moto and answers with moto's ids and ARNs; the program reads those back exactly as it
 would read AWS's. Types without a provisioner (the investigation group, Application Signals,
-providers, ...) are listed as skipped with a reason and get placeholder outputs, never dropped silently.
+...) are listed as skipped with a reason and get placeholder outputs, never dropped silently.
+
+Providers are not provisioned, but what they declare is applied: the replica records each provider's
+default tags and region, and merges the default tags into the inputs of every resource that provider
+manages whose type takes tags (the type has a `tags_all` output, as the real aws provider does), the
+resource's own tags on top (https://hashicorp.com/blog/default-tags-in-the-terraform-aws-provider:
+resource tags take precedence). A provider in another region than the replica's is a caveat.
 
 Driving the mocks runtime outside pytest: `pulumi.runtime.test` is a plain decorator. It runs the
 function inside `run_pulumi_func`, which waits for every outstanding registration RPC
@@ -16,9 +22,14 @@ them) are collected by an `apply` on the returned Output.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import json
+import keyword
 import logging
 import runpy
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +62,35 @@ class Replica:
     outputs: dict[str, Any]
     provisioned: list[dict[str, str]]
     skipped: list[dict[str, str]]
+    providers: list[dict[str, Any]] = field(default_factory=list)  # type, name, region, default_tags
+
+
+@functools.cache
+def taggable(token: str) -> bool:
+    """Whether the aws provider applies its default tags to this type: the SDK class has a `tags_all` output."""
+    package, module, kind = (token.split(":") + ["", ""])[:3]
+    if package != "aws":
+        return False  # aws-native merges default tags too, but no aws-native type is provisioned here
+    name = module.split("/")[0]
+    try:
+        sdk = importlib.import_module(f"pulumi_aws.{name}_" if keyword.iskeyword(name) else f"pulumi_aws.{name}")
+    except ImportError:
+        return False
+    return hasattr(getattr(sdk, kind, None), "tags_all")
+
+
+def provider_settings(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """What a provider declares that the replica applies: its region and its default tags."""
+    raw = inputs.get("defaultTags")
+    declared = json.loads(raw) if isinstance(raw, str) else raw or {}  # the engine hands provider config as JSON
+    tags = declared.get("tags") if isinstance(declared, dict) else None
+    return {
+        "type": typ,
+        "name": name,
+        "region": inputs.get("region"),
+        "default_tags": {str(k): str(v) for k, v in (tags or {}).items()},
+        "tagged": 0,  # resources it manages that got its default tags
+    }
 
 
 @dataclass
@@ -58,6 +98,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
     aws: Aws
     provisioned: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by the id the replica gave the provider
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -65,11 +106,13 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             raise ProvisioningError(f"interrupted before {args.typ} {args.name} was provisioned")
         if not args.custom:  # a component: nothing to provision
             return args.name, inputs
+        if args.typ.startswith("pulumi:providers:"):
+            return self.provider(args.typ, args.name, inputs), inputs
+        if taggable(args.typ):
+            inputs["tagsAll"] = {**self.default_tags(args.provider), **(inputs.get("tags") or {})}
         provisioner = PROVISIONERS.get(args.typ)
         reason = WHY_SKIPPED.get(args.typ)
-        if args.typ.startswith("pulumi:providers:"):
-            reason = "provider: its settings (region, default tags) are not applied to moto"
-        elif provisioner is None and reason is None:
+        if provisioner is None and reason is None:
             reason = "no moto provisioner for this type"
         if provisioner is not None:
             try:
@@ -79,12 +122,42 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             except Exception as err:
                 raise ProvisioningError(f"provisioning {args.typ} {args.name} into moto failed: {err}") from err
             else:
+                if "tagsAll" in inputs and "tagsAll" not in outputs:
+                    self.aws.caveat(f"{args.typ} {args.name}: its tags are not applied in moto")
+                elif "tagsAll" in inputs:
+                    self.count_tagged(args.provider)
                 with self.aws.lock:
                     self.provisioned.append({"type": args.typ, "name": args.name, "id": resource_id})
                 return resource_id, {**inputs, **outputs}
         with self.aws.lock:
             self.skipped.append({"type": args.typ, "name": args.name, "reason": reason})
         return f"{args.name}-not-provisioned", {**inputs, **self.placeholder(args.typ, args.name)}
+
+    def provider(self, typ: str, name: str, inputs: dict[str, Any]) -> str:
+        """Record a provider's settings; its id is how the resources it manages refer to it."""
+        settings = provider_settings(typ, name, inputs)
+        region = settings["region"]
+        if region and region != self.aws.region:
+            self.aws.caveat(
+                f"provider {name} declares region {region}; the replica holds everything in {self.aws.region}"
+            )
+        provider_id = f"{name}-{uuid.uuid4().hex[:8]}"
+        with self.aws.lock:
+            self.providers[provider_id] = settings
+        return provider_id
+
+    def default_tags(self, reference: str | None) -> dict[str, str]:
+        """The default tags of the provider a resource refers to ("<urn>::<id>"); none without a provider."""
+        provider_id = (reference or "").rsplit("::", 1)[-1]
+        with self.aws.lock:
+            settings = self.providers.get(provider_id)
+        return dict(settings["default_tags"]) if settings else {}
+
+    def count_tagged(self, reference: str | None) -> None:
+        with self.aws.lock:
+            settings = self.providers.get((reference or "").rsplit("::", 1)[-1])
+            if settings is not None:
+                settings["tagged"] += 1
 
     def placeholder(self, typ: str, name: str) -> dict[str, Any]:
         """An ARN in the right service, so the program can still wire a skipped resource into others."""
@@ -135,5 +208,8 @@ def deploy(aws: Aws, config: StackConfig, root: Path) -> Replica:
     program()
     order = lambda entry: (entry["type"], entry["name"])  # noqa: E731 (registrations finish in any order)
     return Replica(
-        outputs=outputs, provisioned=sorted(mocks.provisioned, key=order), skipped=sorted(mocks.skipped, key=order)
+        outputs=outputs,
+        provisioned=sorted(mocks.provisioned, key=order),
+        skipped=sorted(mocks.skipped, key=order),
+        providers=sorted(mocks.providers.values(), key=order),
     )

@@ -97,8 +97,16 @@ def on_path(folder: Path, modules: Mapping[str, ModuleType]) -> Iterator[None]:
 
 
 class LambdaRuntime:
-    def __init__(self, *, base_environment: Mapping[str, str], region: str, clients: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        base_environment: Mapping[str, str],
+        region: str,
+        clients: Mapping[str, Any],
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),  # when a metric datapoint is put (a seam)
+    ) -> None:
         self.base_environment = dict(base_environment)
+        self.wall = wall
         self.region = region
         self.clients = clients  # sts, logs, cloudwatch: made with explicit credentials, never swapped
         self.functions: dict[str, FunctionSpec] = {}
@@ -216,7 +224,7 @@ class LambdaRuntime:
 
     def _put_metrics(self, function: str, failed: bool, duration_ms: float) -> None:
         dimensions = [{"Name": "FunctionName", "Value": function}]
-        now = datetime.now(UTC)
+        now = self.wall()
         self.clients["cloudwatch"].put_metric_data(
             Namespace="AWS/Lambda",
             MetricData=[

@@ -21,18 +21,34 @@ from drill.steps.trigger import require_fault_chain, trigger
 
 if TYPE_CHECKING:  # the investigator's report type; only its public functions are used at run time
     from drill.investigator import Report
+    from drill.investigator.declared import Declared
 
 FAULT_KIND = "bucket_policy_deny"  # what the fault injector does, so what `run` expects to find
 INTERRUPTED = 130
 
 
-def investigate_step(drill: Drill, *, since_minutes: float, expect: str | None = None) -> tuple[StepResult, Report]:
-    """Run the investigator; with `expect`, the step succeeds only if that is the root cause's kind."""
+def investigate_step(
+    drill: Drill, *, since_minutes: float, expect: str | None = None, declared: Declared | None = None
+) -> tuple[StepResult, Report]:
+    """Run the investigator; with `expect`, the step succeeds only if that is the root cause's kind. With
+    `declared` (drill.investigator.declared.from_pulumi) the function is compared with the stack's state."""
     start = drill.clock()
     target = resolve_target(drill.outputs.values, drill.clients, account=drill.account, region=drill.region)
-    report = investigate(drill.clients, target, since_minutes=since_minutes, now=drill.wall())
+    # The investigator probes the API (through the drill's seam) only when the symptoms are past and no
+    # recent request shows whether it works now.
+    report = investigate(
+        drill.clients,
+        target,
+        since_minutes=since_minutes,
+        now=drill.wall(),
+        probe=lambda: drill.probe().status,
+        declared=declared,
+    )
     root = report.root_cause
-    summary = f"{report.status}: {root.kind} on {root.resource}" if root else "healthy: no root cause"
+    if report.incident:  # over: a miss for `run`, which expects the fault it injected to hold
+        summary = f"recovered: incident from {report.incident.start} to {report.incident.end}, no cause holds now"
+    else:
+        summary = f"{report.status}: {root.kind} on {root.resource}" if root else "healthy: no root cause"
     ok = expect is None or (root is not None and root.kind == expect)
     data = report.to_json()
     return StepResult("investigate", ok, drill.clock() - start, summary, to_markdown(report).splitlines(), data), report

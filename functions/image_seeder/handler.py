@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from seed_bedrock import needs_a_person
 from seed_retry import ACCESS_DENIED, AccessRetry
 from seed_store import Store
 from seeding import CONNECT_TIMEOUT_S, MAX_ATTEMPTS, MAX_WORKERS, READ_TIMEOUT_S, Run, seed
@@ -117,7 +118,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             raise ValueError("environment variable BUCKET_NAME is not set")
         count = parse_image_count(os.environ.get("IMAGE_COUNT"))
         logger.info("seeding bucket", extra={"bucket": bucket, "model": model_id, "image_count": count, "force": force})
-        retry = AccessRetry.starting_now(remaining_ms(context), sleep=sleep, clock=clock)
+        # Whether the role may subscribe to the model (components/seeder_iam.py): without it, a Marketplace
+        # denial is certain and not waited out.
+        granted = os.environ.get("MARKETPLACE_GRANTED") == "true"
+        retry = AccessRetry.starting_now(
+            remaining_ms(context), sleep=sleep, clock=clock, final=lambda err: needs_a_person(err, granted)
+        )
         run = Run(
             store=Store(s3, bucket, retry),
             bedrock=bedrock,

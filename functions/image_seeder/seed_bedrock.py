@@ -3,7 +3,9 @@
 Every way Bedrock can fail to give a usable image ends as `BedrockUnavailable(reason, detail)`; the caller
 falls back to the bundled samples. AccessDenied answers are retried by the caller's `AccessRetry` first
 (IAM propagation), and only then classified: a Marketplace subscription, a payment method or model access
-that a person must enable once is named as such, with the step and the documentation page.
+that a person must enable once is named as such, with the step and the documentation page. A denial that
+waiting cannot cure (`needs_a_person`) is not retried: the first deploy in a fresh account does not wait
+75 s for a failure that is certain.
 """
 
 from __future__ import annotations
@@ -125,6 +127,32 @@ def parse_images(payload: bytes) -> list[bytes]:
     return images
 
 
+PAYMENT, SUBSCRIPTION, MODEL_ACCESS = (
+    "MarketplacePaymentMethodRequired",
+    "MarketplaceSubscriptionRequired",
+    "ModelAccessNotEnabled",
+)
+
+
+def one_time_step(message: str) -> str | None:
+    """Which step a person must take once, from Bedrock's AccessDeniedException message (None: not one of them)."""
+    text = message.lower()
+    if "payment" in text:
+        return PAYMENT
+    if "marketplace" in text or "subscri" in text:
+        return SUBSCRIPTION
+    if "access to the model" in text or "model access" in text:
+        return MODEL_ACCESS
+    return None
+
+
+def needs_a_person(err: ClientError, marketplace_granted: bool) -> bool:
+    """An AccessDenied that IAM propagation cannot cure. A payment method or model access is never the role's
+    policy; a Marketplace denial is, only when the role was granted Marketplace actions (still propagating)."""
+    step = one_time_step(err.response["Error"].get("Message", ""))
+    return step in (PAYMENT, MODEL_ACCESS) or (step == SUBSCRIPTION and not marketplace_granted)
+
+
 def access_denied(model_id: str, message: str, rerun: str) -> BedrockUnavailable:
     """An AccessDeniedException that outlived the IAM retry window, named by the one-time step it needs.
 
@@ -132,27 +160,27 @@ def access_denied(model_id: str, message: str, rerun: str) -> BedrockUnavailable
     that needs aws-marketplace:Subscribe/ViewSubscriptions on the caller and a valid payment method
     (Bedrock user guide, "Request access to models").
     """
-    text = message.lower()
+    step = one_time_step(message)
     then = f"then re-run the seeder: {rerun}. AWS said: {message} See {MODEL_ACCESS_DOC}"
-    if "payment" in text:
+    if step == PAYMENT:
         return BedrockUnavailable(
-            "MarketplacePaymentMethodRequired",
+            PAYMENT,
             f"One-time step: add a valid payment method for AWS Marketplace purchases to this account "
             f"(Billing and Cost Management console, Payment preferences) so Bedrock can subscribe to "
             f"{model_id}; {then}",
         )
-    if "marketplace" in text or "subscri" in text:
+    if step == SUBSCRIPTION:
         return BedrockUnavailable(
-            "MarketplaceSubscriptionRequired",
+            SUBSCRIPTION,
             f"One-time step: {model_id} is an AWS Marketplace product and this account is not subscribed. "
             f"Have a person whose IAM identity may call aws-marketplace:Subscribe, aws-marketplace:ViewSubscriptions "
             f"and aws-marketplace:Unsubscribe run the model once in the Amazon Bedrock console (Model catalog, "
             f"the model, Open in playground, one prompt) or invoke it once, or grant those actions to this "
             f"function's role; the subscription can take up to 15 minutes; {then}",
         )
-    if "access to the model" in text or "model access" in text:
+    if step == MODEL_ACCESS:
         return BedrockUnavailable(
-            "ModelAccessNotEnabled",
+            MODEL_ACCESS,
             f"One-time step: enable access to {model_id} in the Amazon Bedrock console of this region "
             f"(Model access, or the model's page in the Model catalog); {then}",
         )

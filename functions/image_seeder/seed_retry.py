@@ -4,7 +4,8 @@ The seeder runs seconds after its role policy is created, so S3 or Bedrock may a
 while (typically under a minute). Every AWS call goes through one `AccessRetry` per invocation: it retries
 only AccessDenied, with exponential backoff (1, 2, 4, 8, 16, 16, ... s), until one shared deadline: 75 s
 after the invocation started, or earlier if the Lambda's remaining time minus a reserve says so. After the
-deadline the AccessDenied is final and propagates. Sleep and clock are injected so tests run instantly.
+deadline the AccessDenied is final and propagates; so is one the caller's `final` says waiting cannot cure
+(a Bedrock model that needs a one-time step). Sleep and clock are injected so tests run instantly.
 """
 
 from __future__ import annotations
@@ -26,18 +27,29 @@ T = TypeVar("T")
 
 
 class AccessRetry:
-    def __init__(self, deadline: float, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        deadline: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        final: Callable[[ClientError], bool] = lambda err: False,
+    ) -> None:
         self.deadline = deadline
         self.sleep = sleep
         self.clock = clock
+        self.final = final
         self.started = clock()
 
     @classmethod
     def starting_now(
-        cls, remaining_ms: int | None, sleep: Callable[[float], None], clock: Callable[[], float]
+        cls,
+        remaining_ms: int | None,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        final: Callable[[ClientError], bool] = lambda err: False,
     ) -> AccessRetry:
         window = WINDOW_S if remaining_ms is None else max(0.0, min(WINDOW_S, remaining_ms / 1000 - RESERVE_S))
-        return cls(clock() + window, sleep, clock)
+        return cls(clock() + window, sleep, clock, final)
 
     def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         delay, attempt = FIRST_DELAY_S, 1
@@ -47,7 +59,7 @@ class AccessRetry:
             except ClientError as err:
                 code = err.response["Error"]["Code"]
                 left = self.deadline - self.clock()
-                if code not in ACCESS_DENIED:
+                if code not in ACCESS_DENIED or self.final(err):
                     raise
                 if left <= 0:
                     err.access_retry = {"attempts": attempt, "waitedSeconds": round(self.clock() - self.started, 1)}

@@ -10,6 +10,7 @@ from botocore.parsers import ResponseParserError
 
 from drill.aws import FATAL_ERRORS, SOURCE_ERRORS, error_code
 from drill.investigator.collectors import (
+    access_logs,
     alarm_history,
     alarms,
     api_stage,
@@ -23,6 +24,7 @@ from drill.investigator.collectors import (
     metrics,
     parameter,
     role,
+    role_trust,
     tags,
 )
 from drill.investigator.collectors._base import Collector, Scope, SourceUnavailable
@@ -35,6 +37,7 @@ COLLECTORS: tuple[tuple[str, Collector], ...] = (
     (function.SOURCE, function.collect),
     (bucket_policy.SOURCE, bucket_policy.collect),
     (role.SOURCE, role.collect),
+    (role_trust.SOURCE, role_trust.collect),
     (parameter.SOURCE, parameter.collect),
     (images.SOURCE, images.collect),
     (concurrency.SOURCE, concurrency.collect),
@@ -42,6 +45,7 @@ COLLECTORS: tuple[tuple[str, Collector], ...] = (
     (alarm_history.SOURCE, alarm_history.collect),
     (metrics.SOURCE, metrics.collect),
     (logs.SOURCE, logs.collect),
+    (access_logs.SOURCE, access_logs.collect),
     (cloudtrail.SOURCE, cloudtrail.collect),
     (tags.SOURCE, tags.collect),
 )

@@ -60,7 +60,8 @@ def collect(scope: Scope) -> list[Evidence]:
     for (code, operation, bucket, parameter), group in sorted(groups.items(), key=lambda kv: kv[1]["first"]):
         where = f" on bucket {bucket}" if bucket else f" on parameter {parameter}" if parameter else ""
         out.add(
-            f"{group['count']} '{ERROR_MESSAGE}' lines in {target.log_group}: {code} from {operation}{where} "
+            f"{group['count']} '{ERROR_MESSAGE}' line{'' if group['count'] == 1 else 's'} in {target.log_group}: "
+            f"{code} from {operation}{where} "
             f"(first {iso(group['first'])}, last {iso(group['last'])})",
             {
                 "error_code": code,
@@ -68,6 +69,8 @@ def collect(scope: Scope) -> list[Evidence]:
                 "bucket": bucket,
                 "parameter": parameter,
                 "count": group["count"],
+                "first": iso(group["first"]),
+                "last": iso(group["last"]),
                 "resource": target.function_name,
             },
             time=group["first"],

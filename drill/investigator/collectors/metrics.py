@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from drill.investigator.collectors._base import EvidenceList, Scope
-from drill.investigator.model import Evidence, iso
+from drill.investigator.model import RECENT_MINUTES, Evidence, iso
 
 SOURCE = "metrics"
 SYMPTOM_METRICS = frozenset({"api_5xx", "api_4xx", "fn_errors", "fn_throttles"})
@@ -74,11 +74,22 @@ def collect(scope: Scope) -> list[Evidence]:
         )
         total = sum(v for _, v in points)
         first: datetime | None = points[0][0] if points else None
+        last: datetime | None = points[-1][0] if points else None
+        # The last minutes tell a current fault from one that is over (RECENT_MINUTES).
+        recent = sum(v for t, v in points if t >= scope.now - timedelta(minutes=RECENT_MINUTES))
         is_symptom = query_id in SYMPTOM_METRICS
         out.add(
             f"{label}: {total:g} in the window ({namespace} {metric} Sum)"
-            + (f", first at {iso(first)}" if first else ""),
-            {"metric": query_id, "sum": total, "first": iso(first) if first else None, "resource": resource(dims)},
+            + (f", first at {iso(first)}" if first else "")
+            + (f", last at {iso(last)}; {recent:g} in the last {RECENT_MINUTES} minutes" if last else ""),
+            {
+                "metric": query_id,
+                "sum": total,
+                "recent": recent,
+                "first": iso(first) if first else None,
+                "last": iso(last + timedelta(seconds=period)) if last else None,  # the end of its period
+                "resource": resource(dims),
+            },
             time=first,
             event=f"first {label} datapoint ({total:g} in the window)" if first and is_symptom else None,
         )

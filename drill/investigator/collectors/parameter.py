@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from drill.investigator.collectors._base import EvidenceList, Scope, in_window, is_code
 from drill.investigator.model import Evidence
@@ -15,6 +15,8 @@ def bucket_exists(scope: Scope, bucket: str) -> bool | None:
     try:
         scope.clients.s3.head_bucket(Bucket=bucket)
         return True
+    except ParamValidationError:
+        return False  # not a valid bucket name (a space, a slash): no such bucket can exist
     except ClientError as err:
         if is_code(err, "404", "NoSuchBucket", "NotFound"):
             return False

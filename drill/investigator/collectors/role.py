@@ -13,9 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from drill.aws import FATAL_ERRORS, SOURCE_ERRORS, error_code
-from drill.investigator.collectors._base import EvidenceList, Scope, SourceUnavailable, sample_object_arn
+from drill.investigator.collectors._base import (
+    EvidenceList,
+    Scope,
+    SourceUnavailable,
+    function_caller,
+    sample_object_arn,
+)
 from drill.investigator.model import Evidence
-from drill.investigator.policy import Caller, identity_decision
+from drill.investigator.policy import identity_decision
 
 SOURCE = "role_policy"
 
@@ -95,9 +101,8 @@ def managed_document(scope: Scope, arn: str) -> Any:
 
 
 def evaluate_locally(scope: Scope, checks: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], str, dict]:
-    target = scope.target
     policies, boundary, arns = role_policies(scope)
-    caller = Caller.lambda_role(target.role_arn, target.session_arn, target.account, target.role_id)
+    caller = function_caller(scope)
     label = next((k for k in arns if k.startswith("permissions boundary ")), "permissions boundary")
     results = []
     for action, resource in checks:

@@ -1,0 +1,1 @@
+"""`python -m drill preflight`: read-only checks of an account and region before `pulumi up`."""
