@@ -4,6 +4,7 @@ import pulumi
 
 from components.api_logging import ApiLogging, ApiLoggingArgs
 from components.config import load_settings
+from components.drill_support import DrillSupport, DrillSupportArgs
 from components.fault_experiments import (
     ExperimentConfiguration,
     ExperimentConfigurationArgs,
@@ -91,6 +92,19 @@ observability = Observability(
     ),
     opts=providers.options,
 )
+drill_support = DrillSupport(
+    "drill",
+    DrillSupportArgs(
+        prefix=settings.prefix,
+        region=settings.region,
+        bucket_arn=images.bucket.arn,
+        function_role_arn=images.api_function.role.arn,
+        rest_api_id=images.rest_api.id,
+        invocations_alarm_name=fault.alarm.name if fault else None,
+        fault_function_name=fault.function.function.name if fault else None,
+    ),
+    opts=providers.options,
+)
 
 # Every output under its name in the contract with the drill (drill/outputs.py: the seed's names, so its
 # runbook keeps working, and the ones added since).
@@ -108,6 +122,9 @@ pulumi.export(outputs.API_5XX_ALARM, observability.api_5xx_alarm.name)
 pulumi.export(outputs.ERRORS_ALARM, observability.lambda_errors_alarm.name)
 pulumi.export(outputs.DASHBOARD_URL, observability.dashboard_url)
 pulumi.export(outputs.LATENCY_ALARM, observability.api_latency_alarm.name)
+pulumi.export(outputs.OPERATOR_POLICY, drill_support.operator_policy.arn)
+pulumi.export(outputs.RECORD_TABLE, drill_support.table.name)
+pulumi.export(outputs.STANDBY_ROLE, drill_support.standby_role.arn)
 if fault:
     pulumi.export(outputs.FAULT_FUNCTION, fault.function.function.name)
     pulumi.export(outputs.INVOCATIONS_ALARM, fault.alarm.name)

@@ -20,6 +20,10 @@ Limits and patterns, as AWS documents them and the Terraform AWS provider checks
   beginning with "aws" or "ssm" (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html).
 - Investigation group names: 1 to 512 of [A-Za-z0-9_-[](){}.: ]
   (https://docs.aws.amazon.com/cloudwatchinvestigations/latest/APIReference/API_ListInvestigationGroupsModel.html).
+- IAM managed policy names: 1 to 128 of [A-Za-z0-9+=,.@_-]
+  (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html).
+- DynamoDB table names: 3 to 255 of [A-Za-z0-9_.-]
+  (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
 - REST API names: CreateRestApi documents no limit; the API's name is a dimension of its metrics
   (`ApiName`), whose values CloudWatch limits to 1024 characters
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html).
@@ -68,6 +72,9 @@ PARAMETER = NameRule("parameter name", 950, r"[A-Za-z0-9_./-]+", "A-Z a-z 0-9 _ 
 INVESTIGATION_GROUP = NameRule(
     "investigation group name", 512, r"[A-Za-z0-9_\-\[\](){}.: ]+", "A-Z a-z 0-9 _ - [ ] ( ) { } . : and space"
 )
+MANAGED_POLICY = NameRule("IAM managed policy name", 128, r"[A-Za-z0-9+=,.@_-]+", "A-Z a-z 0-9 + = , . @ _ -")
+# At least 3 characters too, which every table name here has: the prefix and a suffix.
+DYNAMODB_TABLE = NameRule("DynamoDB table name", 255, r"[A-Za-z0-9_.-]+", "A-Z a-z 0-9 _ . -")
 REST_API = NameRule("REST API name (the ApiName metric dimension)", 1024, r"[^\x00-\x1f\x7f]+", "printable characters")
 
 LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"  # where Lambda writes a function's logs, unless told otherwise
@@ -95,6 +102,9 @@ FIS_API_5XX_RATE_GUARD = ExplicitName(f"{PREFIX}-fis-api-5xx-rate-guard", ALARM)
 FIS_ERROR_RATE_GUARD = ExplicitName(f"{PREFIX}-fis-image-api-error-rate-guard", ALARM)
 DASHBOARD_NAME = ExplicitName(PREFIX, DASHBOARD)
 INVESTIGATION_GROUP_NAME = ExplicitName(f"{PREFIX}-investigations", INVESTIGATION_GROUP)
+# The game day's (components/drill_support.py): the operator's managed policy and the drill's record store.
+DRILL_OPERATOR_POLICY = ExplicitName(f"{PREFIX}-drill-operator", MANAGED_POLICY)
+DRILL_RECORD_TABLE = ExplicitName(f"{PREFIX}-drill-records", DYNAMODB_TABLE)
 
 
 def function_log_group(function_name: str) -> str:
@@ -118,6 +128,8 @@ EXPLICIT_NAMES: tuple[ExplicitName, ...] = (
     FIS_ERROR_RATE_GUARD,
     DASHBOARD_NAME,
     INVESTIGATION_GROUP_NAME,
+    DRILL_OPERATOR_POLICY,
+    DRILL_RECORD_TABLE,
 )
 
 

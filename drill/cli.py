@@ -29,6 +29,8 @@ from drill.parser import build_parser
 from drill.preflight import command as preflight_command
 from drill.region import resolve_region
 from drill.rehearsal import command as rehearsal
+from drill.scenarios import command as gameday
+from drill.scenarios import restore as restore_recorded
 from drill.steps.run import INTERRUPTED, describe
 
 # Outputs each command cannot work without (the fault chain is checked by the steps themselves).
@@ -40,8 +42,10 @@ NEEDED = {
     "run": (*REQUIRED_OUTPUTS, stack.API_ENDPOINT),
     "arm": (),
     "disarm": (),
+    "inject": (stack.BUCKET,),
+    "gameday": (*REQUIRED_OUTPUTS, stack.API_ENDPOINT),
 }
-NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")
+NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")  # `trigger --scenario` says what its scenario needs
 
 
 def rerun_options(args: argparse.Namespace) -> tuple[str, str]:
@@ -114,10 +118,16 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         result, report = steps.investigate_step(drill, since_minutes=args.since)
         print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(result.lines), file=out)
         return 0
-    if args.command == "restore":
-        result = steps.restore(drill, timeout=args.timeout, interval=args.interval)
+    if args.command == "inject":
+        return gameday.run_inject(args, drill, out)
+    if args.command == "gameday":
+        return gameday.run_gameday(args, drill, out)
+    if args.command == "restore":  # every recorded scenario first (drill/scenarios), else the seed's as before
+        result = restore_recorded(drill, timeout=args.timeout, interval=args.interval, force=args.force)
         print_step(result, args.json, out)
         return 0 if result.ok else 1
+    if args.command == "trigger" and args.scenario:  # a game-day scenario (drill/scenarios)
+        return gameday.run_trigger(args, drill, out)
     if args.command == "trigger":
         outcome = steps.trigger_with_cleanup(
             drill, timeout=args.timeout, interval=args.interval, restore_timeout=args.restore_timeout
@@ -126,6 +136,17 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
             print_step(outcome.steps[0], args.json, out)
         else:
             print_run(outcome, args.json, out)
+        return outcome.exit_code
+    if args.scenario:  # `run --scenario`: a game-day scenario as the fault (drill/scenarios)
+        outcome = gameday.run_scenario(
+            drill,
+            args.scenario,
+            since_minutes=args.since,
+            trigger_timeout=args.trigger_timeout,
+            restore_timeout=args.restore_timeout,
+            interval=args.interval,
+        )
+        print_run(outcome, args.json, out)
         return outcome.exit_code
     outcome = steps.run(
         drill,
@@ -171,11 +192,13 @@ def main(
         return rehearsal.main(args, out, err)
     if args.command == "preflight":  # reads the stack's configuration, not its outputs
         return preflight_command.main(args, out, err)
+    if args.command == "scenarios":  # the catalogue: no stack, no AWS
+        return gameday.list_scenarios(args, out)
     with sigterm_raises():
         try:
             outputs = stack.load_outputs(args.outputs, args.stack, runner=runner)
             outputs.require_all(NEEDED[args.command])
-            if args.command in NEEDS_FAULT_CHAIN:
+            if args.command in NEEDS_FAULT_CHAIN and not getattr(args, "scenario", None):
                 steps.require_fault_chain(outputs)
             drill = make(args, outputs, err)
             code = execute(args, drill, out)
@@ -192,5 +215,7 @@ def main(
         except KeyboardInterrupt as stop:
             # Outside trigger/run nothing was half-done by the drill itself: say where it stopped.
             unfinished = "; it did not finish: run it again" if args.command == "restore" else ""
+            if args.command == "inject":  # the record may be written: restore knows what to undo
+                unfinished = "; run `restore` to undo whatever it recorded"
             print(f"drill: {describe(stop)} during {args.command}{unfinished}", file=err)
             return INTERRUPTED

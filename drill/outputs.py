@@ -31,6 +31,10 @@ REST_API_NAME = "RestApiName"  # the ApiName dimension of the API's metrics
 ERRORS_ALARM = "LambdaErrorsAlarmName"
 DASHBOARD_URL = "DashboardUrl"
 NAME_PREFIX = "NamePrefix"  # what every explicit physical name starts with
+# The game day's (components/drill_support.py).
+OPERATOR_POLICY = "DrillOperatorPolicyArn"  # the managed policy a facilitator attaches to their role
+RECORD_TABLE = "DrillRecordTableName"  # the DynamoDB table holding every active scenario's prior state
+STANDBY_ROLE = "DrillStandbyRoleArn"  # the permissionless role function_role_changed gives the image function
 INVESTIGATION_GROUP = "InvestigationGroupArn"  # absent where the stack has no investigation group
 LATENCY_ALARM = "ApiLatencyAlarmName"  # the API's p99 latency alarm (starts an investigation like the 5XX one)
 # The FIS experiments (issue 20); absent when fisEnabled=false.
@@ -56,6 +60,9 @@ ALWAYS = (
     DASHBOARD_URL,
     NAME_PREFIX,
     LATENCY_ALARM,
+    OPERATOR_POLICY,
+    RECORD_TABLE,
+    STANDBY_ROLE,
 )
 EXPORTS = (*ALWAYS, *FAULT_CHAIN, *INVESTIGATIONS, *FIS)  # every output the program may export
 

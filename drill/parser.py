@@ -7,6 +7,9 @@ import argparse
 from drill.investigator import DEFAULT_SINCE_MINUTES
 from drill.preflight import command as preflight_command
 from drill.rehearsal import command as rehearsal
+from drill.scenarios.catalogue import NAMES as SCENARIO_NAMES
+from drill.scenarios.catalogue import SEED
+from drill.scenarios.gameday import KINDS as ROOT_CAUSE_KINDS
 
 DESCRIPTION = """Incident drill for the aiops-demo image service.
 
@@ -29,6 +32,10 @@ COMMAND_HELP = {
     "arm": "enable the invocations alarm's actions (the fault can be injected)",
     "disarm": "disable the invocations alarm's actions (the fault cannot be injected)",
     "preflight": "read-only checks of the account before `pulumi up`: names taken, singletons, quotas, model",
+    "scenarios": "the game day's catalogue: every scenario, what it changes and how it is undone",
+    "inject": "record the prior state, then inject one scenario and read the change back (default: the seed's)",
+    "gameday": "inject (hidden when random), wait for the symptom, take the participants' answer, investigate, "
+    "restore, score",
     "rehearse": "the whole story offline: the program provisioned into a local moto, then `run` (no AWS account)",
 }
 
@@ -49,6 +56,48 @@ def _seconds(parser: argparse.ArgumentParser, flag: str, default: float, text: s
 
 def _restore_options(parser: argparse.ArgumentParser, flag: str) -> None:
     _seconds(parser, flag, 120, "how long restore waits for HTTP 200 and for a safe moment to re-arm")
+
+
+def _scenario_commands(command) -> None:
+    """The game day's commands (drill/scenarios)."""
+    command("scenarios", "List every scenario of the game day's catalogue (no stack or AWS needed).")
+    inject = command(
+        "inject",
+        "Write the exact prior state of what the scenario changes to the drill's record (a table of the\n"
+        "stack), then make the change and read it back; it does not wait for symptoms. Direct scenarios\n"
+        "disarm the invocations alarm while active. The same scenario twice is recorded once; several\n"
+        "scenarios may be active at once. `restore` undoes them all, newest first.",
+    )
+    inject.add_argument(
+        "--scenario",
+        choices=SCENARIO_NAMES,
+        default=SEED,
+        metavar="NAME",
+        help=(f"one of {', '.join(SCENARIO_NAMES)} (default {SEED})"),
+    )
+    _seconds(inject, "--timeout", 120, "how long the seed's scenario waits for the fault's statements")
+    _seconds(inject, "--interval", 5, "seconds between polls")
+    game = command(
+        "gameday",
+        "Inject a scenario (hidden with `random`), wait for the symptom, show what participants see, ask\n"
+        "for their answer (or take --answer), run the investigator, reveal the truth, restore, and print\n"
+        "the scorecard. A timeout, an error, Ctrl-C or SIGTERM restores.",
+        json_help="print the scorecard as JSON",
+    )
+    game.add_argument(
+        "--scenario", choices=(*SCENARIO_NAMES, "random"), default="random", metavar="NAME", help="a scenario or random"
+    )
+    game.add_argument("--answer", choices=ROOT_CAUSE_KINDS, metavar="KIND", help="the participants' answer (no prompt)")
+    _seconds(game, "--timeout", 300, "how long to wait for the injection and the symptom")
+    _seconds(game, "--interval", 10, "seconds between polls")
+    game.add_argument(
+        "--since",
+        type=positive,
+        default=DEFAULT_SINCE_MINUTES,
+        metavar="MINUTES",
+        help=f"investigation window in minutes (default {DEFAULT_SINCE_MINUTES})",
+    )
+    _restore_options(game, "--restore-timeout")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         "injects the fault) and for the API to answer 5XX. Prints a timeline. Needs the fault chain.\n"
         "If it does not get there (timeout, error, Ctrl-C, SIGTERM) it restores and prints the steps.",
     )
+    trigger.add_argument(
+        "--scenario",
+        choices=SCENARIO_NAMES,
+        metavar="NAME",
+        help="inject this game-day scenario instead, then wait for its symptom (see `scenarios`)",
+    )
     _seconds(trigger, "--timeout", 300, "give up after this long; alarms evaluate once a period")
     _seconds(trigger, "--interval", 10, "seconds between polls")
     _restore_options(trigger, "--restore-timeout")
@@ -123,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _restore_options(restore, "--timeout")
     _seconds(restore, "--interval", 5, "seconds between probes")
+    restore.add_argument(
+        "--force", action="store_true", help="also put back a recorded scenario whose resource was changed since"
+    )
+    _scenario_commands(command)
 
     run = command(
         "run",
@@ -137,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SINCE_MINUTES,
         metavar="MINUTES",
         help=f"investigation window in minutes (default {DEFAULT_SINCE_MINUTES})",
+    )
+    run.add_argument(
+        "--scenario",
+        choices=SCENARIO_NAMES,
+        metavar="NAME",
+        help="a game-day scenario as the fault; investigate is marked hit or miss against its kind",
     )
     _seconds(run, "--trigger-timeout", 300, "how long trigger waits for ALARM and 5XX")
     _restore_options(run, "--restore-timeout")

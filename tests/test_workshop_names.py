@@ -20,6 +20,8 @@ NAME_PROPERTY = {
     "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
     "aws:apigateway/restApi:RestApi": "name",
     "aws-native:aiops:InvestigationGroup": "name",
+    "aws:dynamodb/table:Table": "name",
+    "aws:iam/policy:Policy": "name",  # managed policies; those without a name are auto-named
 }
 EXECUTION_LOGS = "API-Gateway-Execution-Logs_"  # named after the REST API's id, which is unique per API
 
@@ -33,7 +35,7 @@ def use_stack(stack: str) -> RecordingMocks:
 
 
 def built_names(mocks: RecordingMocks) -> set[str]:
-    names = {r.inputs[NAME_PROPERTY[r.typ]] for r in mocks.resources if r.typ in NAME_PROPERTY}
+    names = {r.inputs.get(NAME_PROPERTY[r.typ]) for r in mocks.resources if r.typ in NAME_PROPERTY} - {None}
     return {name for name in names if not name.startswith(EXECUTION_LOGS)}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drill.aws import as_drill_error
 from drill.errors import DrillError, Terminated
@@ -25,6 +25,16 @@ if TYPE_CHECKING:  # the investigator's report type; only its public functions a
 
 FAULT_KIND = "bucket_policy_deny"  # what the fault injector does, so what `run` expects to find
 INTERRUPTED = 130
+
+
+class Scenario(Protocol):
+    """What `run` needs of a game-day scenario (drill/scenarios/run.py builds one)."""
+
+    kind: str  # the root cause the investigate step must find
+
+    def fire(self) -> StepResult: ...  # inject it and wait for its symptom
+
+    def clean(self) -> StepResult: ...  # restore
 
 
 def investigate_step(
@@ -119,9 +129,11 @@ def _guarded(result: RunResult, drill: Drill, name: str, action: Callable[[], St
     return step
 
 
-def _clean_up(result: RunResult, drill: Drill, timeout: float, interval: float) -> None:
+def _clean_up(
+    result: RunResult, drill: Drill, timeout: float, interval: float, clean: Callable[[], StepResult] | None = None
+) -> None:
     """Restore; if the restore itself fails, say so and how to finish it by hand."""
-    step = _guarded(result, drill, "restore", lambda: restore(drill, timeout=timeout, interval=interval))
+    step = _guarded(result, drill, "restore", clean or (lambda: restore(drill, timeout=timeout, interval=interval)))
     if "error" in step.data:
         step.summary = f"cleanup failed ({step.summary}): the fault may remain, run `{drill.command_line('restore')}`"
     result.cleanup = step
@@ -134,28 +146,35 @@ def run(
     trigger_timeout: float = 300,
     restore_timeout: float = 120,
     interval: float = 10,
+    scenario: Scenario | None = None,
 ) -> RunResult:
-    """status -> trigger -> investigate -> restore -> status; restore runs whenever trigger started."""
-    require_fault_chain(drill.outputs)
+    """status -> trigger -> investigate -> restore -> status; restore runs whenever trigger started.
+
+    `scenario` (a game-day scenario, drill/scenarios/run.py) replaces the trigger, the expected kind and the
+    restore."""
+    if scenario is None:
+        require_fault_chain(drill.outputs)
+    fire = scenario.fire if scenario else lambda: trigger(drill, timeout=trigger_timeout, interval=interval)
+    expect = scenario.kind if scenario else FAULT_KIND
     result = RunResult([])
     first = _guarded(result, drill, "status", lambda: status(drill))
     if result.stopped is not None or not first.ok:
         first.summary += "" if result.stopped else " (the drill needs a healthy stack to start from)"
         return result
     try:
-        fired = _guarded(result, drill, "trigger", lambda: trigger(drill, timeout=trigger_timeout, interval=interval))
+        fired = _guarded(result, drill, "trigger", fire)
         if fired.ok and result.stopped is None:
             _guarded(
                 result,
                 drill,
                 "investigate",
-                lambda: investigate_step(drill, since_minutes=since_minutes, expect=FAULT_KIND)[0],
+                lambda: investigate_step(drill, since_minutes=since_minutes, expect=expect)[0],
             )
     except KeyboardInterrupt as err:  # between two steps
         result.stopped = result.stopped or err
     finally:
         # Always clean up after a trigger: a failed step, an error and an interrupt alike.
-        _clean_up(result, drill, restore_timeout, interval)
+        _clean_up(result, drill, restore_timeout, interval, scenario.clean if scenario else None)
     if result.stopped is None:
         _guarded(result, drill, "status", lambda: status(drill))
     return result

@@ -1,0 +1,164 @@
+"""DrillSupport under Pulumi mocks, through the whole program: the record table, the standby role and the
+`<prefix>-drill-operator` policy, pinned statement by statement."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+from conftest import ACCOUNT, REGION, run_program, set_config, settled
+
+from components.function import XRAY_WRITE
+from drill import outputs as drill_outputs
+
+PREFIX = "aiops-demo-dev"
+TABLE = "aws:dynamodb/table:Table"
+POLICY = "aws:iam/policy:Policy"
+ROLE = "aws:iam/role:Role"
+BUCKET_ARN = "arn:aws:s3:::images-images-a1b2c3"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-image-api"
+IMAGE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/images-image-api-role-a1b2c3"
+STANDBY_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/drill-standby-role-a1b2c3"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:drill-records"  # the mocks' ARN for the table resource
+
+
+def expected_statements(table_arn: str, fault_chain: bool) -> list[dict]:
+    statements = [
+        {
+            "Sid": "DrillRecord",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
+            "Resource": table_arn,
+        },
+        {
+            "Sid": "BucketPolicy",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+            "Resource": BUCKET_ARN,
+        },
+        {
+            "Sid": "Parameter",
+            "Effect": "Allow",
+            "Action": [
+                "ssm:GetParameter",
+                "ssm:PutParameter",
+                "ssm:DeleteParameter",
+                "ssm:ListTagsForResource",
+                "ssm:AddTagsToResource",
+            ],
+            "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{PREFIX}/bucket-name",
+        },
+        {"Sid": "DescribeParameters", "Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"},
+        {
+            "Sid": "ImageFunction",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:GetFunctionConcurrency",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "lambda:GetPolicy",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+            ],
+            "Resource": FUNCTION_ARN,
+        },
+        {
+            "Sid": "PassFunctionRoles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": [IMAGE_ROLE_ARN, STANDBY_ROLE_ARN],
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
+        {
+            "Sid": "ImageRoleInlinePolicy",
+            "Effect": "Allow",
+            "Action": ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+            "Resource": IMAGE_ROLE_ARN,
+        },
+        {
+            "Sid": "StageSettings",
+            "Effect": "Allow",
+            "Action": ["apigateway:GET", "apigateway:PATCH"],
+            "Resource": f"arn:aws:apigateway:{REGION}::/restapis/a1b2c3d4e5/stages/prod",
+        },
+        {"Sid": "ReadMetrics", "Effect": "Allow", "Action": "cloudwatch:GetMetricStatistics", "Resource": "*"},
+    ]
+    if fault_chain:
+        statements += [
+            {
+                "Sid": "InvocationsAlarm",
+                "Effect": "Allow",
+                "Action": [
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:EnableAlarmActions",
+                    "cloudwatch:DisableAlarmActions",
+                    "cloudwatch:SetAlarmState",
+                ],
+                "Resource": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-lambda-trigger-alarm",
+            },
+            {
+                "Sid": "FaultFunctionRestore",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-fault-injector",
+            },
+        ]
+    return statements
+
+
+@pytest.mark.parametrize("fault_chain", [True, False])
+@pulumi.runtime.test
+def test_operator_policy_is_exactly_what_the_catalogue_needs_by_arn(mocks, fault_chain):
+    set_config({"faultInjectionEnabled": fault_chain})
+    outputs = run_program()
+
+    def check(values):
+        [policy_arn] = values
+        policy = mocks.one(POLICY, "drill-operator").inputs
+        assert policy["name"] == f"{PREFIX}-drill-operator"
+        assert policy_arn == f"arn:aws:iam::{ACCOUNT}:policy/{PREFIX}-drill-operator"
+        document = json.loads(policy["policy"])
+        assert document["Version"] == "2012-10-17"
+        assert document["Statement"] == expected_statements(TABLE_ARN, fault_chain)
+
+    return settled(outputs["DrillOperatorPolicyArn"]).apply(check)
+
+
+@pulumi.runtime.test
+def test_record_table_standby_role_and_outputs(mocks):
+    """One program run: the table is on demand, keyed by scenario and goes with the stack; the standby role
+    has no permission; no function role can touch the table; the outputs carry the drill's names."""
+    outputs = run_program()
+    assert {drill_outputs.OPERATOR_POLICY, drill_outputs.RECORD_TABLE, drill_outputs.STANDBY_ROLE} <= set(outputs)
+    assert {drill_outputs.REST_API_ID, drill_outputs.IMAGE_ROLE} <= set(outputs)
+
+    def check(values):
+        table_name, standby_arn = values
+        table = mocks.one(TABLE).inputs
+        assert table_name == table["name"] == f"{PREFIX}-drill-records"
+        assert table["billingMode"] == "PAY_PER_REQUEST"
+        assert table["hashKey"] == "scenario"
+        assert table["attributes"] == [{"name": "scenario", "type": "S"}]
+        assert table["deletionProtectionEnabled"] is False  # `pulumi destroy` removes it with its records
+        # The standby role: trusted by Lambda, allowed X-Ray writes only (no attachment, no other statement).
+        standby = mocks.one(ROLE, "drill-standby-role")
+        assert standby_arn == STANDBY_ROLE_ARN
+        trust = json.loads(standby.inputs["assumeRolePolicy"])["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+        attachments = mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        role_policies = mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+        standby_policies = [r for r in role_policies + attachments if str(r.inputs["role"]).startswith("drill-standby")]
+        assert [json.loads(p.inputs["policy"])["Statement"] for p in standby_policies] == [[XRAY_WRITE]]
+        # No function role may read the record: no DynamoDB action (nor "*") in any of their policies, and
+        # the operator policy is attached to nothing (facilitators attach it to their own role).
+        assert len(role_policies) >= 4  # the image, seeder, fault and standby roles
+        for policy in role_policies:
+            for statement in json.loads(policy.inputs["policy"])["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert not [a for a in actions if a.startswith("dynamodb:") or a == "*"], policy.name
+        assert not [a for a in attachments if "drill-operator" in str(a.inputs["policyArn"])]
+
+    return settled(outputs["DrillRecordTableName"], outputs["DrillStandbyRoleArn"]).apply(check)
