@@ -143,7 +143,7 @@ def _clients(endpoint: str | None, session: boto3.Session) -> dict[str, Any]:
     """Made once per endpoint and session: a client costs about 30 ms of CPU to make, more than the calls
     one stack needs of it (botocore clients are thread-safe, and keep no state of a stack)."""
     kwargs = {"region_name": REGION, **({"endpoint_url": endpoint} if endpoint else {})}
-    services = ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "apigateway", "sts")
+    services = ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "apigateway", "sts", "dynamodb")
     return {s: session.client(s, **kwargs) for s in services}
 
 
