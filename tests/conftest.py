@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import rehearsal_run
+import stack_plan
 from handler_harness import load_handler, use_fake_aws  # noqa: F401  (load_handler: the tests import it from here)
 
 # Handlers are imported from functions/<name>/; bytecode there would be packaged into the Lambda zip.
@@ -355,30 +356,53 @@ def aws_mock(monkeypatch):
         yield
 
 
-# --------------------------------------------------------------------------------------------- rehearsal
-def _selects_rehearsal(config) -> bool:
-    """Whether the command line names the whole suite or the rehearsal's tests (a cheap guess at start-up)."""
+# --------------------------------------------------------------------------------------------- background runs
+# Tests that build the program's stack (drill_fixtures.build_stack): the stack plan is recorded for them.
+STACK_PLAN_USERS = (
+    "test_drill_cleanup.py",
+    "test_drill_cli.py",
+    "test_drill_investigate_path.py",
+    "test_drill_investigator_path.py",
+    "test_drill_run.py",
+    "test_drill_fixture_stack.py",
+    "test_incident_e2e.py",
+)
+
+
+def _selects(config, files: tuple[str, ...]) -> bool:
+    """Whether the command line names the whole suite or one of `files` (a cheap guess at start-up)."""
     tests = ROOT / "tests"
     named = {Path(arg.split("::")[0]).resolve() for arg in config.args}
-    return bool(named & {tests, tests / "test_rehearsal.py", ROOT})
+    return bool(named & {tests, ROOT, *(tests / name for name in files)})
+
+
+def _start(config, variable: str, key: pytest.StashKey, start) -> None:
+    folder = Path(tempfile.mkdtemp(prefix=f"aiops-{variable.lower()}-"))
+    os.environ[variable] = str(folder)
+    config.stash[key] = start(folder)
 
 
 def pytest_configure(config):
-    """Start `python -m drill rehearse --json` once, in the background, before any test runs (see
-    tests/rehearsal_run.py). Under pytest-xdist this runs in the controller, before the workers start."""
-    if hasattr(config, "workerinput") or rehearsal_run.FOLDER_VARIABLE in os.environ or not _selects_rehearsal(config):
+    """Start, once and in the background before any test runs, what takes seconds and many tests read:
+    `python -m drill rehearse --json` (tests/rehearsal_run.py) and the recording of the program's stack
+    (tests/stack_plan.py). Under pytest-xdist this runs in the controller, before the workers start; they
+    inherit the folders through the environment."""
+    if hasattr(config, "workerinput"):
         return
-    folder = Path(tempfile.mkdtemp(prefix="aiops-rehearsal-"))
-    os.environ[rehearsal_run.FOLDER_VARIABLE] = str(folder)
-    config.stash[_REHEARSAL] = rehearsal_run.start(folder)
+    if rehearsal_run.FOLDER_VARIABLE not in os.environ and _selects(config, ("test_rehearsal.py",)):
+        _start(config, rehearsal_run.FOLDER_VARIABLE, _REHEARSAL, rehearsal_run.start)
+    if stack_plan.FOLDER_VARIABLE not in os.environ and _selects(config, STACK_PLAN_USERS):
+        _start(config, stack_plan.FOLDER_VARIABLE, _STACK_PLAN, stack_plan.start)
 
 
 def pytest_unconfigure(config):
-    process = config.stash.get(_REHEARSAL, None)
-    if process is not None:
-        folder = Path(os.environ.pop(rehearsal_run.FOLDER_VARIABLE))
-        rehearsal_run.stop(process, folder)
-        shutil.rmtree(folder, ignore_errors=True)
+    for key, variable in ((_REHEARSAL, rehearsal_run.FOLDER_VARIABLE), (_STACK_PLAN, stack_plan.FOLDER_VARIABLE)):
+        process = config.stash.get(key, None)
+        if process is not None:
+            folder = Path(os.environ.pop(variable))
+            rehearsal_run.stop(process, folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 _REHEARSAL = pytest.StashKey()
+_STACK_PLAN = pytest.StashKey()

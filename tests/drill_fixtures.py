@@ -1,18 +1,19 @@
-"""Shared helpers for the drill tests: a moto server, the stack's resources built in moto, the faults.
+"""Shared helpers for the drill tests: a moto server, the program's stack built in moto, the faults.
 
-The resources mirror what the Pulumi program deploys (names per the stack contract), so the drill
-reads them exactly as it would read a real stack. Each case gets its own prefix, so one server holds
-every case at once and the CLI runs can go in parallel.
+The stacks are the program's own: `build_stack` replays the rehearsal's replica of `pulumi up`, recorded
+once per session (tests/stack_plan.py), so the drill reads the names, policies, alarms and parameter
+the program deploys. Each case gets its own prefix, so one server holds every case at once and the CLI
+runs can go in parallel.
 """
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import os
 import subprocess
 import sys
-import zipfile
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,8 @@ from typing import Any
 
 import boto3
 import pytest
+import rehearsal_run
+import stack_plan
 from conftest import ACCOUNT, REGION, ROOT, tls_only_statement
 
 from components.iam import service_trust_policy
@@ -89,43 +92,17 @@ def start_investigations(
     return stacks, running
 
 
-def tiny_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
-    return buffer.getvalue()
-
-
-def create_function(c: dict[str, Any], name: str, role_arn: str, variables: dict[str, str], **extra: Any) -> str:
-    """A Python function with a do-nothing handler and its log group, as the stack deploys them; its ARN."""
-    arn = c["lambda"].create_function(
-        FunctionName=name,
-        Runtime="python3.13",
-        Role=role_arn,
-        Handler="handler.handler",
-        Code={"ZipFile": tiny_zip()},
-        Environment={"Variables": variables},
-        **extra,
-    )["FunctionArn"]
-    c["logs"].create_log_group(logGroupName=f"/aws/lambda/{name}")
-    return arn
-
-
-def least_privilege(bucket: str, parameter: str) -> dict[str, Any]:
-    """The image role's inline policy, as the stack writes it."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadBucketParameter",
-                "Effect": "Allow",
-                "Action": "ssm:GetParameter",
-                "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{parameter}",
-            },
-            {"Sid": "ListImages", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
-            {"Sid": "ReadImages", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
-        ],
-    }
+@functools.cache
+def stack_plans() -> dict[str, stack_plan.Plan]:
+    """The program's deploy, recorded once per test session: in the background since the session started
+    (conftest.py), or now when this run did not start it (a single test file, say)."""
+    folder = os.environ.get(stack_plan.FOLDER_VARIABLE)
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="aiops-stack-plan-")
+        stack_plan.start(Path(folder)).wait()
+    code, _, stderr, _ = rehearsal_run.result(Path(folder), timeout=stack_plan.TIMEOUT_SECONDS)
+    assert code == 0, f"recording the program's stack failed:\n{stderr}"
+    return stack_plan.load(Path(folder) / stack_plan.FILE)
 
 
 @dataclass
@@ -137,6 +114,7 @@ class MotoStack:
     outputs: dict[str, str]
     role_name: str
     role_arn: str
+    api_name: str  # the REST API's name: API Gateway's metrics name the API by it
 
     @property
     def bucket(self) -> str:
@@ -155,43 +133,18 @@ class MotoStack:
 
 
 def aws_clients(endpoint: str | None) -> dict[str, Any]:
+    """Clients for the moto server at `endpoint`, or for the in-process moto (None) through boto3's default
+    session (conftest's shared one, under `aws_mock`)."""
+    return _clients(endpoint, boto3._get_default_session())
+
+
+@functools.cache
+def _clients(endpoint: str | None, session: boto3.Session) -> dict[str, Any]:
+    """Made once per endpoint and session: a client costs about 30 ms of CPU to make, more than the calls
+    one stack needs of it (botocore clients are thread-safe, and keep no state of a stack)."""
     kwargs = {"region_name": REGION, **({"endpoint_url": endpoint} if endpoint else {})}
-    services = ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "apigateway")
-    return {s: boto3.client(s, **kwargs) for s in services}
-
-
-def application_tags(prefix: str) -> dict[str, str]:
-    """The provider default tags the stack puts on every taggable resource (issue 14)."""
-    return {"Application": "aiops-demo", "Stack": prefix.removeprefix("aiops-demo-")}
-
-
-def build_rest_api(c: dict[str, Any], prefix: str, function_arn: str, tags: dict[str, str]) -> str:
-    """The REST API as the stack's OpenAPI document defines it, made with the individual calls (moto
-    imports such documents only in part): GET /random as AWS_PROXY to the function, stage prod with the
-    stack's default throttling (rate 100, burst 50). Returns the API id."""
-    apigw = c["apigateway"]
-    api_id = apigw.create_rest_api(name=f"{prefix}-api", tags=tags)["id"]
-    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
-    random = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="random")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=random, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(
-        restApiId=api_id,
-        resourceId=random,
-        httpMethod="GET",
-        type="AWS_PROXY",
-        integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations",
-    )
-    apigw.create_deployment(restApiId=api_id, stageName="prod")
-    apigw.update_stage(
-        restApiId=api_id,
-        stageName="prod",
-        patchOperations=[
-            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "100"},
-            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "50"},
-        ],
-    )
-    return api_id
+    services = ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "apigateway", "sts", "dynamodb")
+    return {s: session.client(s, **kwargs) for s in services}
 
 
 def build_stack(
@@ -201,111 +154,44 @@ def build_stack(
     images: int = 3,
     fault_chain: bool = True,
     tls_only_policy: bool = True,
+    objects: dict[str, bytes] | None = None,
 ) -> MotoStack:
-    """Bucket with images, parameter, least-privilege role, functions, alarms, log group."""
+    """The program's stack under `prefix` (`<project>-<stack>`), as the rehearsal's replica deploys it
+    (tests/stack_plan.py), in the moto server at `endpoint` or the in-process moto (None).
+
+    `fault_chain` False deploys it with faultInjectionEnabled=false. The bucket holds `objects` (key -> body),
+    by default `images` PNG objects and a README.txt. `tls_only_policy` then puts the program's bucket policy
+    on the bucket as it declares it: moto ignores conditions, so its TLS-only Deny would deny GetObject to
+    everyone there (the replica leaves it out) — only for tests that do not read objects."""
     c = aws_clients(endpoint)
-    bucket, parameter = f"{prefix}-images", f"/{prefix}/bucket-name"
-    fn, fault_fn = f"{prefix}-image-api", f"{prefix}-fault-injector"
-    tags = application_tags(prefix)
-    tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
-    c["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    c["s3"].put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list})
-    for number in range(images):
-        c["s3"].put_object(Bucket=bucket, Key=f"image-{number}.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(16))
-    c["s3"].put_object(Bucket=bucket, Key="README.txt", Body=b"not an image")
+    plan = stack_plans()["full" if fault_chain else "no_fault_chain"]
+    outputs, renames = stack_plan.replay(plan, c, prefix)
+    bucket = outputs["S3BucketName"]
+    if objects is None:
+        objects = {f"image-{n}.png": b"\x89PNG\r\n\x1a\n" + bytes(16) for n in range(images)}
+        objects["README.txt"] = b"not an image"
+    for key, body in objects.items():
+        c["s3"].put_object(Bucket=bucket, Key=key, Body=body)
     if tls_only_policy:
-        # moto ignores conditions, so this would deny GetObject to everyone there: only for tests that do
-        # not read objects. The drill must not count it against the image role.
-        policy = {"Version": "2012-10-17", "Statement": [tls_only_statement(bucket)]}
-        c["s3"].put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    c["ssm"].put_parameter(Name=parameter, Type="String", Value=bucket, Tags=tag_list)
+        declared = plan.declared_input("aws:s3/bucketPolicy:BucketPolicy", "policy")
+        c["s3"].put_bucket_policy(Bucket=bucket, Policy=renames.apply(declared))
+    role_arn = outputs["ImageFunctionRoleArn"]
+    api_name = c["apigateway"].get_rest_api(restApiId=outputs["RestApiId"])["name"]
+    outputs = {k: v for k, v in outputs.items() if isinstance(v, str)}
+    return MotoStack(prefix, c, outputs, role_name=role_arn.rsplit("/", 1)[-1], role_arn=role_arn, api_name=api_name)
 
-    role_name = f"{prefix}-image-api-role"
-    role_arn = c["iam"].create_role(
-        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST), Tags=tag_list
-    )["Role"]["Arn"]
-    c["iam"].put_role_policy(
-        RoleName=role_name, PolicyName="image-api-access", PolicyDocument=json.dumps(least_privilege(bucket, parameter))
-    )
-    logs_policy = c["iam"].create_policy(
-        PolicyName=f"{prefix}-image-api-logs",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{fn}:*",
-                    }
-                ],
-            }
-        ),
-    )["Policy"]["Arn"]
-    c["iam"].attach_role_policy(RoleName=role_name, PolicyArn=logs_policy)
-    function_arn = create_function(
-        c, fn, role_arn, {"BUCKET_NAME_PARAMETER": parameter, "IMAGE_CACHE_TTL_SECONDS": "60"}, Tags=tags
-    )
-    api_id = build_rest_api(c, prefix, function_arn, tags)
-    # The stack's aws.lambda_.Permission: this API's GET /random, any stage.
-    c["lambda"].add_permission(
-        FunctionName=fn,
-        StatementId="image-api-permission",
-        Action="lambda:InvokeFunction",
-        Principal="apigateway.amazonaws.com",
-        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/GET/random",
-    )
 
-    outputs = {
-        "S3BucketName": bucket,
-        "LambdaFunctionName": fn,
-        "BedrockLambdaName": f"{prefix}-image-seeder",
-        "ApiEndpoint": f"https://{api_id}.execute-api.{REGION}.amazonaws.com/prod/random",
-        "BucketNameParameter": parameter,
-        "RestApiId": api_id,
-        "ImageFunctionRoleArn": role_arn,
-        "ApiGateway5XXAlarmName": f"{prefix}-api-5xx-alarm",
-        "LambdaErrorsAlarmName": f"{prefix}-image-api-errors-alarm",
-    }
-    alarm = {
-        "Statistic": "Sum",
-        "Period": 60,
-        "EvaluationPeriods": 1,
-        "Threshold": 1.0,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "TreatMissingData": "notBreaching",
-        "Tags": tag_list,
-    }
-    c["cloudwatch"].put_metric_alarm(
-        AlarmName=outputs["ApiGateway5XXAlarmName"],
-        Namespace="AWS/ApiGateway",
-        MetricName="5XXError",
-        Dimensions=[{"Name": "ApiName", "Value": f"{prefix}-api"}, {"Name": "Stage", "Value": "prod"}],
-        **alarm,
-    )
-    c["cloudwatch"].put_metric_alarm(
-        AlarmName=outputs["LambdaErrorsAlarmName"],
-        Namespace="AWS/Lambda",
-        MetricName="Errors",
-        Dimensions=[{"Name": "FunctionName", "Value": fn}],
-        **alarm,
-    )
-    if fault_chain:
-        fault_role = c["iam"].create_role(
-            RoleName=f"{prefix}-fault-injector-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
-        )["Role"]["Arn"]
-        fault_arn = create_function(c, fault_fn, fault_role, {"BUCKET_NAME": bucket, "TARGET_ROLE_ARN": role_arn})
-        outputs["BucketPolicyLambdaName"] = fault_fn
-        outputs["CloudWatchAlarmName"] = f"{prefix}-lambda-trigger-alarm"
-        c["cloudwatch"].put_metric_alarm(
-            AlarmName=outputs["CloudWatchAlarmName"],
-            Namespace="AWS/Lambda",
-            MetricName="Invocations",
-            Dimensions=[{"Name": "FunctionName", "Value": fn}],
-            AlarmActions=[fault_arn],
-            **{**alarm, "Threshold": 3.0},
-        )
-    return MotoStack(prefix=prefix, clients=c, outputs=outputs, role_name=role_name, role_arn=role_arn)
+def function_environment(stack: MotoStack, function: str) -> dict[str, str]:
+    """The environment variables the stack gives `function` (a function name)."""
+    configuration = stack.client("lambda").get_function_configuration(FunctionName=function)
+    return dict(configuration.get("Environment", {}).get("Variables", {}))
+
+
+def api_permission(stack: MotoStack) -> dict[str, Any]:
+    """The image function's resource-policy statement that lets API Gateway invoke it."""
+    policy = json.loads(stack.client("lambda").get_policy(FunctionName=stack.function)["Policy"])
+    [statement] = [s for s in policy["Statement"] if s["Principal"] == {"Service": "apigateway.amazonaws.com"}]
+    return statement
 
 
 # ------------------------------------------------------------------------------------------ faults
@@ -323,7 +209,8 @@ def inject_fault_like_the_fault_function(stack: MotoStack) -> None:
 # ------------------------------------------------------------------------------------------ request-path faults
 def remove_api_permission(stack: MotoStack) -> None:
     """Someone removes the function's permission for the API: API Gateway answers 500 without invoking."""
-    stack.client("lambda").remove_permission(FunctionName=stack.function, StatementId="image-api-permission")
+    statement_id = api_permission(stack)["Sid"]
+    stack.client("lambda").remove_permission(FunctionName=stack.function, StatementId=statement_id)
 
 
 def permit_another_route(stack: MotoStack) -> None:
@@ -339,8 +226,10 @@ def permit_another_route(stack: MotoStack) -> None:
 
 
 def change_function_environment(stack: MotoStack, value: str | None = "/elsewhere/bucket-name") -> None:
-    """BUCKET_NAME_PARAMETER points elsewhere (or is removed when `value` is None)."""
-    variables = {"IMAGE_CACHE_TTL_SECONDS": "60"} | ({"BUCKET_NAME_PARAMETER": value} if value else {})
+    """BUCKET_NAME_PARAMETER points elsewhere (or is removed when `value` is None); the rest stays as deployed."""
+    variables = function_environment(stack, stack.function)
+    variables.pop("BUCKET_NAME_PARAMETER")
+    variables |= {"BUCKET_NAME_PARAMETER": value} if value else {}
     stack.client("lambda").update_function_configuration(
         FunctionName=stack.function, Environment={"Variables": variables}
     )
@@ -456,7 +345,7 @@ def write_error_lines(stack: MotoStack, code: str, operation: str, count: int = 
 
 def write_api_datapoints(stack: MotoStack, *, count: float, e4xx: float = 0, e5xx: float = 0) -> None:
     """API Gateway's one-minute AWS/ApiGateway Count, 4XXError and 5XXError datapoints for the stage."""
-    dims = [{"Name": "ApiName", "Value": f"{stack.prefix}-api"}, {"Name": "Stage", "Value": "prod"}]
+    dims = [{"Name": "ApiName", "Value": stack.api_name}, {"Name": "Stage", "Value": "prod"}]
     moment = datetime.now(UTC) - timedelta(minutes=2)
     stack.client("cloudwatch").put_metric_data(
         Namespace="AWS/ApiGateway",
@@ -468,12 +357,16 @@ def write_api_datapoints(stack: MotoStack, *, count: float, e4xx: float = 0, e5x
 
 
 def remove_role_permission(stack: MotoStack) -> None:
-    """An operator "tightens" the role: the inline policy loses s3:GetObject."""
-    policy = least_privilege(stack.bucket, stack.parameter)
-    policy["Statement"] = [s for s in policy["Statement"] if s["Action"] != "s3:GetObject"]
-    stack.client("iam").put_role_policy(
-        RoleName=stack.role_name, PolicyName="image-api-access", PolicyDocument=json.dumps(policy)
-    )
+    """An operator "tightens" the role: its inline policy loses the statement that allows s3:GetObject."""
+    iam = stack.client("iam")
+    for name in iam.list_role_policies(RoleName=stack.role_name)["PolicyNames"]:
+        policy = iam.get_role_policy(RoleName=stack.role_name, PolicyName=name)["PolicyDocument"]
+        kept = [s for s in policy["Statement"] if "s3:GetObject" not in json.dumps(s.get("Action"))]
+        if kept != policy["Statement"]:
+            policy["Statement"] = kept
+            iam.put_role_policy(RoleName=stack.role_name, PolicyName=name, PolicyDocument=json.dumps(policy))
+            return
+    raise AssertionError(f"no inline policy of {stack.role_name} allows s3:GetObject")
 
 
 def delete_parameter(stack: MotoStack) -> None:

@@ -1,4 +1,5 @@
-"""One background run of `python -m drill rehearse --json` for the whole test session.
+"""One background run of `python -m drill rehearse --json` for the whole test session (and the means to
+start other such runs: tests/stack_plan.py records the program's stack this way).
 
 The rehearsal takes about ten seconds, most of it waiting on its own threads, so the session starts it
 before any test runs (in pytest-xdist's controller, before the workers exist) and the story test only
@@ -42,7 +43,11 @@ def user_environment() -> dict[str, str]:
 
 def start(folder: Path) -> subprocess.Popen:
     """Start the rehearsal in the background, writing into `folder`; its own process group, to stop it whole."""
-    command = [sys.executable, "-m", "drill", "rehearse", "--json"]
+    return start_command(folder, [sys.executable, "-m", "drill", "rehearse", "--json"])
+
+
+def start_command(folder: Path, command: list[str]) -> subprocess.Popen:
+    """Start `command` in the background as the rehearsal is started (output, group and exit code in `folder`)."""
     files = [str(folder / name) for name in ("stdout", "stderr", "code")]
     return subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
         [sys.executable, "-c", _RUNNER, *files, *command],
@@ -58,7 +63,7 @@ def result(folder: Path, timeout: float) -> tuple[int, str, str, int]:
     deadline = time.monotonic() + timeout
     while not code.exists():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the background rehearsal did not finish within {timeout:.0f} s")
+            raise TimeoutError(f"the background run in {folder} did not finish within {timeout:.0f} s")
         time.sleep(0.1)
     read = lambda name: (folder / name).read_text(encoding="utf-8")  # noqa: E731
     return int(read("code")), read("stdout"), read("stderr"), int(read("code.group"))

@@ -57,10 +57,10 @@ def api(moto_server):  # noqa: F811
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            prefix = self.path.strip("/").split("/")[0]
-            role = iam.get_role(RoleName=f"{prefix}-image-api-role")["Role"]["Arn"]
+            stack = STACKS[self.path.strip("/").split("/")[0]]
+            role = iam.get_role(RoleName=stack.role_name)["Role"]["Arn"]
             try:
-                policy = json.loads(s3.get_bucket_policy(Bucket=f"{prefix}-images")["Policy"])
+                policy = json.loads(s3.get_bucket_policy(Bucket=stack.bucket)["Policy"])
             except s3.exceptions.ClientError:
                 policy = {}
             status = 500 if denies_the_role(policy, role) else 200
@@ -159,6 +159,7 @@ def runs(moto_server, api, tmp_path_factory):  # noqa: F811
     env = cli_env(moto_server)
     started: dict[str, Watched] = {}
     stacks = {case: build_stack(moto_server, f"aiops-demo-{case}") for case in CASES}
+    STACKS.update({stack.prefix: stack for stack in stacks.values()})
 
     def start(case: str, *args: str, prepare=None, environment=None, when=None) -> Watched:
         stack = stacks[case]
@@ -230,6 +231,7 @@ def runs(moto_server, api, tmp_path_factory):  # noqa: F811
     return {case: (stacks[case], *watched.finish()) for case, watched in started.items()}
 
 
+STACKS: dict[str, MotoStack] = {}  # prefix -> its stack, for the API stand-in
 OUTPUTS: dict[str, Path] = {}  # case -> its outputs file
 KEPT: dict[str, list] = {}  # prefix -> the statements restore must keep, as written
 

@@ -353,7 +353,8 @@ def test_api_5xx_datapoints_alone_make_the_stack_unknown_and_the_markdown_says_s
     assert "**Status: fault, root cause unknown.**" in text
     assert "Sources, read in parallel:" in text and "| function_policy |" in text and "| cloudtrail |" in text
     assert "Tags found on the examined resources:" in text
-    assert f"| bucket `arn:aws:s3:::{stack.bucket}` | Application=aiops-demo, Stack=md | - |" in text
+    tags = "Application=aiops-demo, NamePrefix=aiops-demo-md, Stack=md"  # the program's default tags
+    assert f"| bucket `arn:aws:s3:::{stack.bucket}` | {tags} | - |" in text
 
 
 def test_a_5xx_alarm_in_alarm_alone_is_a_symptom_and_a_missing_variable_a_cause():

@@ -19,19 +19,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, REGION, alarm_event, load_handler, tls_only_statement
+from drill_fixtures import build_stack, function_environment
 
 from components.iam import service_trust_policy
 
 PREFIX = "aiops-demo-dev"
-BUCKET = f"{PREFIX}-images"
-PARAMETER = f"/{PREFIX}/bucket-name"
-IMAGE_ROLE = f"{PREFIX}-image-api-role"
-FAULT_ROLE = f"{PREFIX}-fault-injector-role"
-ALARM = f"{PREFIX}-lambda-trigger-alarm"
-ALARM_ARN = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{ALARM}"
 IMAGES = {"dog-1.png": b"\x89PNG\r\n\x1a\n-one", "dog-2.jpg": b"\xff\xd8\xff\xe0-two"}
 GET = {"httpMethod": "GET", "path": "/random"}
-TLS_ONLY = tls_only_statement(BUCKET)
 LAMBDA_TRUST = json.dumps(service_trust_policy("lambda.amazonaws.com"))
 
 
@@ -41,13 +35,15 @@ class Stack:
     image_api: ModuleType
     fault: ModuleType
     image_role_arn: str
+    bucket: str
+    outputs: dict[str, str]
 
     def get(self) -> dict:
         return self.image_api.handler(GET, None)
 
     def policy(self) -> str | None:
         try:
-            return self.s3.get_bucket_policy(Bucket=BUCKET)["Policy"]
+            return self.s3.get_bucket_policy(Bucket=self.bucket)["Policy"]
         except ClientError as err:
             assert err.response["Error"]["Code"] == "NoSuchBucketPolicy"
             return None
@@ -64,40 +60,38 @@ def as_role(session: boto3.Session, role_arn: str, *services: str) -> dict[str, 
     return {service: session.client(service, region_name=REGION, **keys) for service in (*services, "sts")}
 
 
-def make_stack(monkeypatch, *, target_role: str = IMAGE_ROLE, policy: dict | None = None) -> Stack:
-    """Bucket with images, the parameter, both roles; both handlers loaded and running as their roles."""
+def make_stack(monkeypatch, *, target_role: str | None = None, tls_only_policy: bool = False) -> Stack:
+    """The program's stack (drill_fixtures.build_stack) with IMAGES in its bucket; both handlers loaded with
+    the environment the program gives their functions, and running as their functions' roles."""
+    program = build_stack(None, PREFIX, objects=IMAGES, tls_only_policy=tls_only_policy)
+    fault_function = program.outputs["BucketPolicyLambdaName"]
+    for function in (program.function, fault_function):
+        for name, value in function_environment(program, function).items():
+            monkeypatch.setenv(name, value)
     session = boto3.DEFAULT_SESSION  # conftest's shared session, inside moto
-    iam = session.client("iam")
-    roles = {
-        name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
-        for name in {IMAGE_ROLE, FAULT_ROLE, target_role}
-    }
-    s3 = session.client("s3")
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for key, body in IMAGES.items():
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    if policy is not None:
-        s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))  # as Pulumi's json_dumps writes it
-    session.client("ssm").put_parameter(Name=PARAMETER, Value=BUCKET, Type="String")
-
-    # The environment the components give the two functions (image cache on, as deployed).
-    monkeypatch.setenv("BUCKET_NAME_PARAMETER", PARAMETER)
-    monkeypatch.setenv("IMAGE_CACHE_TTL_SECONDS", "60")
-    monkeypatch.setenv("BUCKET_NAME", BUCKET)
-    monkeypatch.setenv("TARGET_ROLE_ARN", roles[target_role])
-    monkeypatch.setenv("ALARM_ARN", ALARM_ARN)  # the component builds it from the alarm's deterministic name
+    if target_role is not None:  # the fault function told to deny another role than the image function's
+        other = session.client("iam").create_role(RoleName=target_role, AssumeRolePolicyDocument=LAMBDA_TRUST)
+        monkeypatch.setenv("TARGET_ROLE_ARN", other["Role"]["Arn"])
 
     image_api = load_handler("image_api")
-    image_clients = as_role(session, roles[IMAGE_ROLE], "s3", "ssm")
+    image_clients = as_role(session, program.role_arn, "s3", "ssm")
     image_api.s3, image_api.ssm = image_clients["s3"], image_clients["ssm"]
     fault = load_handler("fault_injector")
-    fault_clients = as_role(session, roles[FAULT_ROLE], "s3")
+    fault_role = program.client("lambda").get_function_configuration(FunctionName=fault_function)["Role"]
+    fault_clients = as_role(session, fault_role, "s3")
     fault.s3 = fault_clients["s3"]
     fault.sleep = lambda _seconds: None  # the pause before each read-back
 
     caller = image_clients["sts"].get_caller_identity()["Arn"]
-    assert caller.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/{IMAGE_ROLE}/"), caller
-    return Stack(s3=s3, image_api=image_api, fault=fault, image_role_arn=roles[IMAGE_ROLE])
+    assert caller.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/{program.role_name}/"), caller
+    return Stack(
+        s3=session.client("s3"),
+        image_api=image_api,
+        fault=fault,
+        image_role_arn=program.role_arn,
+        bucket=program.bucket,
+        outputs=program.outputs,
+    )
 
 
 def image_of(response: dict) -> bytes:
@@ -119,7 +113,7 @@ def test_image_api_200_then_500_after_the_alarm_then_200_after_restore(aws_mock,
     assert image_of(stack.get()) in IMAGES.values()
 
     # 2. The invocations alarm goes to ALARM; its action runs the fault injector.
-    injected = stack.fault.handler(alarm_event(alarm_name=ALARM), None)
+    injected = stack.fault.handler(alarm_event(alarm_name=stack.outputs["CloudWatchAlarmName"]), None)
     assert injected == {
         "action": "inject",
         "changed": True,
@@ -141,7 +135,7 @@ def test_image_api_200_then_500_after_the_alarm_then_200_after_restore(aws_mock,
     assert body["error"] == "GetObject failed"
     assert calls == ["GetObject"]
     [log] = [r for r in caplog.records if r.getMessage() == "aws call failed"]
-    assert (log.operation, log.bucket, log.error_code) == ("GetObject", BUCKET, body["code"])
+    assert (log.operation, log.bucket, log.error_code) == ("GetObject", stack.bucket, body["code"])
 
     # 4. The alarm acting again (or a retry) changes nothing.
     policy_during_fault = stack.policy()
@@ -159,8 +153,10 @@ def test_image_api_200_then_500_after_the_alarm_then_200_after_restore(aws_mock,
 
 def test_a_late_retry_or_another_alarm_never_breaks_the_api(aws_mock, monkeypatch):
     stack = make_stack(monkeypatch)
-    late = alarm_event(alarm_name=ALARM, timestamp=datetime.now(UTC) - timedelta(hours=2))
-    other = alarm_event(alarm_name=f"{PREFIX}-api-5xx-alarm")
+    late = alarm_event(
+        alarm_name=stack.outputs["CloudWatchAlarmName"], timestamp=datetime.now(UTC) - timedelta(hours=2)
+    )
+    other = alarm_event(alarm_name=stack.outputs["ApiGateway5XXAlarmName"])
 
     answers = [stack.fault.handler(event, None) for event in (late, other)]
 
@@ -172,7 +168,8 @@ def test_a_late_retry_or_another_alarm_never_breaks_the_api(aws_mock, monkeypatc
 def test_tls_only_statement_survives_inject_and_restore(aws_mock, monkeypatch):
     # The program's own TLS-only policy is on the bucket (moto would deny every read under it, as it ignores
     # conditions, so this test looks at the policy only).
-    stack = make_stack(monkeypatch, policy={"Version": "2012-10-17", "Statement": [TLS_ONLY]})
+    stack = make_stack(monkeypatch, tls_only_policy=True)
+    tls_only = tls_only_statement(stack.bucket)
 
     stack.fault.handler(alarm_event(), None)
     during = json.loads(stack.policy())
@@ -184,9 +181,9 @@ def test_tls_only_statement_survives_inject_and_restore(aws_mock, monkeypatch):
         "AiopsFaultInjectionDenyListBucket",
         "AiopsFaultInjectionDenyGetObject",
     ]
-    assert after == {"Version": "2012-10-17", "Statement": [TLS_ONLY]}
+    assert after == {"Version": "2012-10-17", "Statement": [tls_only]}
     # Same JSON value, keys in the same order: what Pulumi compares on refresh.
-    assert json.dumps(during["Statement"][0]) == json.dumps(after["Statement"][0]) == json.dumps(TLS_ONLY)
+    assert json.dumps(during["Statement"][0]) == json.dumps(after["Statement"][0]) == json.dumps(tls_only)
 
 
 @pytest.mark.parametrize(

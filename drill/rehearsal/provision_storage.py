@@ -1,4 +1,4 @@
-"""Provisioners for S3, SSM and IAM resources."""
+"""Provisioners for S3, SSM, IAM and DynamoDB resources."""
 
 from __future__ import annotations
 
@@ -121,6 +121,29 @@ def role_policy_attachment(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple
     return f"{inputs['role']}-{name}", {}
 
 
+def table(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A DynamoDB table with its declared keys and billing (the drill's record store)."""
+    physical = autoname(name, inputs)
+    keys = [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}]
+    if inputs.get("rangeKey"):
+        keys.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
+    billing = inputs.get("billingMode", "PROVISIONED")
+    capacity = {
+        "ReadCapacityUnits": int(inputs.get("readCapacity", 1)),
+        "WriteCapacityUnits": int(inputs.get("writeCapacity", 1)),
+    }
+    tags = tags_all(inputs)
+    created = aws.client("dynamodb").create_table(
+        TableName=physical,
+        AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]],
+        KeySchema=keys,
+        BillingMode=billing,
+        **({} if billing == "PAY_PER_REQUEST" else {"ProvisionedThroughput": capacity}),
+        **({"Tags": tag_list(tags)} if tags else {}),
+    )
+    return physical, {"name": physical, "arn": created["TableDescription"]["TableArn"], "tagsAll": tags}
+
+
 PROVISIONERS: dict[str, Provisioner] = {
     "aws:s3/bucket:Bucket": bucket,
     "aws:s3/bucketV2:BucketV2": bucket,
@@ -129,6 +152,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": encryption,
     "aws:s3/bucketPolicy:BucketPolicy": bucket_policy,
     "aws:ssm/parameter:Parameter": parameter,
+    "aws:dynamodb/table:Table": table,
     "aws:iam/role:Role": role,
     "aws:iam/rolePolicy:RolePolicy": role_policy,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": role_policy_attachment,
