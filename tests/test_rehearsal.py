@@ -499,6 +499,11 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     provision(mocks, ref, "aws:s3/bucketV2:BucketV2", "other", {})
     parameter, _ = provision(mocks, ref, "aws:ssm/parameter:Parameter", "p", {"name": "/demo/p", "value": "v"})
     role, role_out = provision(mocks, ref, "aws:iam/role:Role", "role", {"assumeRolePolicy": "{}"})
+    table_inputs = {"name": "demo-records", "billingMode": "PAY_PER_REQUEST", "hashKey": "scenario"}
+    table_inputs["attributes"] = [{"name": "scenario", "type": "S"}]
+    _, table_out = provision(mocks, ref, "aws:dynamodb/table:Table", "records", table_inputs)
+    table_tags = aws.client("dynamodb").list_tags_of_resource(ResourceArn=table_out["arn"])["Tags"]
+    assert {tag["Key"] for tag in table_tags} >= {"Application", "Stack"}
     code = type("Archive", (), {"path": str(tmp_path)})()
     function_inputs = {"name": "demo-fn", "code": code, "role": role_out["arn"], "handler": "handler.handler"}
     function, _ = provision(mocks, ref, "aws:lambda/function:Function", "fn", function_inputs)
@@ -522,7 +527,7 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     assert {t for t in PROVISIONERS if taggable(t)} <= made
     assert "tagsAll" not in policy_out and not taggable("aws:s3/bucketPolicy:BucketPolicy")
     assert aws.caveats == []  # every taggable provisioner applied its tags
-    assert [p["tagged"] for p in mocks.providers.values()] == [9]  # both buckets, parameter, role, function, ...
+    assert [p["tagged"] for p in mocks.providers.values()] == [10]  # both buckets, parameter, table, role, ...
 
     target = Target(
         region=REGION, account=ACCOUNT, prefix="demo", bucket=bucket, function_name=function,

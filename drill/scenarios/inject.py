@@ -16,7 +16,7 @@ from drill.scenarios import record as store
 from drill.scenarios import seed
 from drill.scenarios.arming import disarm, found_arming
 from drill.scenarios.catalogue import BY_NAME, NAMES, SEED
-from drill.scenarios.model import AWS_ERRORS, Scenario, checkpoint, describe_error, same, shown
+from drill.scenarios.model import AWS_ERRORS, Scenario, checkpoint, describe_error, same, shown, shown_against
 from drill.steps.alarm import set_actions
 from drill.steps.fault import fault_sids
 from drill.steps.model import Drill, StepResult, Timeline
@@ -90,8 +90,9 @@ def _inject_direct(drill: Drill, scenario: Scenario, timeline: Timeline) -> dict
         if not same(current, kept.prior):
             raise DrillError(
                 f"{scenario.name} is recorded since {kept.recorded_at} but {resource} is neither as recorded before "
-                f"({shown(kept.prior)}) nor as the scenario writes it ({shown(kept.injected)}): it is now "
-                f"{shown(current)}; run `restore` (with --force to overwrite)"
+                f"({shown_against(kept.prior, current)}) nor as the scenario writes it "
+                f"({shown_against(kept.injected, current)}): it is now {shown_against(current, kept.injected)}; "
+                "run `restore` (with --force to overwrite)"
             )
         timeline.mark(f"{scenario.name} was recorded at {kept.recorded_at} but not applied: applying it now")
     if disarm(drill):

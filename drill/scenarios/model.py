@@ -41,6 +41,15 @@ def shown(state: State) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def shown_against(state: State, reference: State) -> str:
+    """`state` as far as it differs from `reference`: for two objects only the fields that differ, so the
+    fact that matters is never cut off by a long state (a parameter's tags, a policy's other statements)."""
+    if not (isinstance(state, dict) and isinstance(reference, dict)):
+        return shown(state)
+    differing = {k: state.get(k) for k in sorted({*state, *reference}) if not same(state.get(k), reference.get(k))}
+    return json.dumps(differing, sort_keys=True)
+
+
 def describe_error(err: Exception) -> str:
     mapped = as_drill_error(err) if isinstance(err, AWS_ERRORS) else err
     return str(mapped or err)

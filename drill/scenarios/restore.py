@@ -21,7 +21,7 @@ from drill.outputs import RECORD_TABLE
 from drill.scenarios import record as store
 from drill.scenarios.arming import put_back
 from drill.scenarios.catalogue import BY_NAME, SEED
-from drill.scenarios.model import AWS_ERRORS, describe_error, same, shown
+from drill.scenarios.model import AWS_ERRORS, describe_error, same, shown, shown_against
 from drill.steps import restore as seed_restore
 from drill.steps.fault import fault_sids
 from drill.steps.model import Drill, StepResult, Timeline
@@ -111,8 +111,9 @@ def _restore_direct(drill: Drill, timeline: Timeline, record: store.Record, forc
             if not force:
                 timeline.mark(
                     f"{record.scenario}: {resource} was changed since the injection, left as it is: it is now "
-                    f"{shown(current)}, the scenario wrote {shown(record.injected)} (restore --force puts "
-                    f"{shown(record.prior)} back)"
+                    f"{shown_against(current, record.injected)}, the scenario wrote "
+                    f"{shown_against(record.injected, current)} (restore --force puts "
+                    f"{shown_against(record.prior, current)} back)"
                 )
                 return {**outcome, "outcome": "conflict"}
             timeline.mark(f"{record.scenario}: {resource} was changed since the injection; --force overwrites it")
