@@ -337,3 +337,20 @@ def test_an_unreadable_record_still_removes_the_seeds_fault_and_fails(fresh):  #
     assert "could not read the drill's record" in result.summary and "AccessDenied" in result.summary
     statements = snapshot(stack)["bucket_policy"]["Statement"]
     assert [s["Sid"] for s in statements] == ["SomeoneElses"]  # the fault is out, the other statement kept
+
+
+def test_a_restore_with_no_record_and_no_fault_leaves_the_alarms_arming_exactly_as_found(fresh):  # noqa: F811
+    """Armed stays armed and disarmed stays disarmed, and the alarm's actions are never touched on the way."""
+    stack = gameday_stack(fresh, "gd-untouched")
+    cloudwatch, alarm = stack.client("cloudwatch"), stack.outputs["CloudWatchAlarmName"]
+    calls: list[str] = []
+
+    def record(client) -> None:
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+
+    for armed in (False, True):
+        (cloudwatch.enable_alarm_actions if armed else cloudwatch.disable_alarm_actions)(AlarmNames=[alarm])
+        result = restore(make_drill(stack, fresh, hook=record), **FAST)
+        assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["ActionsEnabled"] is armed
+        assert not {"DisableAlarmActions", "EnableAlarmActions", "Invoke"} & set(calls), calls
+        assert result.ok and "nothing to undo" in result.summary, result.summary
