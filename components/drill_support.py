@@ -26,7 +26,14 @@ import pulumi_aws as aws
 
 from components.function import LAMBDA_TRUST, XRAY_WRITE
 from components.image_service import STAGE_NAME, api_function_name, parameter_name
-from components.names import DRILL_OPERATOR_POLICY, DRILL_RECORD_TABLE
+from components.names import (
+    API_5XX_ALARM,
+    API_ACCESS_LOG_GROUP,
+    DRILL_OPERATOR_POLICY,
+    DRILL_RECORD_TABLE,
+    IMAGE_API_ERRORS_ALARM,
+    function_log_group,
+)
 
 RECORD_KEY = "scenario"  # the table's hash key: one item per active scenario
 
@@ -52,7 +59,8 @@ def operator_statements(
     table_arn: pulumi.Input[str],
     standby_role_arn: pulumi.Input[str],
 ) -> list[dict[str, Any]]:
-    """Exactly what the catalogue, its record and restore call, by ARN (one statement per purpose)."""
+    """Exactly what the catalogue, its record and restore call, and what the investigator `gameday` runs
+    reads (investigator_statements), by ARN (one statement per purpose)."""
     region = args.region
     function_arn = _arn("lambda", region, account, f"function:{api_function_name(args.prefix)}")
     parameter_arn = _arn("ssm", region, account, f"parameter{parameter_name(args.prefix)}")
@@ -134,6 +142,7 @@ def operator_statements(
             "Action": "cloudwatch:GetMetricStatistics",
             "Resource": "*",
         },
+        *investigator_statements(args, account, standby_role_arn),
     ]
     if args.invocations_alarm_name:
         statements.append(
@@ -163,6 +172,88 @@ def operator_statements(
             }
         )
     return statements
+
+
+def investigator_statements(
+    args: DrillSupportArgs, account: pulumi.Input[str], standby_role_arn: pulumi.Input[str]
+) -> list[dict[str, Any]]:
+    """The reads of drill/investigator (its target and collectors) that the catalogue's statements above do
+    not already grant: GetBucketPolicy, GetParameter, Lambda's GetFunctionConfiguration, GetFunctionConcurrency,
+    GetPolicy, iam:GetRolePolicy and apigateway:GET on the stage are there. Resource types and condition keys:
+    the service authorization reference, https://docs.aws.amazon.com/service-authorization/latest/reference/
+    (list_amazons3, list_awsidentityandaccessmanagementiam, list_amazoncloudwatch, list_amazoncloudwatchlogs,
+    list_amazonapigatewaymanagement, list_awscloudtrail, list_amazonresourcegrouptaggingapi)."""
+    region = args.region
+    alarms = [API_5XX_ALARM.of(args.prefix), IMAGE_API_ERRORS_ALARM.of(args.prefix)]
+    if args.invocations_alarm_name:
+        alarms.insert(0, args.invocations_alarm_name)
+    log_groups = [function_log_group(api_function_name(args.prefix)), API_ACCESS_LOG_GROUP.of(args.prefix)]
+    return [
+        {
+            # ListObjectsV2: the images, and the keys a Deny may cover. The parameter collector's HeadBucket goes
+            # to the bucket a wrong parameter names, any bucket: not granted. Without s3:ListBucket there S3 still
+            # answers 403 or 404 (API_HeadBucket.html), and the collector reads 403 as "exists", 404 as "does not".
+            "Sid": "InvestigateBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": args.bucket_arn,
+        },
+        {
+            # The role the function runs under: its own, or the standby role once function_role_changed holds.
+            "Sid": "InvestigateRoles",
+            "Effect": "Allow",
+            "Action": [
+                "iam:GetRole",
+                "iam:ListRoleTags",
+                "iam:ListRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:SimulatePrincipalPolicy",
+            ],
+            "Resource": [args.function_role_arn, standby_role_arn],
+        },
+        {
+            # The managed policies attached to that role or bounding it: which ones is what the investigator
+            # finds out, so any customer managed policy of this account and any AWS managed one.
+            "Sid": "InvestigateManagedPolicies",
+            "Effect": "Allow",
+            "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"],
+            "Resource": [pulumi.Output.concat("arn:aws:iam::", account, ":policy/*"), "arn:aws:iam::aws:policy/*"],
+        },
+        {
+            "Sid": "InvestigateAlarms",  # their states (and the API's name from the 5XX alarm) and histories
+            "Effect": "Allow",
+            "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+            "Resource": [_arn("cloudwatch", region, account, pulumi.Output.concat("alarm:", a)) for a in alarms],
+        },
+        {
+            # GetMetricData has no resource-level permission: AWS offers nothing narrower.
+            "Sid": "InvestigateMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:GetMetricData",
+            "Resource": "*",
+        },
+        {
+            "Sid": "InvestigateLogs",  # the image function's error lines and the API's access log
+            "Effect": "Allow",
+            "Action": "logs:FilterLogEvents",
+            "Resource": [_arn("logs", region, account, f"log-group:{group}:*") for group in log_groups],
+        },
+        {
+            "Sid": "InvestigateApi",  # GetRestApi: the API's tags
+            "Effect": "Allow",
+            "Action": "apigateway:GET",
+            "Resource": pulumi.Output.concat("arn:aws:apigateway:", region, "::/restapis/", args.rest_api_id),
+        },
+        {
+            # LookupEvents (who changed what) and tag:GetResources support no resource-level permission:
+            # AWS offers nothing narrower.
+            "Sid": "InvestigateHistoryAndTags",
+            "Effect": "Allow",
+            "Action": ["cloudtrail:LookupEvents", "tag:GetResources"],
+            "Resource": "*",
+        },
+    ]
 
 
 class DrillSupport(pulumi.ComponentResource):

@@ -85,6 +85,7 @@ def expected_statements(table_arn: str, fault_chain: bool) -> list[dict]:
             "Resource": f"arn:aws:apigateway:{REGION}::/restapis/a1b2c3d4e5/stages/prod",
         },
         {"Sid": "ReadMetrics", "Effect": "Allow", "Action": "cloudwatch:GetMetricStatistics", "Resource": "*"},
+        *expected_investigator_statements(fault_chain),
     ]
     if fault_chain:
         statements += [
@@ -107,6 +108,64 @@ def expected_statements(table_arn: str, fault_chain: bool) -> list[dict]:
             },
         ]
     return statements
+
+
+def expected_investigator_statements(fault_chain: bool) -> list[dict]:
+    """What `investigate` (run by `gameday`) reads beyond the catalogue's own statements."""
+    alarms = [f"{PREFIX}-api-5xx-alarm", f"{PREFIX}-image-api-errors-alarm"]
+    if fault_chain:
+        alarms.insert(0, f"{PREFIX}-lambda-trigger-alarm")
+    logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
+    return [
+        {"Sid": "InvestigateBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET_ARN},
+        {
+            "Sid": "InvestigateRoles",
+            "Effect": "Allow",
+            "Action": [
+                "iam:GetRole",
+                "iam:ListRoleTags",
+                "iam:ListRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:SimulatePrincipalPolicy",
+            ],
+            "Resource": [IMAGE_ROLE_ARN, STANDBY_ROLE_ARN],
+        },
+        {
+            "Sid": "InvestigateManagedPolicies",
+            "Effect": "Allow",
+            "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"],
+            "Resource": [f"arn:aws:iam::{ACCOUNT}:policy/*", "arn:aws:iam::aws:policy/*"],
+        },
+        {
+            "Sid": "InvestigateAlarms",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+            "Resource": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}" for name in alarms],
+        },
+        {"Sid": "InvestigateMetrics", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
+        {
+            "Sid": "InvestigateLogs",
+            "Effect": "Allow",
+            "Action": "logs:FilterLogEvents",
+            "Resource": [
+                f"{logs}/aws/lambda/{PREFIX}-image-api:*",
+                f"{logs}/aws/apigateway/{PREFIX}-api-access:*",
+            ],
+        },
+        {
+            "Sid": "InvestigateApi",
+            "Effect": "Allow",
+            "Action": "apigateway:GET",
+            "Resource": f"arn:aws:apigateway:{REGION}::/restapis/a1b2c3d4e5",
+        },
+        {
+            "Sid": "InvestigateHistoryAndTags",
+            "Effect": "Allow",
+            "Action": ["cloudtrail:LookupEvents", "tag:GetResources"],
+            "Resource": "*",
+        },
+    ]
 
 
 @pytest.mark.parametrize("fault_chain", [True, False])

@@ -34,6 +34,7 @@ from drill.errors import DrillError
 from drill.scenarios import NAMES, SCENARIOS, SEED, inject, restore
 from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
 from drill.scenarios.model import PAUSE_VARIABLE
+from drill.steps.run import investigate_step
 
 # What each scenario changes, as `snapshot` names it (every direct one also disarms the alarm and records).
 CHANGES = {
@@ -103,6 +104,12 @@ def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_gr
     process with every AWS call recorded (botocore's before-call hook) and checked against the catalogue's
     declared calls and the drill-operator policy (components/drill_support.py)."""
     stack = gameday_stack(fresh, "gd-twice")
+    # A managed policy on both roles, so the investigator reads one whichever the function runs under (the
+    # standby role while function_role_changed holds).
+    iam = stack.client("iam")
+    managed = iam.create_policy(PolicyName="gd-twice-extra", PolicyDocument=json.dumps(READ_ONLY))["Policy"]["Arn"]
+    for role in (stack.role_name, f"{stack.prefix}-drill-standby-role"):
+        iam.attach_role_policy(RoleName=role, PolicyArn=managed)
     before = snapshot(stack)
     calls: set[str] = set()
 
@@ -111,25 +118,71 @@ def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_gr
         client.meta.events.register("before-call", lambda model, **_: calls.add(f"{service}:{model.name}"))
 
     drill = make_drill(stack, fresh, hook=record)
+    investigation: set[str] = set()
+
+    def investigate() -> None:  # what `gameday` runs between the answer and the restore
+        nonlocal calls
+        drill_calls, calls = calls, investigation
+        investigate_step(drill, since_minutes=5)
+        calls = drill_calls
+
     for name in NAMES:
         assert not inject(drill, name, **FAST).data["already"]
         if name == SEED:
             alarm_back_to_ok(stack)  # so the seed's restore below finds it evaluated
         again = inject(drill, name, **FAST)
         assert again.ok and again.data["already"], name
+        if name == "parameter_wrong_bucket":  # the image role still runs, the parameter names another bucket
+            investigate()
     records = {i["scenario"]["S"]: i for i in snapshot(stack)["records"]}
     assert sorted(records) == sorted(NAMES)
     assert json.loads(records["parameter_wrong_bucket"]["prior"]["S"])["Value"] == stack.bucket  # the first prior
     assert json.loads(records["function_throttled"]["prior"]["S"]) is None
+    investigate()  # all nine at once: the standby role runs, the parameter is gone
     assert restore(drill, **FAST).ok
     assert differences(before, snapshot(stack)) == {}
 
     declared = {call for s in SCENARIOS for call in s.calls} | set(RECORD_CALLS) | set(ARMING_CALLS)
     assert calls <= declared, calls - declared
     granted = policy_actions()
-    needed = {IAM_ACTION.get(call, call) for call in calls}
+    needed = {IAM_ACTION.get(call, call) for call in calls | investigation}
     assert needed <= granted, needed - granted
     assert granted - needed == set(NOT_CALLED_HERE), granted - needed
+    # Every collector's source is read, with three scenarios or all nine active (moto lacks some: the call is
+    # still made, and recorded, before it fails).
+    assert investigation >= INVESTIGATOR_READS, INVESTIGATOR_READS - investigation
+
+
+READ_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}],
+}
+# What drill/investigator/collectors/*.py call (and target.py: GetRole), by operation.
+INVESTIGATOR_READS = {
+    "s3:ListObjectsV2",
+    "s3:HeadBucket",
+    "s3:GetBucketPolicy",
+    "ssm:GetParameter",
+    "lambda:GetFunctionConfiguration",
+    "lambda:GetFunctionConcurrency",
+    "lambda:GetPolicy",
+    "iam:GetRole",
+    "iam:ListRoleTags",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:SimulatePrincipalPolicy",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
+    "cloudwatch:GetMetricData",
+    "logs:FilterLogEvents",
+    "apigateway:GetStage",
+    "apigateway:GetRestApi",
+    "cloudtrail:LookupEvents",
+    "resourcegroupstaggingapi:GetResources",
+}
 
 
 # Granted, but not called by this in-process test, each for a reason.
@@ -145,6 +198,10 @@ IAM_ACTION = {
     "apigateway:GetStage": "apigateway:GET",
     "apigateway:UpdateStage": "apigateway:PATCH",
     "lambda:Invoke": "lambda:InvokeFunction",
+    "apigateway:GetRestApi": "apigateway:GET",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:HeadBucket": "s3:ListBucket",  # granted on the stack's bucket only; the wrong bucket answers 403/404
+    "resourcegroupstaggingapi:GetResources": "tag:GetResources",
 }
 
 
@@ -280,3 +337,20 @@ def test_an_unreadable_record_still_removes_the_seeds_fault_and_fails(fresh):  #
     assert "could not read the drill's record" in result.summary and "AccessDenied" in result.summary
     statements = snapshot(stack)["bucket_policy"]["Statement"]
     assert [s["Sid"] for s in statements] == ["SomeoneElses"]  # the fault is out, the other statement kept
+
+
+def test_a_restore_with_no_record_and_no_fault_leaves_the_alarms_arming_exactly_as_found(fresh):  # noqa: F811
+    """Armed stays armed and disarmed stays disarmed, and the alarm's actions are never touched on the way."""
+    stack = gameday_stack(fresh, "gd-untouched")
+    cloudwatch, alarm = stack.client("cloudwatch"), stack.outputs["CloudWatchAlarmName"]
+    calls: list[str] = []
+
+    def record(client) -> None:
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+
+    for armed in (False, True):
+        (cloudwatch.enable_alarm_actions if armed else cloudwatch.disable_alarm_actions)(AlarmNames=[alarm])
+        result = restore(make_drill(stack, fresh, hook=record), **FAST)
+        assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["ActionsEnabled"] is armed
+        assert not {"DisableAlarmActions", "EnableAlarmActions", "Invoke"} & set(calls), calls
+        assert result.ok and "nothing to undo" in result.summary, result.summary

@@ -8,8 +8,11 @@ own restore step, unchanged, after the direct scenarios (so the alarm it may re-
 active); it runs when the seed is recorded or its statements are present. Last, the invocations alarm's
 arming goes back to what the oldest record found, by the re-arm rule.
 
-With no record table output or no record at all this is exactly the drill's restore step of before; when
-the record cannot be read, that step still runs (so the seed's fault never stays in) and the restore fails.
+With no record (or no record table output) and the seed's statements present, this is exactly the drill's
+restore step of before. With neither a record nor those statements there is nothing to undo: the invocations
+alarm's arming is left exactly as found (that step would disarm it, and its re-arm rule could then leave it
+disarmed). When the record cannot be read, that step still runs (so the seed's fault never stays in) and the
+restore fails.
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5, force: b
         )
         return result
     if not records:
-        return seed_restore(drill, timeout=timeout, interval=interval)
+        untouched = Timeline(drill)
+        if _fault_present(drill, untouched):
+            return seed_restore(drill, timeout=timeout, interval=interval)
+        return _nothing_to_undo(drill, untouched)
     timeline = Timeline(drill)
     deadline = timeline.start + timeout
     outcomes = [_restore_direct(drill, timeline, r, force) for r in records if r.scenario != SEED]
@@ -82,6 +88,17 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5, force: b
         )
     data["timeline"] = timeline.to_json()
     return StepResult("restore", ok, timeline.elapsed(), summary, timeline.lines(), data)
+
+
+def _nothing_to_undo(drill: Drill, timeline: Timeline) -> StepResult:
+    """No record and no fault statement: nothing is changed, the alarm's arming least of all."""
+    why = "nothing to undo: no scenario recorded and no fault statement in the bucket policy"
+    timeline.mark(why)
+    timeline.mark("the invocations alarm's arming left as it is")
+    data: dict[str, Any] = {"path": "none", "fault_sids": [], "scenarios": [], "timeline": timeline.to_json()}
+    return StepResult(
+        "restore", True, timeline.elapsed(), f"{why}; the alarm's arming left as it is", timeline.lines(), data
+    )
 
 
 def _fault_present(drill: Drill, timeline: Timeline) -> bool:
