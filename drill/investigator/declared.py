@@ -4,9 +4,9 @@ format, version 3: `{"version": 3, "deployment": {"manifest": ..., "resources": 
 
 The export is the state Pulumi recorded at the last update, so every difference from the live resource is
 a change made outside Pulumi. Resources are matched by type and the stack's outputs (the image function by
-its name, output LambdaFunctionName), never by auto-generated physical names. Not implemented: the other
-source issue 21 names, the program itself under mocks with the stack's configuration (for when there is
-no Pulumi CLI).
+its name, output LambdaFunctionName), never by auto-generated physical names. Without the CLI the
+same document is computed from the program under mocks (drill/investigator/declared_program.py); which
+source is used is decided by drill/investigator/declared_source.py.
 """
 
 from __future__ import annotations
@@ -43,12 +43,17 @@ class DeclaredUnavailable(Exception):
     """The declared state could not be read (no Pulumi CLI, no stack, an unreadable export)."""
 
 
+def _whole(value: Any) -> Any:
+    """A number as Pulumi's engine records it under mocks (30.0) is the integer AWS answers (30)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _function(resource: Mapping[str, Any]) -> DeclaredFunction:
     values = {**(resource.get("inputs") or {}), **(resource.get("outputs") or {})}
     environment = (values.get("environment") or {}).get("variables") or {}
     return DeclaredFunction(
-        timeout=values.get("timeout"),
-        memory_size=values.get("memorySize"),
+        timeout=_whole(values.get("timeout")),
+        memory_size=_whole(values.get("memorySize")),
         handler=values.get("handler"),
         runtime=values.get("runtime"),
         layers=tuple(values.get("layers") or ()),
