@@ -37,6 +37,9 @@ class DeclaredFunction:
 class Declared:
     source: str  # where the declared state came from, said in the report
     function: DeclaredFunction | None
+    # True for Pulumi's state at the last update; False for the working copy's program, which may hold changes
+    # never deployed: its differences are listed as drift, never blamed (collectors/drift.py).
+    deployed: bool = True
 
 
 class DeclaredUnavailable(Exception):
@@ -61,7 +64,7 @@ def _function(resource: Mapping[str, Any]) -> DeclaredFunction:
     )
 
 
-def from_export(exported: Mapping[str, Any], function_name: str, source: str) -> Declared:
+def from_export(exported: Mapping[str, Any], function_name: str, source: str, *, deployed: bool = True) -> Declared:
     """The declared state of the request path in a `pulumi stack export` document."""
     if exported.get("version") != 3:
         raise DeclaredUnavailable(f"unknown deployment format version {exported.get('version')!r} (expected 3)")
@@ -69,7 +72,7 @@ def from_export(exported: Mapping[str, Any], function_name: str, source: str) ->
     functions = [
         r for r in resources if r.get("type") == FUNCTION_TYPE and (r.get("outputs") or {}).get("name") == function_name
     ]
-    return Declared(source=source, function=_function(functions[0]) if functions else None)
+    return Declared(source=source, function=_function(functions[0]) if functions else None, deployed=deployed)
 
 
 def from_pulumi(runner: Runner, stack: str | None, function_name: str) -> Declared:

@@ -5,9 +5,10 @@ rehearsal's replica uses) with the stack's configuration (`Pulumi.yaml` and `Pul
 registrations are written as a `pulumi stack export` document, so drill/investigator/declared.py reads
 both sources the same way, matching the function by the stack's output, not by a physical name.
 
-It is the working copy's declaration, which may differ from what was deployed: the source says so. A
-run takes seconds, so the document is cached under the user's cache directory, keyed by a hash of the
-program's files, the configuration and the account.
+It is the working copy's declaration, which may differ from what was deployed: the source says so, and
+its differences are drift, never a root cause (`Declared.deployed` is False). A run takes seconds, so
+the document is cached under the user's cache directory, keyed by a hash of the program's files, the
+configuration and the account.
 """
 
 from __future__ import annotations
@@ -87,4 +88,4 @@ def from_program(root: Path, stack: str, function_name: str, *, account: str, ca
         f"the program in {root} under mocks with Pulumi.{stack}.yaml{' (cached)' if cached else ''}: the working "
         "copy, which may differ from what was deployed"
     )
-    return from_export(document, function_name, source)
+    return from_export(document, function_name, source, deployed=False)
