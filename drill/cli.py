@@ -25,10 +25,13 @@ from drill import stack, steps
 from drill.aws import account_id, as_drill_error, make_clients
 from drill.errors import DrillError, Terminated
 from drill.investigator import REQUIRED_OUTPUTS
+from drill.investigator.declared import Declared
+from drill.investigator.declared_source import program_source, read_declared
 from drill.parser import build_parser
 from drill.preflight import command as preflight_command
 from drill.region import resolve_region
 from drill.rehearsal import command as rehearsal
+from drill.rehearsal.command import DEFAULT_STACK, ROOT
 from drill.scenarios import command as gameday
 from drill.scenarios import restore as restore_recorded
 from drill.steps.model import describe
@@ -51,7 +54,9 @@ NEEDED = {
     "inject": (stack.BUCKET,),
     "gameday": tuple(dict.fromkeys((*REQUIRED_OUTPUTS, stack.API_ENDPOINT, *RESTORE_READS))),
 }
-NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")  # `trigger --scenario` says what its scenario needs
+NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")
+# `trigger --scenario` says what its scenario needs
+COMPARES_DECLARED = ("investigate", "run")  # commands whose investigation compares the stack's declared state
 
 
 def rerun_options(args: argparse.Namespace) -> tuple[str, str]:
@@ -93,7 +98,27 @@ def make_drill(args: argparse.Namespace, outputs: stack.StackOutputs, err: TextI
     )
 
 
-def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
+def declared_state(
+    args: argparse.Namespace, drill: steps.Drill, runner: Callable[..., subprocess.CompletedProcess], err: TextIO
+) -> Declared | None:
+    """The stack's declared state for the investigation (drill/investigator/declared_source.py): `pulumi stack
+    export` through `runner` when the outputs came from the Pulumi CLI, else the program under mocks."""
+    function = drill.outputs.get(stack.IMAGE_FUNCTION)
+    if args.command not in COMPARES_DECLARED or getattr(args, "scenario", None) or function is None:
+        return None
+    declared, note = read_declared(
+        from_cli=args.outputs is None,
+        stack=args.stack,
+        default_stack=DEFAULT_STACK,
+        function_name=function,
+        runner=runner,
+        program=program_source(ROOT, drill.account),
+    )
+    print(f"drill: note: {note}", file=err, flush=True)
+    return declared
+
+
+def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO, declared: Declared | None = None) -> int:
     if args.command == "status":
         result = steps.status(drill)
         print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join(result.lines), file=out)
@@ -102,7 +127,7 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         print("\n".join(steps.arm_step(drill, enabled=args.command == "arm").lines), file=out)
         return 0
     if args.command == "investigate":
-        result, report = steps.investigate_step(drill, since_minutes=args.since)
+        result, report = steps.investigate_step(drill, since_minutes=args.since, declared=declared)
         print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(result.lines), file=out)
         return 0
     if args.command == "inject":
@@ -143,6 +168,7 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO) -> int:
         trigger_timeout=args.trigger_timeout,
         restore_timeout=args.restore_timeout,
         interval=args.interval,
+        declared=declared,
     )
     print_run(outcome, args.json, out)
     return outcome.exit_code
@@ -190,7 +216,7 @@ def main(
             if args.command in NEEDS_FAULT_CHAIN and not getattr(args, "scenario", None):
                 steps.require_fault_chain(outputs)
             drill = make(args, outputs, err)
-            code = execute(args, drill, out)
+            code = execute(args, drill, out, declared_state(args, drill, runner, err))
             if code == INTERRUPTED:
                 print("drill: interrupted; the fault was cleaned up", file=err)
             return code

@@ -584,23 +584,28 @@ def declared_stack(moto: Clients, prefix: str) -> tuple[MotoStack, Declared]:
     return stack, declared
 
 
-CHANGES = {  # (the change, the compared property, its declared value, the live value after it)
-    "timeout": ({"Timeout": 1}, "timeout", 10, 1),
-    "memory": ({"MemorySize": 128}, "memory_size", 256, 128),
-    "handler": ({"Handler": "app.main"}, "handler", "handler.handler", "app.main"),
-    "runtime": ({"Runtime": "python3.12"}, "runtime", "python3.13", "python3.12"),
-    "layers": ({"Layers": [f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:extra:1"]}, "layers", (), None),
+CHANGES = {  # (the change, the compared property, the live value after it; the declared value is the source's)
+    "timeout": ({"Timeout": 1}, "timeout", 1),
+    "memory": ({"MemorySize": 512}, "memory_size", 512),
+    "handler": ({"Handler": "app.main"}, "handler", "app.main"),
+    "runtime": ({"Runtime": "python3.12"}, "runtime", "python3.12"),
+    "layers": ({"Layers": None}, "layers", None),  # the layer this test publishes
     "environment": (
         {"Environment": {"Variables": {"IMAGE_CACHE_TTL_SECONDS": "0"}}},
         "environment IMAGE_CACHE_TTL_SECONDS",
-        "60",
         "0",
     ),
 }
 
 
-def test_every_compared_property_of_the_function_is_found_changed_one_at_a_time(moto):
-    stack, declared = declared_stack(moto, "drift")
+def declared_value(declared: Declared, prop: str):
+    if prop.startswith("environment "):
+        return declared.function.environment[prop.removeprefix("environment ")]
+    return getattr(declared.function, prop)
+
+
+def assert_each_change_found_alone(moto: Clients, stack: MotoStack, declared: Declared) -> None:
+    """The live function matches `declared`; each compared field changed alone is the one difference."""
     target = resolve_target(stack.outputs, moto, account=ACCOUNT, region=REGION)
     scope = Scope(clients=moto, target=target, window=Window.last(30, NOW), declared=declared)
     (same,) = drift.collect(scope)
@@ -611,19 +616,57 @@ def test_every_compared_property_of_the_function_is_found_changed_one_at_a_time(
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.writestr("python/extra.py", "")
     layer = lambda_.publish_layer_version(LayerName="extra", Content={"ZipFile": zipped.getvalue()})["LayerVersionArn"]
-    for case, (change, prop, want, have) in CHANGES.items():
-        have = (layer,) if case == "layers" else have
+    for case, (change, prop, have) in CHANGES.items():
+        if case == "layers":
+            change, have = {"Layers": [layer]}, (layer,)
         if case == "environment":  # only that variable changes; the parameter variable stays
             variables = {**original["Environment"]["Variables"], **change["Environment"]["Variables"]}
             change = {"Environment": {"Variables": variables}}
         lambda_.update_function_configuration(FunctionName=stack.function, **change)
         found = drift.collect(Scope(clients=moto, target=target, window=Window.last(30, NOW), declared=declared))
+        want = declared_value(declared, prop)
+        assert want != have, case
         assert [(e.facts["property"], e.facts["declared"], e.facts["live"]) for e in found] == [(prop, want, have)]
-        assert found[0].facts["breaks"] is (case != "environment"), case
+        assert found[0].facts["breaks"] is (case != "environment" and declared.deployed), case
         keys = {"Timeout", "MemorySize", "Handler", "Runtime", "Environment"}
         lambda_.update_function_configuration(
             FunctionName=stack.function, Layers=[], **{k: v for k, v in original.items() if k in keys}
         )
+
+
+def test_every_compared_property_of_the_function_is_found_changed_one_at_a_time(moto):
+    stack, declared = declared_stack(moto, "drift")
+    assert_each_change_found_alone(moto, stack, declared)
+
+
+def test_the_declared_state_computed_from_the_program_under_mocks_finds_each_field_changed_alone(moto, tmp_path):
+    """The dev stack's declared state from __main__.py under mocks (no Pulumi CLI), against a hand-built live
+    function configured as the program declares it, then changed one compared field at a time."""
+    from drill.investigator.declared_program import from_program
+    from drill.rehearsal.command import ROOT
+
+    stack = build_stack(None, "aiops-demo-dev", images=1, fault_chain=False, tls_only_policy=False)
+    declared = from_program(ROOT, "dev", stack.function, account=ACCOUNT, cache=tmp_path)
+    assert (
+        "under mocks with Pulumi.dev.yaml" in declared.source and "may differ from what was deployed" in declared.source
+    )
+    function = declared.function
+    assert function is not None and function.environment["BUCKET_NAME_PARAMETER"] == stack.parameter
+    stack.client("lambda").update_function_configuration(
+        FunctionName=stack.function,
+        Timeout=function.timeout,
+        MemorySize=function.memory_size,
+        Handler=function.handler,
+        Runtime=function.runtime,
+        Layers=list(function.layers),
+        Environment={"Variables": dict(function.environment)},
+    )
+    assert_each_change_found_alone(moto, stack, declared)
+    again = from_program(ROOT, "dev", stack.function, account=ACCOUNT, cache=tmp_path)  # the cached document
+    assert again.function == function and "(cached)" in again.source
+    assert len(list(tmp_path.iterdir())) == 1
+    from_program(ROOT, "dev", stack.function, account="210987654321", cache=tmp_path)  # another key: run again
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_a_changed_handler_that_explains_the_errors_is_the_cause_and_drift_alone_is_never_blamed(moto):

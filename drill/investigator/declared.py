@@ -4,9 +4,9 @@ format, version 3: `{"version": 3, "deployment": {"manifest": ..., "resources": 
 
 The export is the state Pulumi recorded at the last update, so every difference from the live resource is
 a change made outside Pulumi. Resources are matched by type and the stack's outputs (the image function by
-its name, output LambdaFunctionName), never by auto-generated physical names. Not implemented: the other
-source issue 21 names, the program itself under mocks with the stack's configuration (for when there is
-no Pulumi CLI).
+its name, output LambdaFunctionName), never by auto-generated physical names. Without the CLI the
+same document is computed from the program under mocks (drill/investigator/declared_program.py); which
+source is used is decided by drill/investigator/declared_source.py.
 """
 
 from __future__ import annotations
@@ -37,18 +37,26 @@ class DeclaredFunction:
 class Declared:
     source: str  # where the declared state came from, said in the report
     function: DeclaredFunction | None
+    # True for Pulumi's state at the last update; False for the working copy's program, which may hold changes
+    # never deployed: its differences are listed as drift, never blamed (collectors/drift.py).
+    deployed: bool = True
 
 
 class DeclaredUnavailable(Exception):
     """The declared state could not be read (no Pulumi CLI, no stack, an unreadable export)."""
 
 
+def _whole(value: Any) -> Any:
+    """A number as Pulumi's engine records it under mocks (30.0) is the integer AWS answers (30)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _function(resource: Mapping[str, Any]) -> DeclaredFunction:
     values = {**(resource.get("inputs") or {}), **(resource.get("outputs") or {})}
     environment = (values.get("environment") or {}).get("variables") or {}
     return DeclaredFunction(
-        timeout=values.get("timeout"),
-        memory_size=values.get("memorySize"),
+        timeout=_whole(values.get("timeout")),
+        memory_size=_whole(values.get("memorySize")),
         handler=values.get("handler"),
         runtime=values.get("runtime"),
         layers=tuple(values.get("layers") or ()),
@@ -56,7 +64,7 @@ def _function(resource: Mapping[str, Any]) -> DeclaredFunction:
     )
 
 
-def from_export(exported: Mapping[str, Any], function_name: str, source: str) -> Declared:
+def from_export(exported: Mapping[str, Any], function_name: str, source: str, *, deployed: bool = True) -> Declared:
     """The declared state of the request path in a `pulumi stack export` document."""
     if exported.get("version") != 3:
         raise DeclaredUnavailable(f"unknown deployment format version {exported.get('version')!r} (expected 3)")
@@ -64,7 +72,7 @@ def from_export(exported: Mapping[str, Any], function_name: str, source: str) ->
     functions = [
         r for r in resources if r.get("type") == FUNCTION_TYPE and (r.get("outputs") or {}).get("name") == function_name
     ]
-    return Declared(source=source, function=_function(functions[0]) if functions else None)
+    return Declared(source=source, function=_function(functions[0]) if functions else None, deployed=deployed)
 
 
 def from_pulumi(runner: Runner, stack: str | None, function_name: str) -> Declared:

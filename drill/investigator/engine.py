@@ -55,7 +55,7 @@ def investigate(
     scope = Scope(clients=clients, target=target, window=window, declared=declared)
     evidence, sources = collect_timed(scope, collectors)
     root, hypotheses = conclude(evidence)
-    notes: list[str] = []
+    notes: list[str] = [f"Declared state compared: {declared.source}."] if declared is not None else []
     if _probe_if_needed(evidence, root, probe, window, notes):
         root, hypotheses = conclude(evidence)
     seconds = round(perf_counter() - start, 3)

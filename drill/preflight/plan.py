@@ -43,6 +43,9 @@ class PlannedName:
 class Plan:
     names: list[PlannedName] = field(default_factory=list)
     types: set[str] = field(default_factory=set)
+    # Every registration as `pulumi stack export` lists it ({"urn", "type", "inputs", "outputs"}): the
+    # investigator's declared state when there is no Pulumi CLI (drill/investigator/declared_program.py).
+    resources: list[dict[str, Any]] = field(default_factory=list)
 
     def creates(self, typ: str) -> bool:
         return typ in self.types
@@ -76,6 +79,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             "executionArn": f"arn:aws:execute-api:{self.region}:{self.account}:{UNKNOWN}",
             **inputs,
         }
+        urn = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{args.typ}::{args.name}"
+        self.plan.resources.append({"urn": urn, "type": args.typ, "inputs": inputs, "outputs": outputs})
         if args.typ == "pulumi:pulumi:StackReference":
             # Preflight reads no other stack: the shared stack's group ARN is a placeholder in this region.
             group = f"arn:aws:aiops:{self.region}:{self.account}:investigation-group/SharedStackGroup"

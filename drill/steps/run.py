@@ -138,11 +138,12 @@ def run(
     restore_timeout: float = 120,
     interval: float = 10,
     scenario: Scenario | None = None,
+    declared: Declared | None = None,
 ) -> RunResult:
     """status -> trigger -> investigate -> restore -> status; restore runs whenever trigger started.
 
     `scenario` (a game-day scenario, drill/scenarios/run.py) replaces the trigger, the expected kind and the
-    restore."""
+    restore. `declared` (the stack's declared state) is passed to the investigate step."""
     if scenario is None:
         require_fault_chain(drill.outputs)
     fire = scenario.fire if scenario else lambda: trigger(drill, timeout=trigger_timeout, interval=interval)
@@ -159,7 +160,7 @@ def run(
                 result,
                 drill,
                 "investigate",
-                lambda: investigate_step(drill, since_minutes=since_minutes, expect=expect)[0],
+                lambda: investigate_step(drill, since_minutes=since_minutes, expect=expect, declared=declared)[0],
             )
     except KeyboardInterrupt as err:  # between two steps
         result.stopped = result.stopped or err

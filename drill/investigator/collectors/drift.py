@@ -56,7 +56,14 @@ def collect(scope: Scope) -> list[Evidence]:
     for prop, want, have, breaks in differences:
         out.add(
             f"function {name}: {prop} is {have!r}, the stack declares {want!r} ({declared.source})",
-            {"resource": name, "property": prop, "declared": want, "live": have, "breaks": breaks},
+            # Only a difference from what was deployed can be a cause: the working copy may hold undeployed changes.
+            {
+                "resource": name,
+                "property": prop,
+                "declared": want,
+                "live": have,
+                "breaks": breaks and declared.deployed,
+            },
             time=modified,
         )
     if not differences:
