@@ -23,10 +23,10 @@ from botocore.parsers import ResponseParserError
 
 from drill import stack, steps
 from drill.aws import account_id, as_drill_error, make_clients
+from drill.declared.source import program_source, read_declared
 from drill.errors import DrillError, Terminated
 from drill.investigator import REQUIRED_OUTPUTS
 from drill.investigator.declared import Declared
-from drill.investigator.declared_source import program_source, read_declared
 from drill.parser import build_parser
 from drill.preflight import command as preflight_command
 from drill.region import resolve_region
@@ -101,7 +101,7 @@ def make_drill(args: argparse.Namespace, outputs: stack.StackOutputs, err: TextI
 def declared_state(
     args: argparse.Namespace, drill: steps.Drill, runner: Callable[..., subprocess.CompletedProcess], err: TextIO
 ) -> Declared | None:
-    """The stack's declared state for the investigation (drill/investigator/declared_source.py): `pulumi stack
+    """The stack's declared state for the investigation (drill/declared/source.py): `pulumi stack
     export` through `runner` when the outputs came from the Pulumi CLI, else the program under mocks."""
     function = drill.outputs.get(stack.IMAGE_FUNCTION)
     if args.command not in COMPARES_DECLARED or getattr(args, "scenario", None) or function is None:

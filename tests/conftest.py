@@ -389,6 +389,9 @@ def pytest_configure(config):
     inherit the folders through the environment."""
     if hasattr(config, "workerinput"):
         return
+    # The drill caches the program's declared state in the user's cache directory: tests use one of their own,
+    # never the person's (the workers and every drill subprocess inherit it).
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="aiops-test-cache-")
     if rehearsal_run.FOLDER_VARIABLE not in os.environ and _selects(config, ("test_rehearsal.py",)):
         _start(config, rehearsal_run.FOLDER_VARIABLE, _REHEARSAL, rehearsal_run.start)
     if stack_plan.FOLDER_VARIABLE not in os.environ and _selects(config, STACK_PLAN_USERS):

@@ -642,7 +642,7 @@ def test_every_compared_property_of_the_function_is_found_changed_one_at_a_time(
 def test_the_declared_state_computed_from_the_program_under_mocks_finds_each_field_changed_alone(moto, tmp_path):
     """The dev stack's declared state from __main__.py under mocks (no Pulumi CLI), against a hand-built live
     function configured as the program declares it, then changed one compared field at a time."""
-    from drill.investigator.declared_program import from_program
+    from drill.declared.program import from_program
     from drill.rehearsal.command import ROOT
 
     stack = build_stack(None, "aiops-demo-dev", images=1, fault_chain=False, tls_only_policy=False)

@@ -29,7 +29,7 @@ from gameday_fixtures import (  # noqa: F401  (fresh, moto_server: fixtures)
 )
 
 from components.drill_support import DrillSupportArgs, operator_statements
-from drill import cli
+from drill import cli, outputs
 from drill.errors import DrillError
 from drill.scenarios import NAMES, SCENARIOS, SEED, inject, restore
 from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
@@ -108,7 +108,7 @@ def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_gr
     # standby role while function_role_changed holds).
     iam = stack.client("iam")
     managed = iam.create_policy(PolicyName="gd-twice-extra", PolicyDocument=json.dumps(READ_ONLY))["Policy"]["Arn"]
-    for role in (stack.role_name, f"{stack.prefix}-drill-standby-role"):
+    for role in (stack.role_name, stack.outputs[outputs.STANDBY_ROLE].rsplit("/", 1)[-1]):
         iam.attach_role_policy(RoleName=role, PolicyArn=managed)
     before = snapshot(stack)
     calls: set[str] = set()

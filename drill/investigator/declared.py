@@ -5,8 +5,8 @@ format, version 3: `{"version": 3, "deployment": {"manifest": ..., "resources": 
 The export is the state Pulumi recorded at the last update, so every difference from the live resource is
 a change made outside Pulumi. Resources are matched by type and the stack's outputs (the image function by
 its name, output LambdaFunctionName), never by auto-generated physical names. Without the CLI the
-same document is computed from the program under mocks (drill/investigator/declared_program.py); which
-source is used is decided by drill/investigator/declared_source.py.
+same document is computed from the program under mocks (drill/declared/program.py); which
+source is used is decided by drill/declared/source.py.
 """
 
 from __future__ import annotations

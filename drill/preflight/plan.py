@@ -44,7 +44,7 @@ class Plan:
     names: list[PlannedName] = field(default_factory=list)
     types: set[str] = field(default_factory=set)
     # Every registration as `pulumi stack export` lists it ({"urn", "type", "inputs", "outputs"}): the
-    # investigator's declared state when there is no Pulumi CLI (drill/investigator/declared_program.py).
+    # investigator's declared state when there is no Pulumi CLI (drill/declared/program.py).
     resources: list[dict[str, Any]] = field(default_factory=list)
 
     def creates(self, typ: str) -> bool:

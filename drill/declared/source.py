@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from drill.declared.program import from_program
 from drill.investigator.declared import Declared, DeclaredUnavailable, Runner, from_pulumi
-from drill.investigator.declared_program import from_program
 
 ProgramSource = Callable[[str, str], Declared]  # (stack, function name) -> the program's declared state
 
