@@ -145,3 +145,18 @@ def test_without_either_source_the_investigation_goes_on_without_one_and_says_so
     code, err = investigate("--stack", "prod", runner=Pulumi(export_code=255))
     assert code == 0 and seen == [None]
     assert "no declared state (" in err and "Pulumi.prod.yaml not found" in err and "drift is not compared" in err
+
+
+def test_the_declared_state_cache_is_written_whole_and_a_torn_file_is_a_miss(tmp_path):
+    """Drills running at once share the cache: a reader never fails on a file another one is writing."""
+    from drill.declared.program import _read_cache, _write_cache
+
+    path = tmp_path / "cache" / "declared-key.json"
+    assert _read_cache(path) is None  # none yet
+    path.parent.mkdir()
+    path.write_text('{"version": 3, "deploy', encoding="utf-8")  # what a reader sees of a half-written file
+    assert _read_cache(path) is None
+    document = {"version": 3, "deployment": {"resources": []}}
+    _write_cache(path, document)
+    assert _read_cache(path) == document
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # the temporary file was renamed into place

@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from drill.errors import UsageError
 from drill.investigator.declared import Declared, DeclaredUnavailable, from_export
@@ -74,18 +76,34 @@ def from_program(root: Path, stack: str, function_name: str, *, account: str, ca
         raise DeclaredUnavailable(str(err)) from err
     key = cache_key(root, dict(config.values), account)
     path = (cache or cache_dir()) / f"declared-{key[:32]}.json"
-    cached = path.is_file()
-    if cached:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    else:
+    document = _read_cache(path)
+    cached = document is not None
+    if document is None:
         document = json.loads(json.dumps(export_document(root, stack, account), default=str))  # assets as text
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(document), encoding="utf-8")
-        except OSError:  # an unwritable cache costs the next run seconds, nothing else
-            pass
+        _write_cache(path, document)
     source = (
         f"the program in {root} under mocks with Pulumi.{stack}.yaml{' (cached)' if cached else ''}: the working "
         "copy, which may differ from what was deployed"
     )
     return from_export(document, function_name, source, deployed=False)
+
+
+def _read_cache(path: Path) -> dict[str, Any] | None:
+    """The cached document, or None when there is none or it cannot be read (computed again, never fatal)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _write_cache(path: Path, document: dict[str, Any]) -> None:
+    """Write whole or not at all: drills running at once share the cache, and a reader must never see half a
+    file (a temporary file in the same folder, then an atomic rename)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.write_text(json.dumps(document), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:  # an unwritable cache costs the next run seconds, nothing else
+        pass
