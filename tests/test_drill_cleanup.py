@@ -35,6 +35,8 @@ from drill.parser import MAX_SECONDS
 from drill.region import Region, resolve_region
 from drill.stack import StackOutputs
 
+pytestmark = pytest.mark.e2e  # drill subprocesses against a moto server: the `.ci/run` e2e step
+
 FAULT_ACTIONS = {"s3:GetObject", "s3:ListBucket"}
 
 

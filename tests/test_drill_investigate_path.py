@@ -32,6 +32,8 @@ from drill_fixtures import (
     write_error_lines,
 )
 
+pytestmark = pytest.mark.e2e  # drill subprocesses against a moto server: the `.ci/run` e2e step
+
 
 def permission_gone(stack: MotoStack) -> None:
     remove_api_permission(stack)
