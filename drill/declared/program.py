@@ -26,6 +26,7 @@ from drill.investigator.declared import Declared, DeclaredUnavailable, from_expo
 
 PROGRAM_FILES = ("__main__.py", "Pulumi.yaml")
 PROGRAM_DIRS = ("components", "functions")  # what the program reads: its code and the functions it packages
+FORMAT = 2  # of the cached document: 2 records each resource's id (a cache of format 1 is computed again)
 
 
 def cache_dir() -> Path:
@@ -49,7 +50,7 @@ def cache_key(root: Path, config: dict[str, str], account: str) -> str:
     digest = hashlib.sha256()
     for path in _program_files(root):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(json.dumps({"config": config, "account": account}, sort_keys=True).encode())
+    digest.update(json.dumps({"config": config, "account": account, "format": FORMAT}, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -85,7 +86,22 @@ def from_program(root: Path, stack: str, function_name: str, *, account: str, ca
         f"the program in {root} under mocks with Pulumi.{stack}.yaml{' (cached)' if cached else ''}: the working "
         "copy, which may differ from what was deployed"
     )
-    return from_export(document, function_name, source, deployed=False)
+    return from_export(document, function_name, source, deployed=False, placeholders=placeholders(document))
+
+
+def placeholders(document: dict[str, Any]) -> set[str]:
+    """What the mocks invented: every resource's id and the outputs that are not among its inputs (its
+    name, ARN, ...). A declared value that still holds one after the stack's outputs are put in place of
+    the references it makes (drill/investigator/declared.py `refs`) is not compared: it is not known."""
+    found: set[str] = set()
+    for resource in (document.get("deployment") or {}).get("resources") or []:
+        inputs = resource.get("inputs") or {}
+        found |= {str(resource["id"])} if resource.get("id") else set()
+        found |= {v for k, v in (resource.get("outputs") or {}).items() if k not in inputs and isinstance(v, str)}
+    return {p for p in found if len(p) >= MIN_PLACEHOLDER}
+
+
+MIN_PLACEHOLDER = 8  # shorter mock values ("x-id") could appear inside real values by chance
 
 
 def _read_cache(path: Path) -> dict[str, Any] | None:

@@ -80,12 +80,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             **inputs,
         }
         urn = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{args.typ}::{args.name}"
-        self.plan.resources.append({"urn": urn, "type": args.typ, "inputs": inputs, "outputs": outputs})
+        physical = UNKNOWN if args.typ == "aws:apigateway/restApi:RestApi" else f"{args.name}-id"
+        record = {"urn": urn, "type": args.typ, "id": physical, "inputs": inputs, "outputs": outputs}
+        self.plan.resources.append(record)
         if args.typ == "pulumi:pulumi:StackReference":
             # Preflight reads no other stack: the shared stack's group ARN is a placeholder in this region.
             group = f"arn:aws:aiops:{self.region}:{self.account}:investigation-group/SharedStackGroup"
             outputs.update(outputs={INVESTIGATION_GROUP_OUTPUT: group}, secretOutputNames=[])
-        return (UNKNOWN if args.typ == "aws:apigateway/restApi:RestApi" else f"{args.name}-id"), outputs
+        return physical, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         data_source = args.token
