@@ -313,6 +313,7 @@ def test_an_aws_managed_deny_attached_to_the_role_is_named():
     stubber.add_response("get_role", {"Role": {**found, "CreateDate": NOW}}, {"RoleName": role_name})
     scope = scope_with("iam", iam)
     scope._cache["sample"] = OBJECT
+    scope._cache["keys"] = []  # no listing: the stand-in key
     scope._cache["caller"] = CALLER  # the function's situation (VPC, role tags) is not what this test reads
     with stubber:
         items = role.collect(scope)

@@ -68,10 +68,17 @@ def role_permission_missing(ev: Evidences) -> Hypothesis | None:
     by = sorted({label for e in missing for label in e.facts.get("statements", [])})
     boundaries = sorted({e.facts["boundary"] for e in missing if e.facts.get("boundary")})
     named = "; ".join([*by, *(f"{b} does not allow it" for b in boundaries)])
+    partial = [e.facts for e in missing if e.facts.get("share") is not None and e.facts["share"] < 1]
+    which = (
+        f"the requests that pick one of the {partial[0]['keys_blocked']} keys it may not read, "
+        f"{partial[0]['share']:.0%} of them (of {partial[0]['keys_listed']} listed images), fail"
+        if partial and len(missing) == 1
+        else "the function's calls fail"
+    )
     summary = (
         f"The image function's role {role_arn.rsplit('/', 1)[-1]} {how} {', '.join(actions)}"
         + (f" ({named})" if named else "")
-        + ", so the function's calls fail with AccessDenied and the API answers 5XX."
+        + f", so {which} with AccessDenied and the API answers 5XX."
     )
     return hypothesis(
         "role_permission_missing",

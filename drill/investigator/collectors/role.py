@@ -18,6 +18,7 @@ from drill.investigator.collectors._base import (
     Scope,
     SourceUnavailable,
     function_caller,
+    image_keys,
     sample_object_arn,
 )
 from drill.investigator.model import Evidence
@@ -26,12 +27,18 @@ from drill.investigator.policy import identity_decision
 SOURCE = "role_policy"
 
 
+SIMULATED_PER_CALL = 100  # resource ARNs per SimulatePrincipalPolicy call (one EvaluationResult per action)
+
+
 def required_permissions(scope: Scope) -> list[tuple[str, str]]:
+    """The calls the function makes: GetParameter, ListBucket, and GetObject on every listed image (a Deny
+    on some keys fails only the requests that pick them), or on a stand-in key when none is listed."""
     target = scope.target
+    objects = [f"{target.bucket_arn}/{key}" for key in image_keys(scope)] or [sample_object_arn(scope)]
     return [
         ("ssm:GetParameter", target.parameter_arn),
         ("s3:ListBucket", target.bucket_arn),
-        ("s3:GetObject", sample_object_arn(scope)),
+        *(("s3:GetObject", arn) for arn in objects),
     ]
 
 
@@ -41,31 +48,47 @@ def simulated_label(statement: dict[str, Any]) -> str:
     return f"{kind} policy {statement.get('SourcePolicyId', '?')}"
 
 
+def simulated(result: dict[str, Any], decision_key: str) -> dict[str, Any]:
+    boundary = result.get("PermissionsBoundaryDecisionDetail", {}).get("AllowedByPermissionsBoundary") is False
+    return {
+        "decision": result.get(decision_key, "implicitDeny"),
+        "certain": True,
+        "statements": [simulated_label(s) for s in result.get("MatchedStatements", [])],
+        "boundary": "permissions boundary" if boundary else None,
+    }
+
+
 def simulate(scope: Scope, checks: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
-    """Decisions from IAM's policy simulator, or None when it cannot be used here."""
+    """Decisions from IAM's policy simulator, or None when it cannot be used here. One call per action and
+    SIMULATED_PER_CALL resources; each resource's decision is in ResourceSpecificResults (the top-level
+    decision is the most restrictive of them)."""
     iam, role_arn = scope.clients.iam, scope.target.role_arn
-    results = []
+    by_resource: dict[tuple[str, str], dict[str, Any]] = {}
+    actions = dict.fromkeys(action for action, _ in checks)
     try:
-        for action, resource in checks:
-            found = iam.simulate_principal_policy(
-                PolicySourceArn=role_arn, ActionNames=[action], ResourceArns=[resource]
-            )["EvaluationResults"]
-            result = found[0] if found else {}
-            results.append(
-                {
-                    "decision": result.get("EvalDecision", "implicitDeny"),
-                    "certain": True,
-                    "statements": [simulated_label(s) for s in result.get("MatchedStatements", [])],
-                    "boundary": "permissions boundary"
-                    if result.get("PermissionsBoundaryDecisionDetail", {}).get("AllowedByPermissionsBoundary") is False
-                    else None,
-                }
-            )
+        for action in actions:
+            resources = [r for a, r in checks if a == action]
+            for start in range(0, len(resources), SIMULATED_PER_CALL):
+                chunk = resources[start : start + SIMULATED_PER_CALL]
+                found = iam.simulate_principal_policy(
+                    PolicySourceArn=role_arn, ActionNames=[action], ResourceArns=chunk
+                )["EvaluationResults"]
+                result = found[0] if found else {}
+                specific = {r.get("EvalResourceName"): r for r in result.get("ResourceSpecificResults", [])}
+                for resource in chunk:
+                    own = specific.get(resource)
+                    if own is None:
+                        by_resource[(action, resource)] = simulated(result, "EvalDecision")
+                    else:  # the boundary's verdict is reported for the action, not per resource
+                        detail = {
+                            "PermissionsBoundaryDecisionDetail": result.get("PermissionsBoundaryDecisionDetail", {})
+                        }
+                        by_resource[(action, resource)] = simulated({**detail, **own}, "EvalResourceDecision")
     except FATAL_ERRORS:
         raise
     except SOURCE_ERRORS:
         return None
-    return results
+    return [by_resource[check] for check in checks]
 
 
 def role_policies(scope: Scope) -> tuple[dict[str, Any], Any, dict[str, str]]:
@@ -136,17 +159,18 @@ def collect(scope: Scope) -> list[Evidence]:
                 f"iam:SimulatePrincipalPolicy unavailable and the role's policies unreadable ({error_code(err)})"
             ) from err
         method, how = "local", f"local evaluation of the role's {described} (policy simulator unavailable)"
-    for (action, resource), result in zip(checks, results, strict=True):
+    for (action, resource), result, share in aggregate(checks, results, listed=bool(image_keys(scope))):
         decision, certain = result["decision"], result["certain"]
         by = f" by {', '.join(result['statements'])}" if result["statements"] else ""
+        where = resource if share is None else images(share)
         if decision == "allowed":
-            text = f"role {target.role_name} allows {action} on {resource}{by}"
+            text = f"role {target.role_name} allows {action} on {where}{by}"
         elif decision == "explicitDeny":
-            text = f"role {target.role_name} explicitly denies {action} on {resource}{by}"
+            text = f"role {target.role_name} explicitly denies {action} on {where}{by}"
         elif result.get("boundary"):
-            text = f"role {target.role_name} may not {action} on {resource}: its {result['boundary']} does not allow it"
+            text = f"role {target.role_name} may not {action} on {where}: its {result['boundary']} does not allow it"
         else:
-            text = f"role {target.role_name} does not allow {action} on {resource} (no Allow statement matches)"
+            text = f"role {target.role_name} does not allow {action} on {where} (no Allow statement matches)"
         if not certain:
             text += " (uncertain: a condition could not be evaluated)"
         out.add(
@@ -161,6 +185,38 @@ def collect(scope: Scope) -> list[Evidence]:
                 "statements": result["statements"],
                 "boundary": result.get("boundary"),
                 "policy_arns": arns,
+                **({} if share is None else {f"keys_{k}": v for k, v in share.items() if k != "share"}),
+                **({} if share is None else {"share": share["share"]}),
             },
         )
     return out.items
+
+
+def images(share: dict[str, Any]) -> str:
+    if share["blocked"]:
+        return f"{share['blocked']} of {share['listed']} listed images ({share['share']:.0%})"
+    return f"all {share['listed']} listed images"
+
+
+def aggregate(
+    checks: list[tuple[str, str]], results: list[dict[str, Any]], *, listed: bool
+) -> list[tuple[tuple[str, str], dict[str, Any], dict[str, Any] | None]]:
+    """One verdict per action: GetObject's over every listed key, with the share of keys it blocks (the
+    function picks a key at random, so that is the share of requests that fail). Its resource is the first
+    blocked key; its decision an explicit Deny if any blocked key has one."""
+    single = [(c, r, None) for c, r in zip(checks, results, strict=True) if c[0] != "s3:GetObject"]
+    keys = [(c, r) for c, r in zip(checks, results, strict=True) if c[0] == "s3:GetObject"]
+    if not listed:  # a stand-in key: no share to give
+        return [*single, *((c, r, None) for c, r in keys)]
+    blocked = [(c, r) for c, r in keys if r["decision"] != "allowed"]
+    share = {"blocked": len(blocked), "listed": len(keys), "share": round(len(blocked) / len(keys), 3)}
+    if not blocked:
+        return [*single, (keys[0][0], keys[0][1], share)]
+    explicit = [(c, r) for c, r in blocked if r["decision"] == "explicitDeny"]
+    check, first = (explicit or blocked)[0]
+    merged = {
+        **first,
+        "certain": all(r["certain"] for _, r in blocked),
+        "statements": sorted({label for _, r in blocked for label in r["statements"]}),
+    }
+    return [*single, (check, merged, share)]
