@@ -363,6 +363,7 @@ STACK_PLAN_USERS = (
     "test_drill_cli.py",
     "test_drill_investigate_path.py",
     "test_drill_investigator_path.py",
+    "test_drill_investigator_drift.py",
     "test_drill_run.py",
     "test_drill_fixture_stack.py",
     "test_incident_e2e.py",
