@@ -523,3 +523,22 @@ def test_the_simulator_is_read_per_key_from_its_resource_specific_results():
     assert items[2].facts["resource"] == objects[1] and items[2].facts["share"] == 0.333
     root, _ = conclude(items)
     assert root.kind == "role_permission_missing" and "33% of them (of 3 listed images)" in root.summary
+
+
+# ------------------------------------------------------------------------------------------ the root cause's actor
+def test_the_kind_that_wins_cites_its_drift_and_names_who_cloudtrail_says_made_it():
+    """The window's CloudTrail events name no one (the change is older than the window): the drift item the
+    kind decides, attributed through LookupEvents by event name, names the actor and the time."""
+    from test_drill_collectors import item
+
+    who, when = f"arn:aws:iam::{ACCOUNT}:user/alice", "2026-11-20T08:00:00Z"
+    refused = item("function_policy", 1, allows_api=False, function=FUNCTION, api=API, source_arn="s", others=[])
+    failing = item("metrics", 1, metric="api_5xx", sum=10)
+    covered = item(
+        "drift", 1, property="resource policy", covered_by="api_permission_missing", actor=who, changed_at=when
+    )
+    other = item("drift", 2, property="type", covered_by="parameter_wrong_bucket", actor="someone", changed_at=when)
+    root, _ = conclude([refused, failing, covered, other])
+    assert root.kind == "api_permission_missing"
+    assert (root.actor, root.changed_at) == (who, when)
+    assert covered.id in root.evidence and other.id not in root.evidence

@@ -104,8 +104,14 @@ def hypothesis(
     symptoms = evidences.symptoms(lines=False)
     confidence = base + (LOG_WEIGHT if logs else 0) + (CLOUDTRAIL_WEIGHT if changes else 0)
     confidence += SYMPTOM_WEIGHT if symptoms else 0
+    # The declared state's differences this kind decides (collectors/drift.py): cited, and when the window's
+    # CloudTrail events name no one, the one CloudTrail names for the difference is who made the change.
+    drift = [e for e in evidences.of("drift") if e.facts.get("covered_by") == kind]
     latest = max(changes, key=lambda e: e.facts.get("changed_at") or "", default=None)
-    ids = dict.fromkeys(e.id for group in (state, logs, extra, changes, symptoms) for e in group)
+    if latest is None:
+        attributed = [e for e in (*state, *drift) if e.source == "drift" and e.facts.get("actor")]
+        latest = max(attributed, key=lambda e: e.facts["changed_at"], default=None)
+    ids = dict.fromkeys(e.id for group in (state, drift, logs, extra, changes, symptoms) for e in group)
     return Hypothesis(
         kind=kind,
         resource=resource,
