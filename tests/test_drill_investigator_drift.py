@@ -542,3 +542,17 @@ def test_the_kind_that_wins_cites_its_drift_and_names_who_cloudtrail_says_made_i
     assert root.kind == "api_permission_missing"
     assert (root.actor, root.changed_at) == (who, when)
     assert covered.id in root.evidence and other.id not in root.evidence
+
+
+def test_a_setting_pulumi_records_as_empty_is_the_stage_leaving_it_out(declared):
+    """Pulumi's state records unset stage settings as "" or {} (cacheClusterSize, variables); GetStage omits them."""
+    import dataclasses
+
+    stage = declared.stages["prod"]
+    recorded = dataclasses.replace(stage, settings={**stage.settings, "cacheClusterSize": "", "variables": {}})
+    exported = dataclasses.replace(declared, stages={"prod": recorded})
+    assert compare(exported, live_as_declared(declared))[0] == []
+    live = live_as_declared(declared)
+    live["stage"]["variables"] = {"backend": "v2"}
+    (found,) = compare(exported, live)[0]
+    assert (found.property, found.declared, found.live) == ("variables", {}, {"backend": "v2"})

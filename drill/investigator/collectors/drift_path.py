@@ -117,6 +117,11 @@ STAGE_LIVE = {  # Pulumi's stage property -> GetStage's (with AWS's default when
 THROTTLING = ("throttlingRateLimit", "throttlingBurstLimit")
 
 
+def empty(value: Any) -> bool:
+    """Unset, as Pulumi's state records it ("", {}) and as GetStage leaves it out."""
+    return value is None or value == "" or value == {} or value == []
+
+
 def stage(
     declared: DeclaredStage, live: Mapping[str, Any], api: str, resolve: Resolver, unknown: Unknown
 ) -> list[Difference]:
@@ -129,7 +134,7 @@ def stage(
         want = resolve(want)
         if want is NOT_KNOWN:
             unknown.append(f"stage {declared.name} {prop}")
-        elif want != have:
+        elif want != have and not (empty(want) and empty(have)):
             found.append(Difference("stage", resource, prop, want, have, covered_by=covered_by))
 
     for prop, want in declared.settings.items():
