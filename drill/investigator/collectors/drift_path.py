@@ -13,7 +13,7 @@ the bucket policy: bucket_policy_deny). Only the function's own configuration `b
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,6 +315,3 @@ def trust(declared: Declared, document: Any, role_name: str, unknown: Unknown) -
             covered_by="role_trust_broken",
         )
     ]
-
-
-Comparison = Callable[..., list[Difference]]
