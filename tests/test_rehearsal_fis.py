@@ -481,3 +481,118 @@ def test_the_replica_with_fis_enabled_provisions_the_templates_guards_and_latenc
     assert latency["ExtendedStatistic"] == "p99" and "Statistic" not in latency
     assert outputs["FisLatencyExperimentTemplateId"] and outputs["FisErrorsExperimentTemplateId"]
     assert outputs["FisConfigurationLocation"].endswith("/FisConfigs/")
+
+
+def test_with_values_overrides_a_stack_file_by_plain_or_qualified_keys():
+    from drill.rehearsal.stack_config import StackConfig
+
+    base = StackConfig(
+        project="aiops-demo", stack="dev", values={"aiops-demo:fisEnabled": "false", "aws:region": REGION}
+    )
+    changed = base.with_values({"fisEnabled": True, "aws:region": "eu-west-1"})
+    assert changed.values == {"aiops-demo:fisEnabled": "true", "aws:region": "eu-west-1"}
+    assert base.values["aiops-demo:fisEnabled"] == "false"  # a new configuration, the old one unchanged
+
+
+# ------------------------------------------------------------------------------------------ the whole flow (e2e)
+def wait_for(what: str, check, timeout: float):
+    """Until `check()` is truthy; `timeout` is the bound the code under test implies, not a guess of its speed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def experiment_status(fis, experiment_id: str) -> str:
+    return fis.get_experiment(id=experiment_id)["experiment"]["state"]["status"]
+
+
+def steady_traffic(url: str, stop) -> None:
+    """About 50 requests a second until `stop` is set (the guards and a p99 need steady traffic)."""
+    import contextlib
+    import urllib.error
+    import urllib.request
+
+    while not stop.wait(0.02):
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(url, timeout=10).read()  # noqa: S310 (the local API on 127.0.0.1)
+
+
+@pytest.mark.e2e
+def test_a_latency_experiment_in_the_rehearsal_sets_off_the_p99_alarm_and_stops_cleanly():
+    """moto server, the replica with fisEnabled=true, the local API, the alarm evaluator and the stand-in, as the
+    rehearsal runs them: steady traffic, StartExperiment, the p99 latency alarm fires, StopExperiment, the
+    configuration is gone and the extension stops injecting."""
+    import threading
+    import time
+
+    from drill import outputs as names
+    from drill.rehearsal.command import ENDPOINT, MINUTE_SECONDS, working_directory
+    from drill.rehearsal.command import ROOT as PROJECT
+    from drill.rehearsal.local_api import LocalApi
+    from drill.rehearsal.moto_server import FAKE_CREDENTIALS, aws_environment, isolated_environment, moto_server
+    from drill.rehearsal.replica import deploy
+    from drill.rehearsal.stack_config import load_stack_config
+
+    # 40 % of invocations: the traffic a loaded machine manages (a few requests per compressed minute) still has
+    # slow ones in most periods. 30 minutes (60 s here): the experiment does not end by itself before the stop.
+    overrides = {"fisEnabled": True, "fisLatencyPercentage": 40, "fisLatencyDurationMinutes": 30}
+    config = load_stack_config(PROJECT, "dev").with_values(overrides)
+    with moto_server() as moto, isolated_environment(aws_environment(moto.url, REGION)), working_directory(PROJECT):
+        session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in FAKE_CREDENTIALS.items()})
+        made = {service: session.client(service, endpoint_url=moto.url) for service in SERVICES}
+        runtime = LambdaRuntime(base_environment=aws_environment(moto.url, REGION), region=REGION, clients=made)
+        runtime.start()
+        account = made["sts"].get_caller_identity()["Account"]
+        aws = Aws(clients=made, region=REGION, account=account, runtime=runtime, root=PROJECT)
+        replica = deploy(aws, config, PROJECT)
+        outputs = replica.outputs
+        alarm_names = [r["id"] for r in replica.provisioned if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"]
+        # As for every scenario but the seed's, the invocations alarm is disarmed: traffic does not inject the Deny.
+        made["cloudwatch"].disable_alarm_actions(AlarmNames=[outputs[names.INVOCATIONS_ALARM]])
+        route = ENDPOINT.match(outputs[names.API_ENDPOINT])
+        api = LocalApi(api_id=route["api"], stage=route["stage"], clients=made, runtime=runtime)
+        api.start()
+        checker = alarms.AlarmEvaluator(
+            alarm_names=alarm_names, clients=made, runtime=runtime, account=account, region=REGION,
+            minute=MINUTE_SECONDS, tick=0.25,
+        )  # fmt: skip
+        checker.start()
+        fis = FisStandIn(clients=made, runtime=runtime, account=account, region=REGION, minute=MINUTE_SECONDS)
+        stop_traffic = threading.Event()
+        sender = threading.Thread(target=steady_traffic, args=(api.url(route["path"]), stop_traffic), daemon=True)
+        latency = outputs[names.LATENCY_ALARM]
+        try:
+            with fis_standin.running(fis, tick=0.25):
+                sender.start()
+                template = outputs[names.FIS_LATENCY_TEMPLATE]
+                experiment = made["fis"].start_experiment(experimentTemplateId=template)["experiment"]["id"]
+                wait_for("the experiment running", lambda: experiment_status(made["fis"], experiment) == "running", 5)
+                # The slow poll (30 s) and 2 of 3 one-minute periods with a slow request, compressed: a few seconds;
+                # the bound is the experiment's own duration (60 s here).
+                wait_for(
+                    "the latency alarm",
+                    lambda: any(t.alarm == latency and t.new == "ALARM" for t in checker.transitions),
+                    fis.scaled(30 * 60),
+                )
+                made["fis"].stop_experiment(id=experiment)
+                wait_for("the experiment stopped", lambda: experiment_status(made["fis"], experiment) == "stopped", 5)
+                bucket = outputs[names.FIS_CONFIGURATION_LOCATION].split(":::", 1)[1].split("/", 1)[0]
+                assert made["s3"].list_objects_v2(Bucket=bucket, Prefix="FisConfigs/").get("KeyCount") == 0
+                time.sleep(fis.scaled(fis_standin.FAST_POLL_SECONDS) + 0.5)  # the extension's ramp-down
+                injected, before = dict(fis.injected), len(runtime.invocations)
+                wait_for("more traffic", lambda: len(runtime.invocations) > before + 20, 15)
+                assert fis.injected == injected  # nothing delayed after the ramp-down
+        finally:
+            stop_traffic.set()
+            checker.stop()
+            api.stop()
+            runtime.stop()
+        assert injected["aws:lambda:invocation-add-delay"] > 0 and checker.errors == []
+        slow = [i for i in runtime.invocations if i["ms"] >= 3000]
+        assert 0 < len(slow) < len(runtime.invocations) / 2  # a share, not every invocation
