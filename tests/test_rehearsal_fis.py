@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from drill import outputs as stack_outputs
 from drill.rehearsal import alarms, fis_standin, provision_compute, provision_fis
 from drill.rehearsal.aws_context import SERVICES, Aws
 from drill.rehearsal.fis_standin import FisStandIn
@@ -523,15 +524,28 @@ def steady_traffic(url: str, stop) -> None:
             urllib.request.urlopen(url, timeout=10).read()  # noqa: S310 (the local API on 127.0.0.1)
 
 
+SCENARIOS = {  # experiment -> (its settings, the template output, the alarm it sets off, the action)
+    "latency": (
+        {"fisLatencyPercentage": 40, "fisLatencyDurationMinutes": 30},
+        stack_outputs.FIS_LATENCY_TEMPLATE, stack_outputs.LATENCY_ALARM, "aws:lambda:invocation-add-delay",
+    ),
+    "errors": (
+        {"fisErrorsPercentage": 40, "fisErrorsDurationMinutes": 30},
+        stack_outputs.FIS_ERRORS_TEMPLATE, stack_outputs.API_5XX_ALARM, "aws:lambda:invocation-error",
+    ),
+}  # fmt: skip
+
+
 @pytest.mark.e2e
-def test_a_latency_experiment_in_the_rehearsal_sets_off_the_p99_alarm_and_stops_cleanly():
+@pytest.mark.parametrize("experiment_key", list(SCENARIOS))
+def test_an_experiment_in_the_rehearsal_sets_off_its_alarm_and_stops_cleanly(experiment_key):
     """moto server, the replica with fisEnabled=true, the local API, the alarm evaluator and the stand-in, as the
-    rehearsal runs them: steady traffic, StartExperiment, the p99 latency alarm fires, StopExperiment, the
-    configuration is gone and the extension stops injecting."""
+    rehearsal runs them: steady traffic, StartExperiment, the latency (p99) or 5XX alarm fires, StopExperiment,
+    the configuration is gone and the extension stops injecting."""
     import threading
     import time
+    import urllib.request
 
-    from drill import outputs as names
     from drill.rehearsal.command import ENDPOINT, MINUTE_SECONDS, working_directory
     from drill.rehearsal.command import ROOT as PROJECT
     from drill.rehearsal.local_api import LocalApi
@@ -540,10 +554,12 @@ def test_a_latency_experiment_in_the_rehearsal_sets_off_the_p99_alarm_and_stops_
     from drill.rehearsal.stack_config import load_stack_config
 
     # 40 % of invocations: the traffic a loaded machine manages (a few requests per compressed minute) still has
-    # slow ones in most periods. 30 minutes (60 s here): the experiment does not end by itself before the stop.
-    overrides = {"fisEnabled": True, "fisLatencyPercentage": 40, "fisLatencyDurationMinutes": 30}
-    config = load_stack_config(PROJECT, "dev").with_values(overrides)
+    # faulty ones in most periods. 30 minutes (60 s here): the experiment does not end by itself before the stop.
+    settings, template_output, alarm_output, action = SCENARIOS[experiment_key]
+    config = load_stack_config(PROJECT, "dev").with_values({"fisEnabled": True, **settings})
     with moto_server() as moto, isolated_environment(aws_environment(moto.url, REGION)), working_directory(PROJECT):
+        # moto's backends belong to the process, not to one server: start from an empty account.
+        urllib.request.urlopen(urllib.request.Request(f"{moto.url}/moto-api/reset", method="POST")).read()  # noqa: S310
         session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in FAKE_CREDENTIALS.items()})
         made = {service: session.client(service, endpoint_url=moto.url) for service in SERVICES}
         runtime = LambdaRuntime(base_environment=aws_environment(moto.url, REGION), region=REGION, clients=made)
@@ -554,8 +570,8 @@ def test_a_latency_experiment_in_the_rehearsal_sets_off_the_p99_alarm_and_stops_
         outputs = replica.outputs
         alarm_names = [r["id"] for r in replica.provisioned if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"]
         # As for every scenario but the seed's, the invocations alarm is disarmed: traffic does not inject the Deny.
-        made["cloudwatch"].disable_alarm_actions(AlarmNames=[outputs[names.INVOCATIONS_ALARM]])
-        route = ENDPOINT.match(outputs[names.API_ENDPOINT])
+        made["cloudwatch"].disable_alarm_actions(AlarmNames=[outputs[stack_outputs.INVOCATIONS_ALARM]])
+        route = ENDPOINT.match(outputs[stack_outputs.API_ENDPOINT])
         api = LocalApi(api_id=route["api"], stage=route["stage"], clients=made, runtime=runtime)
         api.start()
         checker = alarms.AlarmEvaluator(
@@ -566,23 +582,23 @@ def test_a_latency_experiment_in_the_rehearsal_sets_off_the_p99_alarm_and_stops_
         fis = FisStandIn(clients=made, runtime=runtime, account=account, region=REGION, minute=MINUTE_SECONDS)
         stop_traffic = threading.Event()
         sender = threading.Thread(target=steady_traffic, args=(api.url(route["path"]), stop_traffic), daemon=True)
-        latency = outputs[names.LATENCY_ALARM]
+        alarm = outputs[alarm_output]
         try:
             with fis_standin.running(fis, tick=0.25):
                 sender.start()
-                template = outputs[names.FIS_LATENCY_TEMPLATE]
+                template = outputs[template_output]
                 experiment = made["fis"].start_experiment(experimentTemplateId=template)["experiment"]["id"]
                 wait_for("the experiment running", lambda: experiment_status(made["fis"], experiment) == "running", 5)
-                # The slow poll (30 s) and 2 of 3 one-minute periods with a slow request, compressed: a few seconds;
-                # the bound is the experiment's own duration (60 s here).
+                # The slow poll (30 s) and 2 of 3 one-minute periods with a slow request (or one 5XX), compressed: a
+                # few seconds; the bound is the experiment's own duration (60 s here).
                 wait_for(
-                    "the latency alarm",
-                    lambda: any(t.alarm == latency and t.new == "ALARM" for t in checker.transitions),
+                    f"the alarm {alarm}",
+                    lambda: any(t.alarm == alarm and t.new == "ALARM" for t in checker.transitions),
                     fis.scaled(30 * 60),
                 )
                 made["fis"].stop_experiment(id=experiment)
                 wait_for("the experiment stopped", lambda: experiment_status(made["fis"], experiment) == "stopped", 5)
-                bucket = outputs[names.FIS_CONFIGURATION_LOCATION].split(":::", 1)[1].split("/", 1)[0]
+                bucket = outputs[stack_outputs.FIS_CONFIGURATION_LOCATION].split(":::", 1)[1].split("/", 1)[0]
                 assert made["s3"].list_objects_v2(Bucket=bucket, Prefix="FisConfigs/").get("KeyCount") == 0
                 time.sleep(fis.scaled(fis_standin.FAST_POLL_SECONDS) + 0.5)  # the extension's ramp-down
                 injected, before = dict(fis.injected), len(runtime.invocations)
@@ -593,6 +609,11 @@ def test_a_latency_experiment_in_the_rehearsal_sets_off_the_p99_alarm_and_stops_
             checker.stop()
             api.stop()
             runtime.stop()
-        assert injected["aws:lambda:invocation-add-delay"] > 0 and checker.errors == []
-        slow = [i for i in runtime.invocations if i["ms"] >= 3000]
-        assert 0 < len(slow) < len(runtime.invocations) / 2  # a share, not every invocation
+        assert set(injected) == {action} and checker.errors == []
+        if experiment_key == "latency":
+            affected = [i for i in runtime.invocations if i["ms"] >= 3000]
+            assert set(api.statuses) == {200}
+        else:
+            affected = [i for i in runtime.invocations if not i["ok"]]
+            assert set(api.statuses) == {200, 502}  # API Gateway's answer to a failed proxy invocation
+        assert 0 < len(affected) < len(runtime.invocations) / 2  # a share, not every invocation
