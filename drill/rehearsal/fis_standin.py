@@ -159,7 +159,7 @@ class FisStandIn:
             for summary in self._experiments():
                 experiment_id, status = summary["id"], summary["state"]["status"]
                 tracked = self.running_experiments.get(experiment_id)
-                if tracked is None and status == "pending":
+                if tracked is None and status in ("pending", "initiating"):
                     self._start_experiment(self.clients["fis"].get_experiment(id=experiment_id)["experiment"])
                 elif tracked is not None and status == "stopping":  # StopExperiment was called
                     self._end(experiment_id, "stopped", "Experiment stopped")
