@@ -230,6 +230,9 @@ class RecordingRuntime:
         self.calls.append((name, event))
         return self.answer
 
+    def take_added_milliseconds(self) -> float:
+        return 0.0  # no FIS stand-in here: nothing reported beyond what was measured
+
 
 def moto_aws(runtime) -> Aws:
     clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
@@ -521,13 +524,16 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     provision(mocks, ref, "aws:apigateway/stage:Stage", "stage", stage_inputs)
     policy = {"bucket": bucket, "policy": json.dumps({"Version": "2012-10-17", "Statement": []})}
     _, policy_out = provision(mocks, ref, "aws:s3/bucketPolicy:BucketPolicy", "policy", policy)
+    template_inputs = {"roleArn": role_out["arn"], "actions": [], "stopConditions": [{"source": "none"}]}
+    template, _ = provision(mocks, ref, "aws:fis/experimentTemplate:ExperimentTemplate", "fis", template_inputs)
 
     # Every taggable type the replica provisions was made above, and only those got tags.
     made = {entry["type"] for entry in mocks.provisioned}
     assert {t for t in PROVISIONERS if taggable(t)} <= made
     assert "tagsAll" not in policy_out and not taggable("aws:s3/bucketPolicy:BucketPolicy")
     assert aws.caveats == []  # every taggable provisioner applied its tags
-    assert [p["tagged"] for p in mocks.providers.values()] == [10]  # both buckets, parameter, table, role, ...
+    assert [p["tagged"] for p in mocks.providers.values()] == [11]  # both buckets, parameter, table, role, ...
+    assert aws.client("fis").get_experiment_template(id=template)["experimentTemplate"]["tags"] == DEFAULT_TAGS
 
     target = Target(
         region=REGION, account=ACCOUNT, prefix="demo", bucket=bucket, function_name=function,

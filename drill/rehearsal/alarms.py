@@ -10,12 +10,24 @@ lets this alarm invoke it; an investigation group is reported as not available o
 
 Time is compressed: `minute` seconds of wall time stand for 60 s of alarm period, and periods are aligned
 to multiples of their compressed length (as CloudWatch aligns them to the minute); the current, still
-open period is evaluated too, on every tick. Percentile statistics are not supported.
+open period is evaluated too, on every tick.
+
+Three forms of alarm, as the program declares them:
+- a statistic (Sum, Average, ...): moto's get_metric_statistics over the period;
+- a percentile (ExtendedStatistic "p99", the latency alarm): moto accepts the alarm but computes no percentile,
+  so the evaluator computes it from the period's raw datapoints (the ones the runtime and the local API put),
+  by the nearest-rank rule;
+- metric math (Metrics, the FIS guards): each metric query's statistic per period, then the one expression
+  that returns data, evaluated here. Only what the program uses is supported: numbers, query ids, + - * /,
+  comparisons, IF(condition, a, b) and FILL(query, value); anything else is an error the notes report.
+  A missing operand makes the result missing (no datapoint for that period), as in CloudWatch.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import math
 import operator
 import threading
 import time
@@ -42,6 +54,93 @@ def statistic_value(datapoint: dict[str, Any] | None, statistic: str) -> float |
     if not datapoint or datapoint.get(statistic) is None:
         return None
     return float(datapoint[statistic])
+
+
+ARITHMETIC: dict[type[ast.operator], Callable[[float, float], float]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: lambda a, b: a / b if b else math.nan,  # CloudWatch: division by zero gives no value
+}
+RELATIONS: dict[type[ast.cmpop], Callable[[float, float], bool]] = {
+    ast.GtE: operator.ge,
+    ast.Gt: operator.gt,
+    ast.LtE: operator.le,
+    ast.Lt: operator.lt,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+Samples = Callable[[dict[str, Any], datetime, datetime], list[float]]  # (metric, start, end) -> raw values
+
+
+class UnsupportedExpression(ValueError):
+    """A metric-math expression outside the subset the program uses."""
+
+
+def percentile(values: list[float], rank: float) -> float | None:
+    """The nearest-rank percentile: the smallest value with at least `rank` % of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = max(1, math.ceil(rank / 100 * len(ordered)))
+    return ordered[min(position, len(ordered)) - 1]
+
+
+def percentile_rank(extended_statistic: str) -> float:
+    """ "p99" -> 99.0, "p99.9" -> 99.9 (the only extended statistics supported: percentiles, not tm/wm/pr)."""
+    if not extended_statistic.startswith("p"):
+        raise UnsupportedExpression(f"extended statistic {extended_statistic}: only percentiles (pNN) are evaluated")
+    return float(extended_statistic[1:])
+
+
+def evaluate_expression(expression: str, values: dict[str, float | None]) -> float | None:
+    """The value of a metric-math `expression` for one period; `values` holds each query's value (None: missing).
+
+    CloudWatch's syntax for this subset is Python's expression syntax, so it is parsed with `ast` and walked
+    over a whitelist: nothing is executed.
+    """
+    try:
+        tree = ast.parse(expression, mode="eval").body
+    except SyntaxError as err:
+        raise UnsupportedExpression(f"metric math {expression!r}: {err.msg}") from None
+
+    def walk(node: ast.AST) -> float | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in values:
+                raise UnsupportedExpression(f"metric math {expression!r}: no query with id {node.id}")
+            return values[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            operand = walk(node.operand)
+            return None if operand is None else -operand
+        if isinstance(node, ast.BinOp) and type(node.op) in ARITHMETIC:
+            left, right = walk(node.left), walk(node.right)
+            if left is None or right is None:
+                return None
+            result = ARITHMETIC[type(node.op)](left, right)
+            return None if math.isnan(result) else result
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in RELATIONS:
+            left, right = walk(node.left), walk(node.comparators[0])
+            if left is None or right is None:
+                return None
+            return float(RELATIONS[type(node.ops[0])](left, right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            return call(node.func.id, node.args)
+        raise UnsupportedExpression(f"metric math {expression!r}: {ast.unparse(node)} is not supported offline")
+
+    def call(function: str, arguments: list[ast.expr]) -> float | None:
+        if function == "IF" and len(arguments) == 3:
+            condition = walk(arguments[0])
+            if condition is None:
+                return None
+            return walk(arguments[1]) if condition != 0 else walk(arguments[2])
+        if function == "FILL" and len(arguments) == 2:
+            value = walk(arguments[0])
+            return walk(arguments[1]) if value is None else value
+        raise UnsupportedExpression(f"metric math {expression!r}: {function}() with {len(arguments)} arguments")
+
+    return walk(tree)
 
 
 def next_state(alarm: dict[str, Any], values: list[float | None]) -> tuple[str, str]:
@@ -74,11 +173,6 @@ def alarm_event(
 ) -> dict[str, Any]:
     """The event CloudWatch delivers to a Lambda alarm action."""
     previous_time = alarm.get("StateUpdatedTimestamp")
-    metric = {
-        "namespace": alarm.get("Namespace"),
-        "name": alarm.get("MetricName"),
-        "dimensions": {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
-    }
     return {
         "source": "aws.cloudwatch",
         "alarmArn": alarm["AlarmArn"],
@@ -95,18 +189,77 @@ def alarm_event(
                 if isinstance(previous_time, datetime)
                 else cloudwatch_time(now),
             },
-            "configuration": {
-                "description": alarm.get("AlarmDescription", ""),
-                "metrics": [
-                    {
-                        "id": "m1",
-                        "metricStat": {"metric": metric, "period": alarm.get("Period"), "stat": alarm.get("Statistic")},
-                        "returnData": True,
-                    }
-                ],
-            },
+            "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": event_metrics(alarm)},
         },
     }
+
+
+def event_metric(metric: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "namespace": metric.get("Namespace"),
+        "name": metric.get("MetricName"),
+        "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+    }
+
+
+def event_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alarm's metrics as the alarm-action event lists them: its one metric, or each metric-math query."""
+    if alarm.get("Metrics"):
+        queries = []
+        for query in alarm["Metrics"]:
+            entry: dict[str, Any] = {"id": query["Id"], "returnData": bool(query.get("ReturnData", True))}
+            if query.get("Expression"):
+                entry |= {"expression": query["Expression"], "label": query.get("Label", "")}
+            if query.get("MetricStat"):
+                stat = query["MetricStat"]
+                entry["metricStat"] = {
+                    "metric": event_metric(stat["Metric"]),
+                    "period": stat.get("Period"),
+                    "stat": stat.get("Stat"),
+                }
+            queries.append(entry)
+        return queries
+    stat = alarm.get("Statistic") or alarm.get("ExtendedStatistic")
+    return [
+        {
+            "id": "m1",
+            "metricStat": {"metric": event_metric(alarm), "period": alarm.get("Period"), "stat": stat},
+            "returnData": True,
+        }
+    ]
+
+
+def alarm_period(alarm: dict[str, Any]) -> int:
+    """The period the alarm evaluates: its own, or (metric math) its metric queries' period."""
+    if alarm.get("Period"):
+        return int(alarm["Period"])
+    return min(int(q["MetricStat"]["Period"]) for q in alarm.get("Metrics", []) if q.get("MetricStat"))
+
+
+def as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def moto_samples(account: str, region: str) -> Samples:
+    """The raw values put to a metric in [start, end), read from moto's backend (the server runs in this process):
+    what a percentile is computed from. Whole seconds, as moto's get_metric_statistics compares them."""
+
+    def samples(metric: dict[str, Any], start: datetime, end: datetime) -> list[float]:
+        from moto.cloudwatch.models import MetricDatum, cloudwatch_backends
+
+        low, high = as_utc(start.replace(microsecond=0)), as_utc(end.replace(microsecond=0))
+        wanted = metric.get("Dimensions", [])
+        return [
+            datum.value
+            for datum in list(cloudwatch_backends[account][region].get_all_metrics())
+            if isinstance(datum, MetricDatum)
+            and datum.namespace == metric["Namespace"]
+            and datum.name == metric["MetricName"]
+            and low <= as_utc(datum.timestamp) < high
+            and datum.filter(None, None, wanted)
+        ]
+
+    return samples
 
 
 @dataclass
@@ -134,8 +287,10 @@ class AlarmEvaluator:
         minute: float,
         tick: float,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),  # the time periods are read at (a seam)
+        samples: Samples | None = None,  # a metric's raw values in a window, for percentiles (a seam)
     ) -> None:
         self.alarm_names, self.runtime = alarm_names, runtime
+        self.samples = samples or moto_samples(account, region)
         self.cloudwatch, self.lambda_ = clients["cloudwatch"], clients["lambda"]
         self.account, self.region, self.minute, self.tick = account, region, minute, tick
         self.wall = wall
@@ -167,10 +322,10 @@ class AlarmEvaluator:
 
     def span(self, alarm: dict[str, Any]) -> float:
         """The wall-clock length of one of the alarm's (compressed) periods."""
-        return int(alarm["Period"]) / 60 * self.minute
+        return alarm_period(alarm) / 60 * self.minute
 
     def window_values(self, alarm: dict[str, Any], now: datetime) -> list[float | None]:
-        """The statistic of each of the alarm's last EvaluationPeriods periods, the current one last.
+        """The alarm's value in each of its last EvaluationPeriods periods, the current one last.
 
         Periods are aligned to multiples of their (compressed) length, as CloudWatch aligns them to the
         minute, so the drill's re-arm rule, which reads the same aligned periods, agrees with this decision.
@@ -181,23 +336,51 @@ class AlarmEvaluator:
         values: list[float | None] = []
         for back in reversed(range(int(alarm.get("EvaluationPeriods") or 1))):
             start = current - timedelta(seconds=back * span)
-            found = self.cloudwatch.get_metric_statistics(
-                Namespace=alarm["Namespace"],
-                MetricName=alarm["MetricName"],
-                Dimensions=alarm.get("Dimensions", []),
-                StartTime=start,
-                EndTime=start + timedelta(seconds=span),
-                Period=int(alarm["Period"]),
-                Statistics=[alarm["Statistic"]],
-            )["Datapoints"]
-            values.append(statistic_value(found[-1] if found else None, alarm["Statistic"]))
+            values.append(self.period_value(alarm, start, start + timedelta(seconds=span)))
         return values
+
+    def period_value(self, alarm: dict[str, Any], start: datetime, end: datetime) -> float | None:
+        if alarm.get("Metrics"):
+            return self.math_value(alarm["Metrics"], start, end)
+        if alarm.get("ExtendedStatistic"):
+            return percentile(self.samples(alarm, start, end), percentile_rank(alarm["ExtendedStatistic"]))
+        return self.statistic(alarm, int(alarm["Period"]), alarm["Statistic"], start, end)
+
+    def statistic(
+        self, metric: dict[str, Any], period: int, statistic: str, start: datetime, end: datetime
+    ) -> float | None:
+        if statistic.startswith("p"):  # a percentile inside a metric query
+            return percentile(self.samples(metric, start, end), percentile_rank(statistic))
+        found = self.cloudwatch.get_metric_statistics(
+            Namespace=metric["Namespace"],
+            MetricName=metric["MetricName"],
+            Dimensions=metric.get("Dimensions", []),
+            StartTime=start,
+            EndTime=end,
+            Period=period,
+            Statistics=[statistic],
+        )["Datapoints"]
+        return statistic_value(found[-1] if found else None, statistic)
+
+    def math_value(self, queries: list[dict[str, Any]], start: datetime, end: datetime) -> float | None:
+        """The one expression that returns data, over the metric queries' values for this period."""
+        values = {
+            q["Id"]: self.statistic(
+                q["MetricStat"]["Metric"], int(q["MetricStat"]["Period"]), q["MetricStat"]["Stat"], start, end
+            )
+            for q in queries
+            if q.get("MetricStat")
+        }
+        returned = [q for q in queries if q.get("ReturnData", True) and q.get("Expression")]
+        if len(returned) != 1:  # PutMetricAlarm takes exactly one query that returns data
+            raise UnsupportedExpression(f"a metric-math alarm with {len(returned)} expressions returning data")
+        return evaluate_expression(returned[0]["Expression"], values)
 
     def evaluate(self, alarm: dict[str, Any]) -> None:
         now = self.wall()
         state, reason = next_state(alarm, self.window_values(alarm, now))
         # The reason is what the investigator shows as the alarm's evidence: it says the period was compressed.
-        reason = f"{reason} (rehearsal: each {int(alarm['Period'])} s period lasts {self.span(alarm):g} s of wall time)"
+        reason = f"{reason} (rehearsal: each {alarm_period(alarm)} s period lasts {self.span(alarm):g} s of wall time)"
         if state == alarm["StateValue"]:
             return
         self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason)

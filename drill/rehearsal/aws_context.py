@@ -21,7 +21,7 @@ from typing import Any
 
 from drill.rehearsal.runtime import LambdaRuntime
 
-SERVICES = ("s3", "ssm", "iam", "lambda", "logs", "cloudwatch", "apigateway", "sts", "dynamodb")
+SERVICES = ("s3", "ssm", "iam", "lambda", "logs", "cloudwatch", "apigateway", "sts", "dynamodb", "fis")
 
 
 class Skip(Exception):  # noqa: N818 (a signal, not an error)

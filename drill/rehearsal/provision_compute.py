@@ -124,16 +124,34 @@ def event_invoke_config(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[st
     return inputs["functionName"], {}
 
 
+def metric_query(query: dict[str, Any]) -> dict[str, Any]:
+    """One `metricQueries` entry as PutMetricAlarm's `Metrics` takes it: a metric with its stat, or an expression."""
+    request: dict[str, Any] = {"Id": query["id"], "ReturnData": bool(query.get("returnData", False))}
+    if query.get("label"):
+        request["Label"] = query["label"]
+    if query.get("expression"):
+        request["Expression"] = query["expression"]
+    metric = query.get("metric")
+    if metric:
+        request["MetricStat"] = {
+            "Metric": {
+                "Namespace": metric["namespace"],
+                "MetricName": metric["metricName"],
+                "Dimensions": [{"Name": k, "Value": str(v)} for k, v in (metric.get("dimensions") or {}).items()],
+            },
+            "Period": int(metric["period"]),
+            "Stat": metric["stat"],
+        }
+    return request
+
+
 def metric_alarm(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A single-metric alarm (Statistic or ExtendedStatistic) or a metric-math alarm (`metricQueries`), as declared:
+    moto stores all three forms, and the rehearsal's evaluator (alarms.py) evaluates them."""
     physical = autoname(name, inputs)
     request: dict[str, Any] = {
         "AlarmName": physical,
         "AlarmDescription": inputs.get("alarmDescription", ""),
-        "Namespace": inputs["namespace"],
-        "MetricName": inputs["metricName"],
-        "Statistic": inputs.get("statistic", "Average"),
-        "Dimensions": [{"Name": k, "Value": str(v)} for k, v in (inputs.get("dimensions") or {}).items()],
-        "Period": int(inputs["period"]),
         "EvaluationPeriods": int(inputs["evaluationPeriods"]),
         "Threshold": float(inputs["threshold"]),
         "ComparisonOperator": inputs["comparisonOperator"],
@@ -143,6 +161,19 @@ def metric_alarm(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict
         "OKActions": list(inputs.get("okActions") or []),
         "Tags": tag_list(tags_all(inputs)),
     }
+    if inputs.get("metricQueries"):
+        request["Metrics"] = [metric_query(q) for q in inputs["metricQueries"]]
+    else:
+        request |= {
+            "Namespace": inputs["namespace"],
+            "MetricName": inputs["metricName"],
+            "Dimensions": [{"Name": k, "Value": str(v)} for k, v in (inputs.get("dimensions") or {}).items()],
+            "Period": int(inputs["period"]),
+        }
+        if inputs.get("extendedStatistic"):  # a percentile: the evaluator computes it (moto ignores it)
+            request["ExtendedStatistic"] = inputs["extendedStatistic"]
+        else:
+            request["Statistic"] = inputs.get("statistic", "Average")
     if inputs.get("datapointsToAlarm"):
         request["DatapointsToAlarm"] = int(inputs["datapointsToAlarm"])
     cloudwatch = aws.client("cloudwatch")

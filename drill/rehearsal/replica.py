@@ -37,7 +37,7 @@ from typing import Any
 import pulumi
 
 from drill.errors import DrillError
-from drill.rehearsal import provision_api, provision_compute, provision_storage
+from drill.rehearsal import provision_api, provision_compute, provision_fis, provision_storage
 from drill.rehearsal.aws_context import Aws, Provisioner, Skip
 from drill.rehearsal.stack_config import StackConfig
 
@@ -45,6 +45,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     **provision_storage.PROVISIONERS,
     **provision_compute.PROVISIONERS,
     **provision_api.PROVISIONERS,
+    **provision_fis.PROVISIONERS,
 }
 WHY_SKIPPED = {
     "aws-native:aiops:InvestigationGroup": "CloudWatch investigations are not in moto; the 5XX alarm's action "
@@ -175,6 +176,10 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             return {"name": self.aws.region, "region": self.aws.region, "id": self.aws.region}
         if data_source == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if data_source == "aws:ssm/getParameter:getParameter":  # the FIS extension's public layer parameter
+            answer = provision_fis.extension_parameter(self.aws, dict(args.args))
+            if answer is not None:
+                return answer
         raise NotImplementedError(f"the rehearsal has no answer for the data source {data_source}")
 
 

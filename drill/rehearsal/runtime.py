@@ -7,6 +7,9 @@ its role's temporary credentials from sts:AssumeRole) and the moto endpoint. Inv
 handlers read the environment at import and at call time, and the environment is the process's own.
 Each invocation writes its log lines to the function's log group in Lambda's JSON format and puts
 Invocations, Errors and Duration (AWS/Lambda, FunctionName) to CloudWatch.
+A fault injector (`fault_injector`, set by drill/rehearsal/fis_standin.py, the FIS extension's stand-in) may
+add a delay before the handler or fail the invocation, with or without running the handler; the delay is
+reported in full in Duration while only its compressed share is slept (see `InjectedFault`).
 Not modelled: timeouts, memory limits, concurrency, retries of asynchronous invokes.
 """
 
@@ -49,6 +52,26 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout: int = 3
     memory_size: int = 128
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """What a fault injector does to one invocation, before the handler runs (as the FIS extension does).
+
+    `delay_ms` is the delay as configured: Duration (and, through `added_milliseconds`, the local API's Latency)
+    reports it in full. Only `sleep_seconds` of wall time is spent, the delay compressed as the rehearsal's
+    alarm periods are: invocations are serialised, and a full delay on a share of the traffic would stall it.
+    """
+
+    delay_ms: float = 0.0
+    sleep_seconds: float = 0.0
+    error: str = ""  # non-empty: the invocation fails with this message
+    error_type: str = "InjectedFault"
+    run_handler: bool = True  # False: the handler does not run (FIS invocation-error with preventExecution)
+    log_line: str = ""  # what the injector logs into the function's log stream
+
+
+FaultInjector = Callable[["FunctionSpec", Mapping[str, str]], "InjectedFault | None"]  # (spec, environment)
 
 
 @dataclass
@@ -115,6 +138,8 @@ class LambdaRuntime:
         self._lock = threading.RLock()
         self._logs = lambda_logs.LambdaLogHandler()
         self._cold_starts = 0
+        self.fault_injector: FaultInjector | None = None  # asked before every invocation (the FIS stand-in)
+        self._added = threading.local()  # per calling thread: the delay reported but not slept, last invocation
 
     # -- lifecycle
     def start(self) -> None:
@@ -150,29 +175,65 @@ class LambdaRuntime:
                 deadline=time.monotonic() + spec.timeout,
             )
             payload = json.loads(json.dumps(event))  # Lambda hands the handler a deserialised copy
-            failed = False
+            fault = self.fault_injector(spec, container.environment) if self.fault_injector else None
             capture = self._logs.begin(request_id)
             start = time.perf_counter()
             try:
-                with isolated_environment(container.environment), on_path(spec.code_dir, container.modules):
-                    try:
-                        result = json.loads(json.dumps(container.handler(payload, context)))
-                    except Exception as err:  # Lambda reports it, logs it and counts an error
-                        failed = True
-                        logging.getLogger().error("handler failed", exc_info=err)
-                        result = {
-                            "errorMessage": str(err),
-                            "errorType": type(err).__name__,
-                            "requestId": request_id,
-                            "stackTrace": traceback.format_tb(err.__traceback__),
-                        }
+                if fault is not None:
+                    failed, result = self._inject(fault, capture, request_id)
+                if fault is None or fault.run_handler:
+                    failed, result = self._run_handler(spec, container, payload, context, request_id, fault)
             finally:
                 self._logs.end()
-            duration_ms = (time.perf_counter() - start) * 1000
+            added_ms = fault.delay_ms - fault.sleep_seconds * 1000 if fault else 0.0
+            self._added.milliseconds = added_ms
+            duration_ms = (time.perf_counter() - start) * 1000 + added_ms
             lambda_logs.write(self.clients["logs"], spec.log_group, container.log_stream, capture)
             self._put_metrics(spec.name, failed, duration_ms)
             self.invocations.append({"function": name, "ok": not failed, "ms": round(duration_ms, 1)})
             return result
+
+    def take_added_milliseconds(self) -> float:
+        """The injected delay reported but not slept in this thread's last invocation, once (then 0; 0 without a
+        fault): the local API adds it to its Latency, as API Gateway would measure the whole delay."""
+        added, self._added.milliseconds = getattr(self._added, "milliseconds", 0.0), 0.0
+        return added
+
+    def _inject(self, fault: InjectedFault, capture: lambda_logs.Capture, request_id: str) -> tuple[bool, Any]:
+        """The injector's part, before the handler: its log line, its (compressed) delay, its error."""
+        if fault.log_line:
+            capture.add(
+                logging.makeLogRecord({"name": "aws-fis-extension", "levelname": "INFO", "msg": fault.log_line})
+            )
+        if fault.sleep_seconds > 0:
+            time.sleep(fault.sleep_seconds)
+        if not fault.error:
+            return False, None
+        return True, {"errorMessage": fault.error, "errorType": fault.error_type, "requestId": request_id}
+
+    def _run_handler(
+        self,
+        spec: FunctionSpec,
+        container: Container,
+        payload: Any,
+        context: LambdaContext,
+        request_id: str,
+        fault: InjectedFault | None,
+    ) -> tuple[bool, Any]:
+        with isolated_environment(container.environment), on_path(spec.code_dir, container.modules):
+            try:
+                result = json.loads(json.dumps(container.handler(payload, context)))
+            except Exception as err:  # Lambda reports it, logs it and counts an error
+                logging.getLogger().error("handler failed", exc_info=err)
+                return True, {
+                    "errorMessage": str(err),
+                    "errorType": type(err).__name__,
+                    "requestId": request_id,
+                    "stackTrace": traceback.format_tb(err.__traceback__),
+                }
+        if fault is not None and fault.error:  # the handler ran, and the invocation fails all the same
+            return True, {"errorMessage": fault.error, "errorType": fault.error_type, "requestId": request_id}
+        return False, result
 
     def _cold_start(self, spec: FunctionSpec) -> Container:
         self._cold_starts += 1

@@ -7,6 +7,7 @@ Returned in the form `pulumi.runtime.set_all_config` takes: fully qualified keys
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,12 @@ class StackConfig:
         if not region:
             raise UsageError(f"config aws:region is not set in Pulumi.{self.stack}.yaml: the rehearsal needs a region")
         return region
+
+    def with_values(self, values: Mapping[str, Any]) -> StackConfig:
+        """This configuration with `values` on top, keys as a stack file writes them (a plain key is the project's):
+        e.g. `{"fisEnabled": True}` to rehearse the FIS scenarios on a stack whose file leaves FIS off."""
+        overrides = {qualified(self.project, key): as_text(value) for key, value in values.items()}
+        return StackConfig(project=self.project, stack=self.stack, values={**self.values, **overrides})
 
 
 def as_text(value: Any) -> str:
