@@ -2,8 +2,8 @@
 knowledge of the stack.
 
 The rules (`rules_path` for API Gateway and the function's configuration, `rules` for what lies behind
-them) each turn the evidence into at most one hypothesis with a confidence (see `evidences`). A cause
-*holds* from 0.5 up. When several hold, the root cause is the one a request meets first on its path
+them, `rules_fis` for the faults AWS FIS injects) each turn the evidence into at most one hypothesis with a
+confidence (see `evidences`). A cause *holds* from 0.5 up. When several hold, the root cause is the one a request meets first on its path
 (REQUEST_PATH_ORDER); the others stay in the hypotheses. When none holds but there are symptoms, the
 root cause is `unknown`: never "healthy" while the API fails.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from drill.investigator import rules, rules_path
+from drill.investigator import rules, rules_fis, rules_path
 from drill.investigator.evidences import ROOT_CAUSE_THRESHOLD, Evidences
 from drill.investigator.model import REQUEST_PATH_ORDER, Evidence, Hypothesis
 
@@ -29,6 +29,8 @@ RULES: tuple[Callable[[Evidences], Hypothesis | None], ...] = (
     rules.parameter_wrong_bucket,
     rules.no_images,
     rules.function_throttled,
+    rules_fis.fis_errors_injected,
+    rules_fis.fis_latency_injected,
 )
 
 # What the investigator cannot see, named when the symptoms have no explanation it could find.

@@ -2,8 +2,9 @@
 
 An incident is over (`recovered`) only when all of these hold:
 - there were symptoms in the window (`Evidences.symptoms`);
-- none of them is current: no 5XX/errors alarm in ALARM, no failing datapoint, error line or access-log
-  5XX in the last RECENT_MINUTES, no failing probe;
+- none of them is current: no 5XX/errors/latency alarm in ALARM, no failing datapoint, error line,
+  access-log 5XX or risen latency period in the last RECENT_MINUTES, no failing probe. A partial failure
+  counts like a full one: one failing datapoint among many successful requests is current;
 - requests succeed now: API requests in the last RECENT_MINUTES (Count datapoints or access-log lines)
   without failures, or probes the investigator sent answered 200. No recent traffic is not recovery (the
   5XX alarm returns to OK on missing data), so then the API is probed (`needs_probe`);
@@ -43,6 +44,8 @@ def current_symptoms(ev: Evidences, now: datetime) -> list[Evidence]:
         for e in ev.of("access_logs")
         if e.facts.get("recent_5xx", 0) > 0 or (throttled and e.facts.get("recent_429", 0) > 0)
     ]
+    # Latency: the alarm in ALARM (above), or risen periods in the last minutes: slow answers are not recovery.
+    found += [e for e in ev.latency() if e.source == "alarms" or e.facts.get("recent", 0) > 0]
     return found + [e for e in ev.of("probe") if e.facts.get("failing", 0) > 0]
 
 
