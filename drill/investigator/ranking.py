@@ -3,9 +3,9 @@ knowledge of the stack.
 
 The rules (`rules_path` for API Gateway and the function's configuration, `rules` for what lies behind
 them, `rules_fis` for the faults AWS FIS injects) each turn the evidence into at most one hypothesis with a
-confidence (see `evidences`). A cause *holds* from 0.5 up. When several hold, the root cause is the one a request meets first on its path
-(REQUEST_PATH_ORDER); the others stay in the hypotheses. When none holds but there are symptoms, the
-root cause is `unknown`: never "healthy" while the API fails.
+confidence (see `evidences`). A cause *holds* from 0.5 up. When several hold, the root cause is the one a
+request meets first on its path (REQUEST_PATH_ORDER); the others stay in the hypotheses. When none holds
+but there are symptoms, the root cause is `unknown`: never "healthy" while the API fails or is slow.
 """
 
 from __future__ import annotations
