@@ -53,6 +53,22 @@ UNCHECKED = (
 )
 
 
+# What may make the image path slow that the investigator does not read: named, never blamed, when latency is
+# the only symptom (with no experiment and no configuration change to explain it).
+UNCHECKED_LATENCY = (
+    (
+        "cold starts (new execution environments)",
+        "Lambda's REPORT lines give each cold start's Init Duration: aws logs filter-log-events --log-group-name "
+        "/aws/lambda/<function> --filter-pattern '\"Init Duration\"'.",
+    ),
+    (
+        "slower calls to S3 or SSM, or larger images",
+        "The function's X-Ray traces (Active tracing) split its Duration by downstream call.",
+    ),
+    UNCHECKED[2],
+)
+
+
 def rank(evidence: Iterable[Evidence]) -> list[Hypothesis]:
     """All hypotheses the evidence supports, most confident first (ties: the first on the path)."""
     ev = Evidences(tuple(evidence))
@@ -80,17 +96,19 @@ def unknown(evidence: Sequence[Evidence], weak: Sequence[Hypothesis]) -> list[Hy
     symptoms = ev.symptoms()
     ids = tuple(e.id for e in symptoms)
     unread = sorted({e.source for e in evidence if not e.available})
+    slow = {e.id for e in ev.latency()}
+    places = UNCHECKED_LATENCY if set(ids) <= slow else UNCHECKED  # only slow: latency's own unchecked places
     summary = (
         f"Symptoms without an explanation found: {'; '.join(e.detail for e in symptoms[:4])}. None of the "
         "checked causes holds"
         + (f" (weak: {', '.join(h.kind for h in weak)})" if weak else "")
         + (f"; sources that could not be read: {', '.join(unread)}" if unread else "")
         + ". Not checkable from here: "
-        + "; ".join(name for name, _ in UNCHECKED)
+        + "; ".join(name for name, _ in places)
         + "."
     )
     root = Hypothesis("unknown", symptom_resource(symptoms), ROOT_CAUSE_THRESHOLD, ids, summary)
-    unchecked = [Hypothesis("unknown", name, 0.2, ids, why) for name, why in UNCHECKED]
+    unchecked = [Hypothesis("unknown", name, 0.2, ids, why) for name, why in places]
     return [root, *weak, *unchecked]
 
 
