@@ -351,6 +351,24 @@ def test_a_20_percent_error_rate_is_never_healthy_and_is_current_while_it_lasts(
     assert run(moto, over, now).status == "recovered"
 
 
+@pytest.mark.parametrize(("failing_probe", "status"), [(None, "recovered"), (14, "fault")])
+def test_after_a_partial_failure_enough_probes_are_sent_to_catch_it_still_failing(moto, failing_probe, status):
+    """Three probes all pass a 20% error rate half the time ((0.8)^3): after one, 14 are sent ((0.8)^14 < 5%)."""
+    stack = fis_stack(moto, f"probes-{failing_probe}", fis=False)
+    now = datetime.now(UTC)
+    failing(stack, now, share=0.2, minutes=(22, 21, 20))  # over, and no request since
+    sent: list[int] = []
+
+    def probe() -> int:
+        sent.append(200)
+        return 500 if len(sent) == failing_probe else 200
+
+    target = resolve_target(stack.outputs, moto, account=ACCOUNT, region=REGION)
+    report = investigate(moto, target, now=now, collectors=IN_MOTO, probe=probe)
+    assert len(sent) == 14
+    assert report.status == status
+
+
 # ------------------------------------------------------------------------------------------ §3 the latency rule
 WINDOW = Window(datetime(2026, 11, 25, 10, 0, tzinfo=UTC), datetime(2026, 11, 25, 10, 30, tzinfo=UTC))
 SCOPE = Scope(clients=None, target=TARGET, window=WINDOW)  # type: ignore[arg-type]  # judge reads no client
