@@ -70,7 +70,7 @@ def fis_latency_injected(ev: Evidences) -> Hypothesis | None:
     rise = ev.latency()
     effect = (
         "those requests are slower; every request still succeeds"
-        + (f" ({'; '.join(e.detail for e in rise[:2])})" if rise else " (no latency symptom seen yet)")
+        + (f" ({rise[0].detail.split(';')[0]})" if rise else " (no latency symptom seen yet)")
         + "."
     )
     return hypothesis(
