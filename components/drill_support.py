@@ -29,6 +29,7 @@ from components.image_service import STAGE_NAME, api_function_name, parameter_na
 from components.names import (
     API_5XX_ALARM,
     API_ACCESS_LOG_GROUP,
+    API_LATENCY_ALARM,
     DRILL_OPERATOR_POLICY,
     DRILL_RECORD_TABLE,
     IMAGE_API_ERRORS_ALARM,
@@ -184,7 +185,7 @@ def investigator_statements(
     (list_amazons3, list_awsidentityandaccessmanagementiam, list_amazoncloudwatch, list_amazoncloudwatchlogs,
     list_amazonapigatewaymanagement, list_awscloudtrail, list_amazonresourcegrouptaggingapi)."""
     region = args.region
-    alarms = [API_5XX_ALARM.of(args.prefix), IMAGE_API_ERRORS_ALARM.of(args.prefix)]
+    alarms = [API_5XX_ALARM.of(args.prefix), IMAGE_API_ERRORS_ALARM.of(args.prefix), API_LATENCY_ALARM.of(args.prefix)]
     if args.invocations_alarm_name:
         alarms.insert(0, args.invocations_alarm_name)
     log_groups = [function_log_group(api_function_name(args.prefix)), API_ACCESS_LOG_GROUP.of(args.prefix)]

@@ -18,6 +18,27 @@ from drill.investigator.ranking import conclude
 
 FUNCTION = TARGET.function_name
 
+
+def fis_experiment(kind: str, action_id: str, **facts) -> dict:
+    """An active FIS experiment whose action of `kind` names the image function (collectors/experiments.py)."""
+    return {
+        "experiment": f"EXP{kind[4:7]}",
+        "template": "EXT1",
+        "status": "running",
+        "action": "inject",
+        "action_id": action_id,
+        "kind": kind,
+        "percentage": 20.0,
+        "active": True,
+        "just_ended": False,
+        "targets_function": True,
+        "resource": FUNCTION,
+        "started": "2026-11-25T10:20:00Z",
+        "ended": None,
+        **facts,
+    }
+
+
 # The state evidence that makes each cause hold on its own (each is >= 0.5 without corroboration).
 STATE = {
     "api_throttled": item(
@@ -46,14 +67,20 @@ STATE = {
         "bucket_policy", 1, deny=True, certain=True, sid="X", index=0, actions=["s3:GetObject"], bucket=BUCKET
     ),
     "no_images": item("images", 1, count=0, bucket=BUCKET, bucket_exists=True),
+    "fis_errors_injected": item(
+        "experiments", 1, **fis_experiment("fis_errors_injected", "aws:lambda:invocation-error")
+    ),
+    "fis_latency_injected": item(
+        "experiments", 2, **fis_experiment("fis_latency_injected", "aws:lambda:invocation-add-delay", delay_ms=3000.0)
+    ),
 }
 SYMPTOM = item("alarms", 1, alarm="a", purpose="api_5xx", state="ALARM", resource="api/prod")
 
 # (one cause, another cause, the root cause when both hold). Read as: a request reaches the stage's
 # throttling, then API Gateway's permission to invoke, then Lambda's concurrency, then the function's
 # configuration (handler, runtime, layers, timeout, memory; then environment, role), then Lambda
-# assuming that role (its trust policy), then the role's permissions, the parameter, the bucket's
-# policy and last the images in it.
+# assuming that role (its trust policy), then the FIS extension's injected errors, then the role's
+# permissions, the parameter, the bucket's policy and the images in it; last a FIS delay, which fails nothing.
 EXPECTED_ROOT = [
     ("api_throttled", "api_permission_missing", "api_throttled"),
     ("api_throttled", "function_throttled", "api_throttled"),
@@ -120,6 +147,33 @@ EXPECTED_ROOT = [
     ("parameter_wrong_bucket", "bucket_policy_deny", "parameter_wrong_bucket"),
     ("parameter_wrong_bucket", "no_images", "parameter_wrong_bucket"),
     ("bucket_policy_deny", "no_images", "bucket_policy_deny"),
+    # The FIS extension wraps the handler: an injected error ends the invocation after Lambda has assumed the role
+    # and before the handler's calls; an injected delay stops no request, so every cause that fails requests wins.
+    ("api_throttled", "fis_errors_injected", "api_throttled"),
+    ("api_permission_missing", "fis_errors_injected", "api_permission_missing"),
+    ("function_throttled", "fis_errors_injected", "function_throttled"),
+    ("function_configuration_changed", "fis_errors_injected", "function_configuration_changed"),
+    ("function_environment_changed", "fis_errors_injected", "function_environment_changed"),
+    ("function_role_changed", "fis_errors_injected", "function_role_changed"),
+    ("role_trust_broken", "fis_errors_injected", "role_trust_broken"),
+    ("fis_errors_injected", "role_permission_missing", "fis_errors_injected"),
+    ("fis_errors_injected", "parameter_missing", "fis_errors_injected"),
+    ("fis_errors_injected", "parameter_wrong_bucket", "fis_errors_injected"),
+    ("fis_errors_injected", "bucket_policy_deny", "fis_errors_injected"),
+    ("fis_errors_injected", "no_images", "fis_errors_injected"),
+    ("fis_errors_injected", "fis_latency_injected", "fis_errors_injected"),
+    ("api_throttled", "fis_latency_injected", "api_throttled"),
+    ("api_permission_missing", "fis_latency_injected", "api_permission_missing"),
+    ("function_throttled", "fis_latency_injected", "function_throttled"),
+    ("function_configuration_changed", "fis_latency_injected", "function_configuration_changed"),
+    ("function_environment_changed", "fis_latency_injected", "function_environment_changed"),
+    ("function_role_changed", "fis_latency_injected", "function_role_changed"),
+    ("role_trust_broken", "fis_latency_injected", "role_trust_broken"),
+    ("role_permission_missing", "fis_latency_injected", "role_permission_missing"),
+    ("parameter_missing", "fis_latency_injected", "parameter_missing"),
+    ("parameter_wrong_bucket", "fis_latency_injected", "parameter_wrong_bucket"),
+    ("bucket_policy_deny", "fis_latency_injected", "bucket_policy_deny"),
+    ("no_images", "fis_latency_injected", "no_images"),
 ]
 # Pairs that cannot hold together: the parameter either exists or it does not.
 CANNOT_CO_OCCUR = [{"parameter_missing", "parameter_wrong_bucket"}]

@@ -112,7 +112,7 @@ def expected_statements(table_arn: str, fault_chain: bool) -> list[dict]:
 
 def expected_investigator_statements(fault_chain: bool) -> list[dict]:
     """What `investigate` (run by `gameday`) reads beyond the catalogue's own statements."""
-    alarms = [f"{PREFIX}-api-5xx-alarm", f"{PREFIX}-image-api-errors-alarm"]
+    alarms = [f"{PREFIX}-api-5xx-alarm", f"{PREFIX}-image-api-errors-alarm", f"{PREFIX}-api-latency-alarm"]
     if fault_chain:
         alarms.insert(0, f"{PREFIX}-lambda-trigger-alarm")
     logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"

@@ -21,6 +21,8 @@ EXPECTED_FAILURE = {
     "function_role_changed": "calls AWS as another role",
     "function_configuration_changed": "fails: its handler, runtime, layers, timeout or memory is not the stack's",
     "role_trust_broken": "never runs: Lambda cannot assume its role",
+    "fis_errors_injected": "fails the injected share of its invocations (the FIS extension's error)",
+    "fis_latency_injected": "starts the injected share of its invocations late (the FIS extension's delay)",
     "unknown": "errors of unknown cause",
 }
 # What the API answers when each cause holds (default: 5XX, a 500 from the function).
@@ -28,6 +30,8 @@ API_ANSWER = {
     "no_images": "error responses",
     "api_throttled": "429 Too Many Requests (4XX)",
     "api_permission_missing": "500 from API Gateway itself (the function is not invoked)",
+    "fis_errors_injected": "5XX responses to the injected share, the others answered",
+    "fis_latency_injected": "slow responses to the injected share, every request answered",
     "unknown": "error responses",
 }
 
@@ -47,7 +51,17 @@ def cause(root: Hypothesis, cited: Sequence[Evidence]) -> str:
         missing = [e for e in cited if e.source == "role_policy"]
         verdicts = "; ".join(f"{e.facts['action']} {e.facts['decision']}" for e in missing)
         return f"role {root.resource.rsplit('/', 1)[-1]}: {verdicts}"
-    states = ("parameter", "images", "concurrency", "api", "function_policy", "function", "role_trust", "drift")
+    states = (
+        "parameter",
+        "images",
+        "concurrency",
+        "api",
+        "function_policy",
+        "function",
+        "role_trust",
+        "drift",
+        "experiments",
+    )
     state = next((e for e in cited if e.source in states), None)
     return state.detail if state else root.summary
 
@@ -86,6 +100,8 @@ def impact_path(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
     ]
     answer = API_ANSWER.get(root.kind, "5XX responses (500 from the function)")
     none_yet = f" (expected; no {metric.removeprefix('api_').upper()} datapoint yet)"
+    if root.kind == "fis_latency_injected":  # slow, not failing: the latency symptoms are what the API shows
+        seen, none_yet = [e.detail for e in Evidences(tuple(evidence)).latency()], " (expected; no latency rise yet)"
     path.append(f"{api}: {answer}" + (f" — {'; '.join(seen)}" if seen else none_yet))
     return path
 

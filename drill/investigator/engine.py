@@ -13,7 +13,7 @@ from drill.investigator.conclusions import caveats, client_errors, impact_path, 
 from drill.investigator.declared import Declared
 from drill.investigator.model import RECENT_MINUTES, Evidence, Hypothesis, Report, Status, Target, Window
 from drill.investigator.ranking import conclude
-from drill.investigator.recovery import PROBES, Probe, incident, needs_probe, probe_evidence
+from drill.investigator.recovery import Probe, incident, needs_probe, probe_evidence, probes_needed
 from drill.investigator.remediation import remediation
 
 DEFAULT_SINCE_MINUTES = 30
@@ -31,7 +31,7 @@ def _probe_if_needed(
             "probe was available: whether the incident is over is not known."
         )
         return False
-    evidence.append(probe_evidence(probe, PROBES, window.end))
+    evidence.append(probe_evidence(probe, probes_needed(evidence), window.end))
     return True
 
 

@@ -66,12 +66,21 @@ class Evidences:
         stage = [e for e in self.of("api") if e.facts.get("throttled")]
         return stage + [e for e in self.of("access_logs") if e.facts.get("429", 0) > 0]
 
+    def latency(self) -> list[Evidence]:
+        """Latency as a symptom (docs/investigator.md, "Latency"): the latency alarm in ALARM, or a metric of
+        the image path risen over its own baseline (collectors/latency.py)."""
+        alarms = [
+            e for e in self.of("alarms") if e.facts.get("purpose") == "latency" and e.facts.get("state") == "ALARM"
+        ]
+        return alarms + [e for e in self.of("latency") if e.facts.get("rise")]
+
     def symptoms(self, *, lines: bool = True) -> list[Evidence]:
         """What a user of the API would notice as the service failing: a 5XX/errors alarm in ALARM,
         5XX/error/throttle datapoints, 5XX in the access log, failing probes, the function's error lines;
-        4XX datapoints (and 429s in the access log) only when they are throttling (`throttling`). With
-        any of them the stack is never healthy. Other 4XX are clients' errors: a stack with only those
-        is healthy, with a note on the client error rate (`conclusions.client_errors`).
+        4XX datapoints (and 429s in the access log) only when they are throttling (`throttling`); latency
+        (`latency`), even with every request answered. With any of them the stack is never healthy, however
+        small the failing share. Other 4XX are clients' errors: a stack with only those is healthy, with a
+        note on the client error rate (`conclusions.client_errors`).
         (Hypotheses cite error lines only when their code matches the cause: `lines=False`.)"""
         alarms = [
             e
@@ -86,7 +95,7 @@ class Evidences:
         ]
         probes = [e for e in self.of("probe") if e.facts.get("failing", 0) > 0]
         errors = [e for e in self.of("logs") if e.facts.get("error_code") and e.facts.get("count", 0) > 0]
-        return alarms + metrics + access + probes + (errors if lines else [])
+        return alarms + metrics + access + probes + self.latency() + (errors if lines else [])
 
 
 def hypothesis(

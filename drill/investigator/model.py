@@ -22,6 +22,8 @@ RootCauseKind = Literal[
     "parameter_wrong_bucket",
     "bucket_policy_deny",
     "no_images",
+    "fis_errors_injected",
+    "fis_latency_injected",
     "unknown",
 ]
 # The order a request meets the causes: API Gateway (stage throttling, then the function's resource policy
@@ -38,11 +40,15 @@ REQUEST_PATH_ORDER: tuple[RootCauseKind, ...] = (
     "function_environment_changed",
     "function_role_changed",
     "role_trust_broken",  # Lambda assumes the role the configuration names before the handler runs
+    # The FIS extension wraps the handler: an injected error ends the invocation before the handler's calls.
+    "fis_errors_injected",
     "role_permission_missing",
     "parameter_missing",
     "parameter_wrong_bucket",
     "bucket_policy_deny",
     "no_images",
+    # A delay stops no request: every cause that fails requests explains more of what users see.
+    "fis_latency_injected",
     "unknown",
 )
 # "Now" for an incident: symptoms later than this before the investigation are current, earlier ones past.
@@ -88,9 +94,11 @@ class Target:
     api_stage: str = "prod"
     rest_api_id: str | None = None  # output RestApiId, else looked up by the API's name
     declared_role_arn: str | None = None  # output ImageFunctionRoleArn: the role the stack gave the function
-    alarms: dict[str, str] = field(default_factory=dict)  # purpose ("invocations", "api_5xx", "errors") -> name
+    alarms: dict[str, str] = field(default_factory=dict)  # purpose ("invocations", "api_5xx", "errors", ...) -> name
     fault_function: str | None = None
     seeder_function: str | None = None
+    fis_configuration_location: str | None = None  # output FisConfigurationLocation: arn:aws:s3:::bucket/prefix/
+    fis_templates: dict[str, str] = field(default_factory=dict)  # "latency"/"errors" -> experiment template id
     notes: dict[str, str] = field(default_factory=dict)  # why a field is None, keyed by field name
 
     @property

@@ -2,17 +2,17 @@
 knowledge of the stack.
 
 The rules (`rules_path` for API Gateway and the function's configuration, `rules` for what lies behind
-them) each turn the evidence into at most one hypothesis with a confidence (see `evidences`). A cause
-*holds* from 0.5 up. When several hold, the root cause is the one a request meets first on its path
-(REQUEST_PATH_ORDER); the others stay in the hypotheses. When none holds but there are symptoms, the
-root cause is `unknown`: never "healthy" while the API fails.
+them, `rules_fis` for the faults AWS FIS injects) each turn the evidence into at most one hypothesis with a
+confidence (see `evidences`). A cause *holds* from 0.5 up. When several hold, the root cause is the one a
+request meets first on its path (REQUEST_PATH_ORDER); the others stay in the hypotheses. When none holds
+but there are symptoms, the root cause is `unknown`: never "healthy" while the API fails or is slow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from drill.investigator import rules, rules_path
+from drill.investigator import rules, rules_fis, rules_path
 from drill.investigator.evidences import ROOT_CAUSE_THRESHOLD, Evidences
 from drill.investigator.model import REQUEST_PATH_ORDER, Evidence, Hypothesis
 
@@ -29,6 +29,8 @@ RULES: tuple[Callable[[Evidences], Hypothesis | None], ...] = (
     rules.parameter_wrong_bucket,
     rules.no_images,
     rules.function_throttled,
+    rules_fis.fis_errors_injected,
+    rules_fis.fis_latency_injected,
 )
 
 # What the investigator cannot see, named when the symptoms have no explanation it could find.
@@ -48,6 +50,22 @@ UNCHECKED = (
         "A regional service event shows in the AWS Health Dashboard (aws health describe-events), "
         "not in the stack's resources.",
     ),
+)
+
+
+# What may make the image path slow that the investigator does not read: named, never blamed, when latency is
+# the only symptom (with no experiment and no configuration change to explain it).
+UNCHECKED_LATENCY = (
+    (
+        "cold starts (new execution environments)",
+        "Lambda's REPORT lines give each cold start's Init Duration: aws logs filter-log-events --log-group-name "
+        "/aws/lambda/<function> --filter-pattern '\"Init Duration\"'.",
+    ),
+    (
+        "slower calls to S3 or SSM, or larger images",
+        "The function's X-Ray traces (Active tracing) split its Duration by downstream call.",
+    ),
+    UNCHECKED[2],
 )
 
 
@@ -78,17 +96,19 @@ def unknown(evidence: Sequence[Evidence], weak: Sequence[Hypothesis]) -> list[Hy
     symptoms = ev.symptoms()
     ids = tuple(e.id for e in symptoms)
     unread = sorted({e.source for e in evidence if not e.available})
+    slow = {e.id for e in ev.latency()}
+    places = UNCHECKED_LATENCY if set(ids) <= slow else UNCHECKED  # only slow: latency's own unchecked places
     summary = (
         f"Symptoms without an explanation found: {'; '.join(e.detail for e in symptoms[:4])}. None of the "
         "checked causes holds"
         + (f" (weak: {', '.join(h.kind for h in weak)})" if weak else "")
         + (f"; sources that could not be read: {', '.join(unread)}" if unread else "")
         + ". Not checkable from here: "
-        + "; ".join(name for name, _ in UNCHECKED)
+        + "; ".join(name for name, _ in places)
         + "."
     )
     root = Hypothesis("unknown", symptom_resource(symptoms), ROOT_CAUSE_THRESHOLD, ids, summary)
-    unchecked = [Hypothesis("unknown", name, 0.2, ids, why) for name, why in UNCHECKED]
+    unchecked = [Hypothesis("unknown", name, 0.2, ids, why) for name, why in places]
     return [root, *weak, *unchecked]
 
 

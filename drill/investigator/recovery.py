@@ -2,16 +2,19 @@
 
 An incident is over (`recovered`) only when all of these hold:
 - there were symptoms in the window (`Evidences.symptoms`);
-- none of them is current: no 5XX/errors alarm in ALARM, no failing datapoint, error line or access-log
-  5XX in the last RECENT_MINUTES, no failing probe;
+- none of them is current: no 5XX/errors/latency alarm in ALARM, no failing datapoint, error line,
+  access-log 5XX or risen latency period in the last RECENT_MINUTES, no failing probe. A partial failure
+  counts like a full one: one failing datapoint among many successful requests is current;
 - requests succeed now: API requests in the last RECENT_MINUTES (Count datapoints or access-log lines)
   without failures, or probes the investigator sent answered 200. No recent traffic is not recovery (the
-  5XX alarm returns to OK on missing data), so then the API is probed (`needs_probe`);
+  5XX alarm returns to OK on missing data), so then the API is probed (`needs_probe`), with more probes
+  after a partial failure (`probes_needed`);
 - and no cause holds now (the caller passes the root cause it found: a real one means a current fault).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -19,6 +22,10 @@ from drill.investigator.evidences import FAILURE_METRICS, Evidences
 from drill.investigator.model import RECENT_MINUTES, Evidence, Hypothesis, Incident, Window, iso
 
 PROBES = 3  # requests sent when there is no recent traffic: all must answer 200
+# A partial failure (a share s of the requests) passes n probes with probability (1 - s)^n: three probes miss a
+# 20% error rate half the time. So after a partial failure the investigator sends enough that a share still
+# failing fails one of them with 1 - PROBE_MISS probability (14 for 20%), at most MAX_PROBES.
+PROBE_MISS, MAX_PROBES = 0.05, 20
 Probe = Callable[[], int | None]  # one GET of the API: its HTTP status, None when nothing answered
 AROUND = timedelta(minutes=10)  # changes this long before the incident (or after it) may be its cause
 
@@ -43,6 +50,8 @@ def current_symptoms(ev: Evidences, now: datetime) -> list[Evidence]:
         for e in ev.of("access_logs")
         if e.facts.get("recent_5xx", 0) > 0 or (throttled and e.facts.get("recent_429", 0) > 0)
     ]
+    # Latency: the alarm in ALARM (above), or risen periods in the last minutes: slow answers are not recovery.
+    found += [e for e in ev.latency() if e.source == "alarms" or e.facts.get("recent", 0) > 0]
     return found + [e for e in ev.of("probe") if e.facts.get("failing", 0) > 0]
 
 
@@ -54,6 +63,23 @@ def recent_traffic(ev: Evidences) -> list[Evidence]:
 
 def succeeding_probes(ev: Evidences) -> list[Evidence]:
     return [e for e in ev.of("probe") if e.facts.get("sent", 0) and e.facts.get("ok") == e.facts.get("sent")]
+
+
+def probes_needed(evidence: Sequence[Evidence]) -> int:
+    """PROBES, or more after a partial failure: its share from the API's 5XX of Count, else the function's
+    Errors of its Invocations, in the window."""
+    ev = Evidences(tuple(evidence))
+
+    def total(metric: str) -> float:
+        return sum(float(e.facts.get("sum") or 0) for e in ev.metric(metric))
+
+    failing, requests = total("api_5xx"), total("api_count")
+    if not requests:
+        failing, requests = total("fn_errors"), total("fn_invocations")
+    share = failing / requests if requests else 1.0
+    if not 0 < share < 1:
+        return PROBES
+    return min(MAX_PROBES, max(PROBES, math.ceil(math.log(PROBE_MISS) / math.log(1 - share))))
 
 
 def needs_probe(evidence: Sequence[Evidence], now: datetime) -> bool:

@@ -194,7 +194,21 @@ def remediation(root: Hypothesis, evidence: Sequence[Evidence], target: Target) 
             f"aws iam update-assume-role-policy --role-name {root.resource.rsplit('/', 1)[-1]} "
             f"--policy-document {shlex.quote(trust)}",
         ]
+    if root.kind in ("fis_latency_injected", "fis_errors_injected"):
+        return _experiments(cited, target)
     return _next_checks(target)
+
+
+def _experiments(cited: list[Evidence], target: Target) -> list[str]:
+    """Stop the experiments that act now; configuration left without one is deleted from its location."""
+    running = sorted({str(e.facts["experiment"]) for e in cited if e.source == "experiments" and e.facts.get("active")})
+    if running:
+        return ["python -m drill restore", *(f"aws fis stop-experiment --id {i}" for i in running)]
+    if any(e.facts.get("experiment") for e in cited):
+        return ["# the experiment has ended: nothing to stop; the extension stops injecting within about 20 s"]
+    where = next((str(e.facts["location"]) for e in cited if e.facts.get("configuration")), None)
+    bucket, _, prefix = (where or "").removeprefix("arn:aws:s3:::").partition("/")
+    return [f"aws s3 rm s3://{bucket}/{prefix} --recursive"] if where else _next_checks(target)
 
 
 # Caveats a person should read next to the commands (markdown only).
@@ -221,6 +235,10 @@ REMEDIATION_NOTES = {
     "the declared handler, runtime, layers, timeout and memory back.",
     "role_trust_broken": "The role's trust policy is managed by Pulumi: `pulumi refresh` shows the drift and "
     "`pulumi up` puts it back.",
+    "fis_latency_injected": "Stopping an experiment makes FIS delete its configuration; the extension stops "
+    "injecting within its ramp-down (up to about 20 s) and the metrics follow a minute or two later.",
+    "fis_errors_injected": "Stopping an experiment makes FIS delete its configuration; the extension stops "
+    "injecting within its ramp-down (up to about 20 s) and the metrics follow a minute or two later.",
     "unknown": "No fix is known: the commands look where the investigator could not (the function's logs, "
     "AWS Health, the organization's SCPs from its management account).",
 }

@@ -14,7 +14,10 @@ OUTPUT_ALARMS = {
     "invocations": contract.INVOCATIONS_ALARM,
     "api_5xx": contract.API_5XX_ALARM,
     "errors": contract.ERRORS_ALARM,
+    "latency": contract.LATENCY_ALARM,
 }
+# The stack's FIS experiment templates, by the kind of fault they inject (absent when fisEnabled=false).
+OUTPUT_FIS_TEMPLATES = {"latency": contract.FIS_LATENCY_TEMPLATE, "errors": contract.FIS_ERRORS_TEMPLATE}
 # Every other output is read with .get(): a stack deployed before it (or without the fault chain) still works.
 REQUIRED_OUTPUTS = (contract.BUCKET, contract.IMAGE_FUNCTION, contract.PARAMETER)
 
@@ -119,5 +122,7 @@ def resolve_target(outputs: Mapping[str, str], clients: Clients, *, account: str
         alarms=alarms,
         fault_function=outputs.get(contract.FAULT_FUNCTION) or None,
         seeder_function=outputs.get(contract.SEEDER_FUNCTION) or None,
+        fis_configuration_location=outputs.get(contract.FIS_CONFIGURATION_LOCATION) or None,
+        fis_templates={kind: outputs[key] for kind, key in OUTPUT_FIS_TEMPLATES.items() if outputs.get(key)},
         notes=notes,
     )

@@ -1,4 +1,4 @@
-"""Current state of the stack's alarms (invocations, API 5XX, function errors)."""
+"""Current state of the stack's alarms (invocations, API 5XX, function errors, API latency)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ PURPOSES = {
     "invocations": "invocations alarm (its action runs the fault injector)",
     "api_5xx": "API 5XX alarm",
     "errors": "image function errors alarm",
+    "latency": "API latency alarm",
 }
 
 

@@ -59,6 +59,11 @@ EVENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "CreateDeployment": (("api", "restApiId"),),
     "DeleteObject": (("bucket", "bucketName"),),
     "DeleteObjects": (("bucket", "bucketName"),),
+    # FIS API calls are management events: https://docs.aws.amazon.com/fis/latest/userguide/monitoring-cloudtrail.html
+    "StartExperiment": (
+        ("fis_latency_template", "experimentTemplateId"),
+        ("fis_errors_template", "experimentTemplateId"),
+    ),
 }
 # Changes that cannot break a request: tags and descriptions.
 HARMLESS_EVENTS = frozenset(
@@ -90,6 +95,8 @@ def our_resource(target: Target, kind: str) -> str | None:
         "parameter": target.parameter_name,
         "function": target.function_name,
         "api": target.rest_api_id,
+        "fis_latency_template": target.fis_templates.get("latency"),
+        "fis_errors_template": target.fis_templates.get("errors"),
     }[kind]
 
 
