@@ -1,6 +1,7 @@
 """`restore` with the game day's record: undo every recorded scenario, newest first, then the arming.
 
-For each direct scenario the resource's current state is compared with what the scenario wrote: the
+A FIS scenario's experiment is stopped and waited for (scenarios/fis.py; one that ended by itself leaves
+nothing to undo). For each direct scenario the resource's current state is compared with what the scenario wrote: the
 same → the recorded prior state is put back and read back; already the prior state (a crash between the
 record and the change) → nothing to undo; anything else (someone changed it since) → it is left alone,
 named with both states, and the restore fails unless `force`. The seed's fault is removed by the drill's
@@ -21,6 +22,7 @@ from typing import Any
 
 from drill.errors import DrillError
 from drill.outputs import RECORD_TABLE
+from drill.scenarios import fis
 from drill.scenarios import record as store
 from drill.scenarios.arming import put_back
 from drill.scenarios.catalogue import BY_NAME, SEED
@@ -50,7 +52,7 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5, force: b
         return _nothing_to_undo(drill, untouched)
     timeline = Timeline(drill)
     deadline = timeline.start + timeout
-    outcomes = [_restore_direct(drill, timeline, r, force) for r in records if r.scenario != SEED]
+    outcomes = [_restore_one(drill, timeline, r, force, deadline, interval) for r in records if r.scenario != SEED]
     seed_record = next((r for r in records if r.scenario == SEED), None)
     data: dict[str, Any] = {"scenarios": outcomes}
     ok = all(o["outcome"] in ("restored", "nothing to undo") for o in outcomes)
@@ -109,6 +111,16 @@ def _fault_present(drill: Drill, timeline: Timeline) -> bool:
             f"could not read the bucket policy: {describe_error(err)}; running the seed's restore all the same"
         )
         return True
+
+
+def _restore_one(
+    drill: Drill, timeline: Timeline, record: store.Record, force: bool, deadline: float, interval: float
+) -> dict[str, Any]:
+    scenario = BY_NAME.get(record.scenario)
+    if scenario is not None and scenario.mechanism == "fis":
+        outcome = fis.restore(drill, timeline, record, deadline=deadline, interval=interval)
+        return {"name": record.scenario, "prior": record.prior, "injected": record.injected, "outcome": outcome}
+    return _restore_direct(drill, timeline, record, force)
 
 
 def _restore_direct(drill: Drill, timeline: Timeline, record: store.Record, force: bool) -> dict[str, Any]:
