@@ -229,7 +229,10 @@ def restore(drill: Drill, timeline: Timeline, record: store.Record, *, deadline:
                 return "failed"
             timeline.mark(f"{name}: {_shown(experiment_id, status, reason)}")
             outcome = "restored"
-        if not _wait_for_no_configuration(drill, timeline, name, deadline=deadline, interval=interval):
+        stopped_one = outcome == "restored"
+        if not _wait_for_no_configuration(
+            drill, timeline, name, stopped_one=stopped_one, deadline=deadline, interval=interval
+        ):
             return "failed"
         store.delete(drill, name)
         return outcome
@@ -239,15 +242,12 @@ def restore(drill: Drill, timeline: Timeline, record: store.Record, *, deadline:
 
 
 def _wait_for_no_configuration(
-    drill: Drill, timeline: Timeline, name: str, *, deadline: float, interval: float
+    drill: Drill, timeline: Timeline, name: str, *, stopped_one: bool, deadline: float, interval: float
 ) -> bool:
-    """Until FIS has removed the configuration, then the extension's ramp-down; False at the deadline."""
+    """Until FIS has removed the configuration, then the extension's ramp-down (after an experiment this
+    restore stopped, or a configuration it saw); False at the deadline."""
     found = configuration_objects(drill)
-    if not found:
-        timeline.mark(
-            f"{name}: no fault configuration under {drill.outputs.require(outputs.FIS_CONFIGURATION_LOCATION)}"
-        )
-        return True
+    seen = bool(found)
     while found:
         if drill.clock() >= deadline:
             timeline.mark(f"{name}: the fault configuration is still there at the timeout: {', '.join(found)}")
@@ -255,7 +255,11 @@ def _wait_for_no_configuration(
         drill.progress(f"waiting until FIS removes the fault configuration: {', '.join(found)}")
         drill.sleep(interval)
         found = configuration_objects(drill)
+    location = drill.outputs.require(outputs.FIS_CONFIGURATION_LOCATION)
+    if not (seen or stopped_one):
+        timeline.mark(f"{name}: no fault configuration under {location}")
+        return True
     ramp = max(0.0, min(RAMP_DOWN_SECONDS, deadline - drill.clock()))
-    timeline.mark(f"{name}: the fault configuration is gone; waiting {ramp:.0f}s for the extension's ramp-down")
+    timeline.mark(f"{name}: no fault configuration under {location}; waiting {ramp:.0f}s for the extension's ramp-down")
     drill.sleep(ramp)
     return True
