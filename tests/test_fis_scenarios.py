@@ -9,12 +9,15 @@ from __future__ import annotations
 import io
 import json
 import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import ACCOUNT, REGION, new_session
+from drill_fixtures import moto_server  # noqa: F401  (fixture)
 from fis_fixtures import FisStandIn, add_fis, experiments, frozen_experiments, set_status
+from gameday_fixtures import drill_elsewhere
 
 from drill import cli, outputs
 from drill.aws import Clients
@@ -23,6 +26,7 @@ from drill.scenarios import fis, inject, restore
 from drill.scenarios import record as store
 from drill.scenarios.catalogue import BY_NAME
 from drill.scenarios.model import PAUSE_VARIABLE
+from drill.scenarios.traffic import traffic
 from drill.stack import StackOutputs
 from drill.steps import Drill, Probe
 from drill.steps.model import Timeline
@@ -259,3 +263,156 @@ def test_without_the_fis_outputs_the_scenarios_are_unavailable_with_the_reason(w
     [line] = err.getvalue().splitlines()
     assert "function_latency cannot run on this stack" in line and "FisLatencyExperimentTemplateId" in line
     assert experiments() == {} and records(world) == {}
+
+
+# ------------------------------------------------------------------------------------------------ traffic
+class Answers:
+    """The API stand-in: every fifth request slow and failing; records whether the alarm was armed."""
+
+    def __init__(self, world) -> None:
+        self.world, self.count, self.armed_seen = world, 0, set()
+        self.lock = threading.Lock()
+
+    def __call__(self) -> Probe:
+        with self.lock:
+            self.count += 1
+            number = self.count
+        self.armed_seen.add(armed(self.world))
+        return Probe(502, 3000.0) if number % 5 == 0 else Probe(200, 40.0 + number % 3)
+
+
+def test_traffic_sends_rps_for_duration_with_the_alarm_disarmed_and_keeps_the_safe_rearm_rule(world):
+    """40 invocations in this period are above the alarm's threshold of 5: arming now could inject the seed's
+    fault when the period is evaluated, so the rule leaves it disarmed and says how to arm it."""
+    answers = Answers(world)
+    progress: list[str] = []
+    drill = make_drill(world, probe=answers)
+    drill.progress = progress.append
+    result = traffic(drill, rps=4, duration=10, rearm_timeout=30)
+    assert answers.count == 40 and result.data["requests"] == 40
+    assert result.data["statuses"] == {"200": 32, "502": 8}
+    assert result.data["latency_ms"] == {"p50": 41.0, "p99": 3000.0}
+    assert answers.armed_seen == {False}  # never armed while a request ran
+    assert not armed(world) and f"left {INVOCATIONS_ALARM} DISARMED (not yet evaluated: 40 invocations" in (
+        "\n".join(result.lines)
+    )
+    assert "40 requests (200 x32, 502 x8); latency p50 41 ms, p99 3000 ms" in result.summary
+    assert any(line.startswith("traffic: 5/10s, ") for line in progress), progress
+
+
+def test_traffic_interrupted_puts_the_arming_back_at_once(world):
+    drill = make_drill(world, probe=Answers(world))
+    sleeps = {"count": 0}
+    clock = world["fis"]
+
+    def sleep(seconds: float) -> None:
+        sleeps["count"] += 1
+        if sleeps["count"] == 3:
+            raise KeyboardInterrupt
+        clock(seconds)
+
+    drill.sleep = sleep
+    result = traffic(drill, rps=2, duration=60, rearm_timeout=30)
+    # Fewer invocations than the threshold of 5: safe to arm again at once.
+    assert isinstance(result.stopped, KeyboardInterrupt) and armed(world), result.lines
+    assert "interrupted" in "\n".join(result.lines)
+
+
+def test_traffic_leaves_a_disarmed_alarm_disarmed(world):
+    """A scenario is active (it disarmed the alarm): traffic must not arm it."""
+    world["clients"].cloudwatch.disable_alarm_actions(AlarmNames=[INVOCATIONS_ALARM])
+    traffic(make_drill(world, probe=Answers(world)), rps=1, duration=2, rearm_timeout=30)
+    assert not armed(world)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rps", "51", "--duration", "5"], "argument --rps: '51' must be a number greater than 0 and at most 50"),
+        (["--rps", "5", "--duration", "3601"], "argument --duration: '3601' must be a number greater than 0"),
+        (["--rps", "inf", "--duration", "5"], "argument --rps: 'inf' must be a number"),
+        (["--rps", "5"], "the following arguments are required: --duration"),
+        (["--duration", "5"], "the following arguments are required: --rps"),
+    ],
+)
+def test_traffic_usage_errors_are_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["traffic", *argv])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_traffic_from_the_cli_prints_the_summary(world, tmp_path):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({**world["outputs"], outputs.API_ENDPOINT: "https://example.invalid/prod/random"}))
+    out = io.StringIO()
+    code = cli.main(
+        ["traffic", "--rps", "2", "--duration", "3", "--outputs", str(path), "--json"],
+        out=out,
+        err=io.StringIO(),
+        make=lambda *_: make_drill(world, probe=Answers(world)),
+    )
+    assert code == 0
+    report = json.loads(out.getvalue())
+    assert report["step"] == "traffic" and report["requests"] == 6 and report["statuses"] == {"200": 5, "502": 1}
+
+
+# ------------------------------------------------------------------------------------------------ kill -9
+@pytest.fixture
+def served(moto_server, monkeypatch) -> Iterator[dict[str, Any]]:  # noqa: F811
+    """The FIS stack in a moto server of this process (a `python -m drill` subprocess reaches it by HTTP, the
+    test reaches moto's experiments directly), reset first."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()  # noqa: S310
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with frozen_experiments():
+        clients = Clients(new_session())
+        values = fis_outputs(clients)
+        stand_in = FisStandIn(clients.s3, values[outputs.FIS_CONFIGURATION_LOCATION])
+        yield {"clients": clients, "outputs": values, "fis": stand_in, "endpoint": moto_server}
+
+
+def killed_at(served, tmp_path, point: str, name: str) -> None:
+    """`python -m drill inject --scenario NAME` in another process, killed with SIGKILL at `point`."""
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(served["outputs"]))
+    process = drill_elsewhere(
+        ["inject", "--scenario", name, "--outputs", str(path)],
+        served["endpoint"],
+        tmp_path / point,
+        {PAUSE_VARIABLE: point},
+    )
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if f"paused at {point}" in line:
+            process.send_signal(signal.SIGKILL)
+            break
+    assert process.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
+    process.stdout.close()
+    process.stderr.close()
+
+
+@pytest.mark.e2e
+def test_kill_9_right_after_the_record_loses_nothing(served, tmp_path):
+    killed_at(served, tmp_path, "recorded", fis.ERRORS)
+    assert experiments() == {} and list(records(served)) == [fis.ERRORS]
+    assert armed(served) and records(served)[fis.ERRORS].armed  # killed before it disarmed the alarm
+    done = restore(make_drill(served), **FAST)
+    assert done.ok and [s["outcome"] for s in done.data["scenarios"]] == ["nothing to undo"]
+    assert records(served) == {} and armed(served)
+
+
+@pytest.mark.e2e
+def test_kill_9_right_after_the_start_loses_nothing(served, tmp_path):
+    """Killed after StartExperiment, before the id reached the record: restore finds it by its token."""
+    killed_at(served, tmp_path, "changed", fis.LATENCY)
+    [experiment_id] = experiments()
+    assert records(served)[fis.LATENCY].injected["experiment"] is None
+    done = restore(make_drill(served), **FAST)
+    assert done.ok and [s["outcome"] for s in done.data["scenarios"]] == ["restored"], done.lines
+    assert experiments()[experiment_id].status == "stopped"
+    assert records(served) == {} and armed(served)
