@@ -27,6 +27,7 @@ from drill.scenarios import record as store
 from drill.scenarios.catalogue import BY_NAME
 from drill.scenarios.model import PAUSE_VARIABLE
 from drill.scenarios.traffic import traffic
+from drill.scenarios.trigger import trigger_scenario
 from drill.stack import StackOutputs
 from drill.steps import Drill, Probe
 from drill.steps.model import Timeline
@@ -416,3 +417,39 @@ def test_kill_9_right_after_the_start_loses_nothing(served, tmp_path):
     assert done.ok and [s["outcome"] for s in done.data["scenarios"]] == ["restored"], done.lines
     assert experiments()[experiment_id].status == "stopped"
     assert records(served) == {} and armed(served)
+
+
+# ------------------------------------------------------------------------------------------------ trigger
+def alarm_after(world, name: str, requests: int):
+    """An API that answers 200, and CloudWatch's part: `name` goes to ALARM once `requests` were made."""
+    answers = Answers(world)
+
+    def probe() -> Probe:
+        answer = answers()
+        if answers.count == requests:
+            world["clients"].cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test: p99")
+        return answer
+
+    return probe, answers
+
+
+def test_trigger_keeps_traffic_running_until_the_latency_alarm_fires(world):
+    alarm = world["outputs"][outputs.LATENCY_ALARM]
+    probe, answers = alarm_after(world, alarm, 30)
+    drill = make_drill(world, probe=probe)
+    result, cleanup = trigger_scenario(drill, fis.LATENCY, timeout=120, interval=10, restore_timeout=60)
+    assert result.ok and cleanup is None, result.summary
+    assert f"alarm {alarm} is ALARM under traffic" in "\n".join(result.lines)
+    assert 30 <= answers.count <= 40  # it stopped after the round in which the alarm fired
+    assert answers.armed_seen == {False}
+    assert records(world)[fis.LATENCY].injected["experiment"] in experiments()
+    assert restore(make_drill(world), **FAST).ok
+
+
+def test_trigger_without_the_alarm_times_out_and_restores(world):
+    drill = make_drill(world, probe=Answers(world))
+    result, cleanup = trigger_scenario(drill, fis.ERRORS, timeout=30, interval=10, restore_timeout=60)
+    assert not result.ok and "waiting for the symptom of function_errors" in result.summary
+    assert "no alarm of" in result.summary and cleanup is not None and cleanup.ok
+    [experiment] = experiments().values()
+    assert experiment.status == "stopped" and records(world) == {}

@@ -8,6 +8,7 @@ GET of the API endpoint), sent from a small pool so a slow answer does not hold 
 Every request is an image-function invocation, and the armed invocations alarm injects the seed's fault at
 its threshold: like every scenario but the seed's, traffic disarms it first (recording the arming found)
 and puts that arming back afterwards by the re-arm rule, also after Ctrl-C or SIGTERM (scenarios/arming.py).
+`until_alarm` is the same traffic for `trigger`/`gameday` of a FIS scenario, whose inject disarmed it already.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from drill.scenarios.arming import disarm, found_arming, put_back
+from drill.steps.alarm import alarm_states
 from drill.steps.model import Drill, Probe, StepResult, Timeline
 
 MAX_RPS = 50.0  # a drill's traffic, not a load test: far below the account's Lambda and API Gateway limits
 MAX_DURATION_SECONDS = 3600.0
 MAX_WORKERS = 32  # requests in flight at once; a 3 s delay at 10 rps needs 30
 PROGRESS_SECONDS = 5.0
+# While trigger/gameday wait for a FIS scenario's alarm: 120 requests a minute, above the guards' 10 a minute
+# (components/fault_experiments.py GUARD_MIN_REQUESTS), enough for a p99 of one minute to be more than its maximum.
+SYMPTOM_RPS = 2.0
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -110,3 +115,21 @@ def traffic(drill: Drill, *, rps: float, duration: float, rearm_timeout: float, 
     summary = f"traffic: {tally.line()}"
     data = {**tally.to_json(), "rps": rps, "duration": duration, "timeline": timeline.to_json()}
     return StepResult("traffic", True, timeline.elapsed(), summary, timeline.lines(), data, stopped=interrupted)
+
+
+def until_alarm(
+    drill: Drill, alarms: list[str], *, deadline: float, interval: float, rps: float = SYMPTOM_RPS
+) -> tuple[str | None, Tally]:
+    """Traffic in rounds of `interval` seconds until one of `alarms` is in ALARM or the deadline: (the alarm
+    that fired or None, what the requests got). The caller's scenario keeps the invocations alarm disarmed."""
+    tally = Tally()
+    while True:
+        states = alarm_states(drill, alarms)
+        firing = sorted(name for name, alarm in states.items() if alarm["StateValue"] == "ALARM")
+        if firing:
+            return firing[0], tally
+        remaining = deadline - drill.clock()
+        if remaining <= 0:
+            return None, tally
+        drill.progress(f"waiting for {' or '.join(alarms)} under traffic: {tally.line()}")
+        send(drill, rps=rps, duration=min(interval, remaining), tally=tally)
