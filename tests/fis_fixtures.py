@@ -21,6 +21,7 @@ from conftest import ACCOUNT, REGION
 from drill import outputs
 
 MODEL = "fis::experiment"  # moto's state-manager name for experiments
+FROZEN = {"progression": "manual", "times": 10**9}  # a billion GetExperiments before moto moves one on
 PREFIX = "FisConfigs/"  # components/fault_experiments.py CONFIGURATION_PREFIX + "/"
 
 
@@ -29,7 +30,7 @@ def frozen_experiments() -> Iterator[None]:
     """moto's experiments keep their state until the stand-in (or a test) moves them."""
     from moto.moto_api import state_manager
 
-    state_manager.set_transition(model_name=MODEL, transition={"progression": "manual", "times": 10**9})
+    state_manager.set_transition(model_name=MODEL, transition=FROZEN)
     try:
         yield
     finally:
@@ -91,9 +92,10 @@ def add_fis(clients: dict[str, Any] | Any, stack_outputs: dict[str, str], prefix
 
 
 class FisStandIn:
-    """`drill.sleep` for FIS scenarios: on each call, starting experiments run (their configuration object
-    appears) and stopping ones stop (it goes), as FIS would. `hold` keeps them where they are (a test that
-    wants the wait to time out); `clock` advances by what was slept, so waits end by the drill's own rule."""
+    """`drill.sleep` for FIS scenarios: on each call, while frozen_experiments() holds moto's experiments,
+    starting experiments run (their configuration object appears) and stopping ones stop (it goes), as FIS
+    would. `hold` keeps them where they are (a test that wants the wait to time out); `clock` advances by
+    what was slept, so waits end by the drill's own rule."""
 
     def __init__(self, s3: Any, location: str, *, then: Any = None) -> None:
         bucket, _, prefix = location.removeprefix("arn:aws:s3:::").partition("/")
@@ -113,6 +115,10 @@ class FisStandIn:
             self.advance()
 
     def advance(self) -> None:
+        from moto.moto_api import state_manager
+
+        if state_manager.get_transition(MODEL).get("times") != FROZEN["times"]:
+            return  # moto moves them on by itself: one state per GetExperiment
         for experiment_id, experiment in experiments().items():
             status = experiment.status
             key = f"{self.prefix}{experiment_id}.json"

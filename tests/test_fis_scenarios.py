@@ -458,3 +458,17 @@ def test_trigger_without_the_alarm_times_out_and_restores(world):
     assert "no alarm of" in result.summary and cleanup is not None and cleanup.ok
     [experiment] = experiments().values()
     assert experiment.status == "stopped" and records(world) == {}
+
+
+def test_both_experiments_at_once_are_stopped_before_restore_waits_for_their_shared_configuration(world):
+    """Both write under the one configuration folder: stopping them one after the other, the first would wait
+    for the second's configuration until the timeout."""
+    ids = [inject(make_drill(world), name, **FAST).data["experiment"] for name in (fis.LATENCY, fis.ERRORS)]
+    assert len(configuration(world)) == 2
+    done = restore(make_drill(world), **FAST)
+    assert done.ok, done.lines
+    assert {s["name"]: s["outcome"] for s in done.data["scenarios"]} == {
+        fis.LATENCY: "restored",
+        fis.ERRORS: "restored",
+    }
+    assert {experiments()[i].status for i in ids} == {"stopped"} and configuration(world) == [] and records(world) == {}

@@ -200,45 +200,71 @@ def _record_experiment(drill: Drill, kept: store.Record, experiment_id: str) -> 
 
 
 # ------------------------------------------------------------------------------------------------ restore
-def restore(drill: Drill, timeline: Timeline, record: store.Record, *, deadline: float, interval: float) -> str:
-    """Stop the record's experiment and wait until nothing injects; the outcome ("restored", "nothing to
-    undo" or "failed"). The record is removed only once its experiment has ended."""
-    name = record.scenario
-    injected = record.injected or {}
-    try:
-        experiment_id = injected.get("experiment") or find_by_token(
-            drill, str(injected.get("template")), str(injected.get("client_token"))
-        )
-        if experiment_id is None:
-            store.delete(drill, name)
-            timeline.mark(f"{name}: no experiment was started (recorded, then stopped before FIS): nothing to undo")
-            return "nothing to undo"
-        status, reason = _state(get_experiment(drill, experiment_id))
-        if status in ENDED:
-            timeline.mark(f"{name}: {_shown(experiment_id, status, reason)} by itself: nothing to undo")
-            outcome = "nothing to undo"
-        else:
-            if status != "stopping":
-                _fis(drill).stop_experiment(id=experiment_id)
-                timeline.mark(f"{name}: stopping experiment {experiment_id} (it was {status})")
+def restore(
+    drill: Drill, timeline: Timeline, records: list[store.Record], *, deadline: float, interval: float
+) -> dict[str, str]:
+    """Stop every recorded experiment, wait until each has stopped, then until the configuration is gone
+    (one folder for all: two experiments at once share it); each scenario's outcome ("restored", "nothing to
+    undo" or "failed"). A record is removed only once its experiment has ended and the configuration is gone."""
+    outcomes: dict[str, str] = {}
+    stopping: dict[str, str] = {}  # scenario -> experiment id
+    for record in records:
+        try:
+            outcome, experiment_id = _stop(drill, timeline, record)
+        except (*AWS_ERRORS, DrillError) as err:
+            timeline.mark(f"{record.scenario}: could not stop its experiment ({describe_error(err)}); the record stays")
+            outcome, experiment_id = "failed", None
+        outcomes[record.scenario] = outcome
+        if experiment_id:
+            stopping[record.scenario] = experiment_id
+    for name, experiment_id in stopping.items():
+        try:
             status, reason = _wait_for(
                 drill, experiment_id, ("stopped",), deadline=deadline, interval=interval, doing="waiting until it stops"
             )
-            if status not in ENDED:
-                timeline.mark(f"{name}: {_shown(experiment_id, status, reason)} at the timeout; the record stays")
-                return "failed"
+        except AWS_ERRORS as err:
+            status, reason = "unknown", describe_error(err)
+        if status in ENDED:
             timeline.mark(f"{name}: {_shown(experiment_id, status, reason)}")
-            outcome = "restored"
-        stopped_one = outcome == "restored"
-        if not _wait_for_no_configuration(
-            drill, timeline, name, stopped_one=stopped_one, deadline=deadline, interval=interval
-        ):
-            return "failed"
-        store.delete(drill, name)
-        return outcome
+        else:
+            timeline.mark(f"{name}: {_shown(experiment_id, status, reason)} at the timeout; the record stays")
+            outcomes[name] = "failed"
+    ended = [name for name, outcome in outcomes.items() if outcome != "failed"]
+    if not ended:
+        return outcomes
+    try:
+        gone = _wait_for_no_configuration(
+            drill, timeline, ", ".join(ended), stopped_one=bool(stopping), deadline=deadline, interval=interval
+        )
+        for name in ended:
+            if gone:
+                store.delete(drill, name)
+            else:
+                outcomes[name] = "failed"
     except (*AWS_ERRORS, DrillError) as err:
-        timeline.mark(f"{name}: could not restore ({describe_error(err)}); the record stays")
-        return "failed"
+        timeline.mark(f"{', '.join(ended)}: could not check the fault configuration ({describe_error(err)})")
+        outcomes.update(dict.fromkeys(ended, "failed"))
+    return outcomes
+
+
+def _stop(drill: Drill, timeline: Timeline, record: store.Record) -> tuple[str, str | None]:
+    """(outcome so far, the experiment now stopping or None): an experiment that never started or already
+    ended leaves nothing to undo."""
+    name, injected = record.scenario, record.injected or {}
+    experiment_id = injected.get("experiment") or find_by_token(
+        drill, str(injected.get("template")), str(injected.get("client_token"))
+    )
+    if experiment_id is None:
+        timeline.mark(f"{name}: no experiment was started (recorded, then stopped before FIS): nothing to undo")
+        return "nothing to undo", None
+    status, reason = _state(get_experiment(drill, experiment_id))
+    if status in ENDED:
+        timeline.mark(f"{name}: {_shown(experiment_id, status, reason)} by itself: nothing to undo")
+        return "nothing to undo", None
+    if status != "stopping":
+        _fis(drill).stop_experiment(id=experiment_id)
+        timeline.mark(f"{name}: stopping experiment {experiment_id} (it was {status})")
+    return "restored", experiment_id
 
 
 def _wait_for_no_configuration(

@@ -1,12 +1,13 @@
 """`restore` with the game day's record: undo every recorded scenario, newest first, then the arming.
 
-A FIS scenario's experiment is stopped and waited for (scenarios/fis.py; one that ended by itself leaves
-nothing to undo). For each direct scenario the resource's current state is compared with what the scenario wrote: the
-same → the recorded prior state is put back and read back; already the prior state (a crash between the
-record and the change) → nothing to undo; anything else (someone changed it since) → it is left alone,
-named with both states, and the restore fails unless `force`. The seed's fault is removed by the drill's
-own restore step, unchanged, after the direct scenarios (so the alarm it may re-arm finds nothing else
-active); it runs when the seed is recorded or its statements are present. Last, the invocations alarm's
+FIS scenarios go first: every recorded experiment is stopped and waited for, then the configuration
+(scenarios/fis.py; one that ended by itself leaves nothing to undo): an experiment changes no resource a
+direct scenario reads. For each direct scenario the resource's current state is compared with what the
+scenario wrote: the same → the recorded prior state is put back and read back; already the prior state
+(a crash between the record and the change) → nothing to undo; anything else (someone changed it since)
+→ it is left alone, named with both states, and the restore fails unless `force`. The seed's fault is
+removed by the drill's own restore step, unchanged, after the direct scenarios (so the alarm it may re-arm
+finds nothing else active); it runs when the seed is recorded or its statements are present. Last, the invocations alarm's
 arming goes back to what the oldest record found, by the re-arm rule.
 
 With no record (or no record table output) and the seed's statements present, this is exactly the drill's
@@ -52,7 +53,15 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5, force: b
         return _nothing_to_undo(drill, untouched)
     timeline = Timeline(drill)
     deadline = timeline.start + timeout
-    outcomes = [_restore_one(drill, timeline, r, force, deadline, interval) for r in records if r.scenario != SEED]
+    experiments = [r for r in records if r.scenario in BY_NAME and BY_NAME[r.scenario].mechanism == "fis"]
+    stopped = fis.restore(drill, timeline, experiments, deadline=deadline, interval=interval) if experiments else {}
+    outcomes = [
+        {"name": r.scenario, "prior": r.prior, "injected": r.injected, "outcome": stopped[r.scenario]}
+        if r.scenario in stopped
+        else _restore_direct(drill, timeline, r, force)
+        for r in records
+        if r.scenario != SEED
+    ]
     seed_record = next((r for r in records if r.scenario == SEED), None)
     data: dict[str, Any] = {"scenarios": outcomes}
     ok = all(o["outcome"] in ("restored", "nothing to undo") for o in outcomes)
@@ -111,16 +120,6 @@ def _fault_present(drill: Drill, timeline: Timeline) -> bool:
             f"could not read the bucket policy: {describe_error(err)}; running the seed's restore all the same"
         )
         return True
-
-
-def _restore_one(
-    drill: Drill, timeline: Timeline, record: store.Record, force: bool, deadline: float, interval: float
-) -> dict[str, Any]:
-    scenario = BY_NAME.get(record.scenario)
-    if scenario is not None and scenario.mechanism == "fis":
-        outcome = fis.restore(drill, timeline, record, deadline=deadline, interval=interval)
-        return {"name": record.scenario, "prior": record.prior, "injected": record.injected, "outcome": outcome}
-    return _restore_direct(drill, timeline, record, force)
 
 
 def _restore_direct(drill: Drill, timeline: Timeline, record: store.Record, force: bool) -> dict[str, Any]:
