@@ -7,8 +7,8 @@ scenario wrote: the same → the recorded prior state is put back and read back;
 (a crash between the record and the change) → nothing to undo; anything else (someone changed it since)
 → it is left alone, named with both states, and the restore fails unless `force`. The seed's fault is
 removed by the drill's own restore step, unchanged, after the direct scenarios (so the alarm it may re-arm
-finds nothing else active); it runs when the seed is recorded or its statements are present. Last, the invocations alarm's
-arming goes back to what the oldest record found, by the re-arm rule.
+finds nothing else active); it runs when the seed is recorded or its statements are present. Last, the
+invocations alarm's arming goes back to what the oldest record found, by the re-arm rule.
 
 With no record (or no record table output) and the seed's statements present, this is exactly the drill's
 restore step of before. With neither a record nor those statements there is nothing to undo: the invocations
