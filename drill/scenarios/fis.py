@@ -11,9 +11,10 @@ record → wait until the experiment is `running`. Killed before the id is in th
 experiment by the token's tag (ListExperiments of the template) or finds none; a second `inject` sends the
 same token, which FIS answers with the same experiment (idempotency, API_StartExperiment.html).
 
-Restore stops the experiment, waits until it is `stopped`, then until the configuration objects FIS wrote
-under FisConfigurationLocation are gone, then the extension's documented ramp-down: "up to 20s" after the
-configuration ends (https://docs.aws.amazon.com/fis/latest/userguide/use-lambda-actions.html). An
+Restore stops every recorded experiment first, waits until each is `stopped`, then until the
+configuration objects FIS wrote under FisConfigurationLocation are gone (one folder for both), then the
+extension's documented ramp-down of up to 20 s
+(https://docs.aws.amazon.com/fis/latest/userguide/use-lambda-actions.html, "Understanding polling"). An
 experiment that ended by itself (completed, failed, or stopped by a stop condition: `state.reason`) leaves
 nothing to undo, and restore says so.
 
@@ -52,10 +53,10 @@ CALLS = (
 TAG_BY = "aiops-drill"
 TAG_SCENARIO = "aiops-drill-scenario"
 TAG_TOKEN = "aiops-drill-client-token"  # noqa: S105 (a tag key, no secret)
-STARTING = ("pending", "initiating")
 ENDED = ("completed", "stopped", "failed")
-# "the extension ... can take up to 20s to stop injecting faults after the experiment ends" (ramp-down,
-# use-lambda-actions.html, "Understanding polling"): waited after the configuration is gone.
+# The extension's ramp-down: up to 20 s of faults after an experiment ends or is stopped, while it still
+# polls fast (use-lambda-actions.html, "Understanding polling"; docs/partial-faults.md): waited after the
+# configuration is gone.
 RAMP_DOWN_SECONDS = 20.0
 
 
