@@ -11,6 +11,7 @@ import json
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from drill.scenarios import fis, inject, restore
 from drill.scenarios import record as store
 from drill.scenarios.catalogue import BY_NAME
 from drill.scenarios.model import PAUSE_VARIABLE
-from drill.scenarios.traffic import traffic
+from drill.scenarios.traffic import percentile, traffic
 from drill.scenarios.trigger import trigger_scenario
 from drill.stack import StackOutputs
 from drill.steps import Drill, Probe
@@ -472,3 +473,36 @@ def test_both_experiments_at_once_are_stopped_before_restore_waits_for_their_sha
         fis.ERRORS: "restored",
     }
     assert {experiments()[i].status for i in ids} == {"stopped"} and configuration(world) == [] and records(world) == {}
+
+
+def test_an_experiment_stuck_stopping_keeps_its_record_and_fails_the_restore(world):
+    """Its configuration gone (FIS removed it) but the experiment not stopped by the timeout: not done."""
+    experiment_id = inject(make_drill(world), fis.LATENCY, **FAST).data["experiment"]
+    world["fis"].hold = True
+    world["clients"].s3.delete_object(Bucket=f"{PREFIX}-fis-config", Key=f"FisConfigs/{experiment_id}.json")
+    done = restore(make_drill(world), **FAST)
+    assert not done.ok and [s["outcome"] for s in done.data["scenarios"]] == ["failed"]
+    assert f"experiment {experiment_id} stopping (Experiment is stopping) at the timeout; the record stays" in (
+        "\n".join(done.lines)
+    )
+    assert list(records(world)) == [fis.LATENCY] and not armed(world)  # still active: the alarm stays disarmed
+
+
+def test_the_experiment_id_never_overwrites_a_record_restored_meanwhile(world):
+    drill = make_drill(world)
+    first = store.new_record(fis.LATENCY, None, {"experiment": None}, True)
+    store.put_new(drill, first)
+    store.delete(drill, fis.LATENCY)  # a restore from elsewhere
+    with pytest.raises(DrillError, match="changed while it was injected"):
+        store.replace_injected(drill, replace(first, injected={"experiment": "EXP1"}))
+    assert records(world) == {}
+    second = store.put_new(drill, store.new_record(fis.LATENCY, None, {"experiment": None}, False))
+    with pytest.raises(DrillError, match="changed while it was injected"):
+        store.replace_injected(drill, replace(first, injected={"experiment": "EXP1"}))
+    assert records(world)[fis.LATENCY] == second
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(n) for n in range(10, 0, -1)]
+    assert (percentile(values, 50), percentile(values, 90), percentile(values, 99)) == (5.0, 9.0, 10.0)
+    assert percentile([7.0], 99) == 7.0 and percentile([], 50) is None
