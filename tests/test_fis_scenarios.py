@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,13 +25,15 @@ from drill import cli, outputs
 from drill.aws import Clients
 from drill.errors import DrillError, UsageError
 from drill.scenarios import fis, inject, restore
+from drill.scenarios import gameday as gameday_module
 from drill.scenarios import record as store
 from drill.scenarios.catalogue import BY_NAME
+from drill.scenarios.gameday import gameday
 from drill.scenarios.model import PAUSE_VARIABLE
 from drill.scenarios.traffic import percentile, traffic
 from drill.scenarios.trigger import trigger_scenario
 from drill.stack import StackOutputs
-from drill.steps import Drill, Probe
+from drill.steps import Drill, Probe, StepResult
 from drill.steps.model import Timeline
 
 PREFIX = "fis-drill"
@@ -77,6 +80,7 @@ def fis_outputs(clients: Clients) -> dict[str, str]:
         outputs.IMAGE_FUNCTION: f"{PREFIX}-image-api",
         outputs.BUCKET: f"{PREFIX}-images",
         outputs.IMAGE_ROLE: f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-image",
+        outputs.PARAMETER: f"/{PREFIX}/bucket-name",  # the investigator's (gameday) target; none exists here
     }
     add_fis(clients, values, PREFIX)
     return values
@@ -506,3 +510,29 @@ def test_percentiles_are_nearest_rank():
     values = [float(n) for n in range(10, 0, -1)]
     assert (percentile(values, 50), percentile(values, 90), percentile(values, 99)) == (5.0, 9.0, 10.0)
     assert percentile([7.0], 99) == 7.0 and percentile([], 50) is None
+
+
+def test_a_game_day_of_a_fis_scenario_waits_for_its_alarm_under_traffic_and_restores(world, monkeypatch):
+    """The investigator's FIS kinds are another test's (tests/test_drill_investigator*.py): here it answers."""
+    report = SimpleNamespace(root_cause=SimpleNamespace(kind="fis_latency_injected"))
+    monkeypatch.setattr(
+        gameday_module, "investigate_step", lambda *_a, **_k: (StepResult("investigate", True, 0.1, ""), report)
+    )
+    alarm = world["outputs"][outputs.LATENCY_ALARM]
+    probe, answers = alarm_after(world, alarm, 20)
+    shown: list[str] = []
+    result = gameday(
+        make_drill(world, probe=probe),
+        choice=fis.LATENCY,
+        answer="fis_latency_injected",
+        ask=lambda _prompt: pytest.fail("--answer was given"),
+        show=shown.append,
+        timeout=120,
+        interval=10,
+        restore_timeout=60,
+    )
+    assert answers.count >= 20 and f"alarm {alarm}: ALARM" in shown, shown
+    assert result.data["participants"]["hit"] and result.data["investigator"]["hit"], result.data
+    assert result.data["restore"]["ok"], result.data
+    [experiment] = experiments().values()
+    assert experiment.status == "stopped" and records(world) == {}
