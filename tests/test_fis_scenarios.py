@@ -470,8 +470,11 @@ def test_both_experiments_at_once_are_stopped_before_restore_waits_for_their_sha
     for the second's configuration until the timeout."""
     ids = [inject(make_drill(world), name, **FAST).data["experiment"] for name in (fis.LATENCY, fis.ERRORS)]
     assert len(configuration(world)) == 2
-    done = restore(make_drill(world), **FAST)
+    compressed = make_drill(world)
+    compressed.period_length = lambda seconds: seconds / 10  # a stand-in's clock (the rehearsal's minutes)
+    done = restore(compressed, **FAST)
     assert done.ok, done.lines
+    assert "waiting 2s for the extension's ramp-down" in "\n".join(done.lines)  # 20 s on the stack's clock
     assert {s["name"]: s["outcome"] for s in done.data["scenarios"]} == {
         fis.LATENCY: "restored",
         fis.ERRORS: "restored",

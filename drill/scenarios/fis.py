@@ -149,7 +149,7 @@ def inject(drill: Drill, name: str, timeline: Timeline, *, timeout: float, inter
     checkpoint(drill, "recorded")
     if disarm(drill):
         timeline.mark("disarmed the invocations alarm while the scenario is active (the seed's fault stays out)")
-    data: dict[str, Any] = {"scenario": name, "kind": "", "recorded_at": kept.recorded_at, "already": False}
+    data: dict[str, Any] = {"scenario": name, "recorded_at": kept.recorded_at, "already": False}
     experiment_id = kept.injected.get("experiment")
     if kept is not fresh and experiment_id:
         status, reason = _state(get_experiment(drill, experiment_id))
@@ -162,7 +162,10 @@ def inject(drill: Drill, name: str, timeline: Timeline, *, timeout: float, inter
         data["already"] = status == "running"
     else:
         if kept is not fresh:  # killed between the record and the id: the same token finds the same experiment
-            timeline.mark(f"{name} is recorded since {kept.recorded_at} without an experiment: starting it now")
+            timeline.mark(
+                f"{name} is recorded since {kept.recorded_at} without an experiment id: starting it with the "
+                "recorded client token (FIS answers with the same experiment if it was started)"
+            )
         experiment_id = _start(drill, name, kept, timeline)
         kept = _record_experiment(drill, kept, experiment_id)
     data.update(experiment=experiment_id, template=template, client_token=kept.injected["client_token"])
@@ -286,7 +289,8 @@ def _wait_for_no_configuration(
     if not (seen or stopped_one):
         timeline.mark(f"{name}: no fault configuration under {location}")
         return True
-    ramp = max(0.0, min(RAMP_DOWN_SECONDS, deadline - drill.clock()))
+    # On the stack's clock: a stand-in that compresses time (the rehearsal) compresses this as its periods.
+    ramp = max(0.0, min(drill.period_length(RAMP_DOWN_SECONDS), deadline - drill.clock()))
     timeline.mark(f"{name}: no fault configuration under {location}; waiting {ramp:.0f}s for the extension's ramp-down")
     drill.sleep(ramp)
     return True
