@@ -102,6 +102,8 @@ drill_support = DrillSupport(
         rest_api_id=images.rest_api.id,
         invocations_alarm_name=fault.alarm.name if fault else None,
         fault_function_name=fault.function.function.name if fault else None,
+        fis_template_ids=[t.id for t in experiments.templates.values()] if experiments else (),
+        fis_configuration_bucket_arn=fis_configuration.bucket.arn if fis_configuration else None,
     ),
     opts=providers.options,
 )

@@ -18,12 +18,14 @@ permissions. The stack owns it, so the drill never creates (or leaves behind) a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.fault_experiments import CONFIGURATION_PREFIX
 from components.function import LAMBDA_TRUST, XRAY_WRITE
 from components.image_service import STAGE_NAME, api_function_name, parameter_name
 from components.names import (
@@ -48,6 +50,9 @@ class DrillSupportArgs:
     rest_api_id: pulumi.Input[str]
     invocations_alarm_name: pulumi.Input[str] | None = None  # the fault chain's alarm; None without the chain
     fault_function_name: pulumi.Input[str] | None = None
+    # The FIS experiments' (fisEnabled=true): the two templates' ids and the configuration bucket; else empty.
+    fis_template_ids: Sequence[pulumi.Input[str]] = ()
+    fis_configuration_bucket_arn: pulumi.Input[str] | None = None
 
 
 def _arn(service: str, region: str, account: pulumi.Input[str], resource: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -170,6 +175,80 @@ def operator_statements(
                 "Resource": _arn(
                     "lambda", region, account, pulumi.Output.concat("function:", args.fault_function_name)
                 ),
+            }
+        )
+    if args.fis_template_ids:
+        statements += fis_statements(args, account)
+    return statements
+
+
+FIS_SERVICE = "fis.amazonaws.com"
+
+
+def fis_statements(args: DrillSupportArgs, account: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What the FIS scenarios (drill/scenarios/fis.py) call: start an experiment from this stack's two templates,
+    read, list and stop experiments, list the configuration prefix, and read the latency alarm (trigger's and
+    gameday's symptom). Resource types: https://docs.aws.amazon.com/service-authorization/latest/reference/
+    list_awsfaultinjectionservice.html."""
+    experiments = _arn("fis", args.region, account, "experiment/*")
+    templates = [
+        _arn("fis", args.region, account, pulumi.Output.concat("experiment-template/", t))
+        for t in args.fis_template_ids
+    ]
+    statements: list[dict[str, Any]] = [
+        {
+            # StartExperiment is authorized on the template and on the experiment it creates, whose id nobody
+            # knows before: `experiment/*` is the narrowest AWS offers for the second.
+            "Sid": "FisStartExperiments",
+            "Effect": "Allow",
+            "Action": "fis:StartExperiment",
+            "Resource": [*templates, experiments],
+        },
+        {
+            # The tags StartExperiment puts on the new experiment (who started it, the record's client token):
+            # tagging on create is authorized as fis:TagResource. GetExperiment and StopExperiment take the id
+            # from the record or from ListExperiments: experiments have no name to narrow by.
+            "Sid": "FisExperiments",
+            "Effect": "Allow",
+            "Action": ["fis:TagResource", "fis:GetExperiment", "fis:StopExperiment"],
+            "Resource": experiments,
+        },
+        {
+            # ListExperiments (restore's way back to an experiment whose id never reached the record) supports no
+            # resource-level permission: AWS offers nothing narrower.
+            "Sid": "FisListExperiments",
+            "Effect": "Allow",
+            "Action": "fis:ListExperiments",
+            "Resource": "*",
+        },
+        {
+            # The first experiment of an account creates FIS's service-linked role with the caller's permissions
+            # (fis/latest/userguide/start-experiment-from-template.html, using-service-linked-roles.html).
+            "Sid": "FisServiceLinkedRole",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": pulumi.Output.concat(
+                "arn:aws:iam::", account, f":role/aws-service-role/{FIS_SERVICE}/AWSServiceRoleForFIS"
+            ),
+            "Condition": {"StringEquals": {"iam:AWSServiceName": FIS_SERVICE}},
+        },
+        {
+            "Sid": "LatencyAlarm",  # trigger/gameday of a FIS scenario wait for it under traffic
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": _arn(
+                "cloudwatch", args.region, account, pulumi.Output.concat("alarm:", API_LATENCY_ALARM.of(args.prefix))
+            ),
+        },
+    ]
+    if args.fis_configuration_bucket_arn:
+        statements.append(
+            {
+                "Sid": "FisConfiguration",  # restore waits until FIS has removed the extension's configuration
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": args.fis_configuration_bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{CONFIGURATION_PREFIX}/*"]}},
             }
         )
     return statements

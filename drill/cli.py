@@ -53,6 +53,7 @@ NEEDED = {
     "disarm": (),
     "inject": (stack.BUCKET,),
     "gameday": tuple(dict.fromkeys((*REQUIRED_OUTPUTS, stack.API_ENDPOINT, *RESTORE_READS))),
+    "traffic": (stack.API_ENDPOINT,),
 }
 NEEDS_FAULT_CHAIN = ("trigger", "run", "arm", "disarm")
 # `trigger --scenario` says what its scenario needs
@@ -134,6 +135,8 @@ def execute(args: argparse.Namespace, drill: steps.Drill, out: TextIO, declared:
         return gameday.run_inject(args, drill, out)
     if args.command == "gameday":
         return gameday.run_gameday(args, drill, out)
+    if args.command == "traffic":
+        return gameday.run_traffic(args, drill, out)
     if args.command == "restore":  # every recorded scenario first (drill/scenarios), else the seed's as before
         result = restore_recorded(drill, timeout=args.timeout, interval=args.interval, force=args.force)
         print_step(result, args.json, out)

@@ -12,6 +12,7 @@ from drill.rehearsal import command as rehearsal
 from drill.scenarios.catalogue import NAMES as SCENARIO_NAMES
 from drill.scenarios.catalogue import SEED
 from drill.scenarios.gameday import KINDS as ROOT_CAUSE_KINDS
+from drill.scenarios.traffic import MAX_DURATION_SECONDS, MAX_RPS
 
 DESCRIPTION = """Incident drill for the aiops-demo image service.
 
@@ -38,6 +39,7 @@ COMMAND_HELP = {
     "inject": "record the prior state, then inject one scenario and read the change back (default: the seed's)",
     "gameday": "inject (hidden when random), wait for the symptom, take the participants' answer, investigate, "
     "restore, score",
+    "traffic": "steady requests to the stack's API for a while (a partial fault shows only under traffic)",
     "rehearse": "the whole story offline: the program provisioned into a local moto, then `run` (no AWS account)",
 }
 
@@ -127,10 +129,28 @@ def _scenario_commands(command) -> None:
         "--scenario", choices=(*SCENARIO_NAMES, "random"), default="random", metavar="NAME", help="a scenario or random"
     )
     game.add_argument("--answer", choices=ROOT_CAUSE_KINDS, metavar="KIND", help="the participants' answer (no prompt)")
-    _seconds(game, "--timeout", 300, "how long to wait for the injection and the symptom")
+    _seconds(game, "--timeout", 300, "how long to wait for the injection and the symptom (a FIS scenario's: its alarm)")
     _seconds(game, "--interval", 10, "seconds between polls")
     _since(game, "investigation window in minutes")
     _restore_options(game, "--restore-timeout")
+    traffic = command(
+        "traffic",
+        "Send --rps requests a second to the stack's API for --duration seconds, with a progress line, then\n"
+        "print the requests, their status counts and latency p50/p99. The invocations alarm is disarmed\n"
+        "while it runs (the traffic never injects the seed's fault) and its arming is put back after by the\n"
+        "re-arm rule, also after Ctrl-C or SIGTERM.",
+    )
+    traffic.add_argument(
+        "--rps", type=positive(MAX_RPS), required=True, metavar="N", help=f"requests a second (at most {MAX_RPS:g})"
+    )
+    traffic.add_argument(
+        "--duration",
+        type=positive(MAX_DURATION_SECONDS),
+        required=True,
+        metavar="SECONDS",
+        help=f"how long (at most {MAX_DURATION_SECONDS:g})",
+    )
+    _seconds(traffic, "--rearm-timeout", 120, "how long to wait afterwards for a safe moment to re-arm")
 
 
 def build_parser() -> argparse.ArgumentParser:

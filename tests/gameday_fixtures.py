@@ -26,6 +26,7 @@ from drill_fixtures import (
     inject_fault_like_the_fault_function,
     moto_server,  # noqa: F401  (fixture)
 )
+from fis_fixtures import FisStandIn, add_fis
 
 from drill import outputs as gameday_outputs
 from drill.aws import Clients
@@ -48,6 +49,7 @@ SERVICES = (
     "sts",
     "cloudtrail",
     "resourcegroupstaggingapi",
+    "fis",
 )
 
 
@@ -58,6 +60,9 @@ def add_drill_support(stack: MotoStack, endpoint: str) -> None:
     missing = [name for name in wanted if name not in stack.outputs]
     assert not missing, f"the program's stack lacks {missing}"
     stack.clients["dynamodb"] = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+    # The FIS experiments of a stack deployed with fisEnabled=true (the replayed plan has fisEnabled=false).
+    stack.clients["fis"] = boto3.client("fis", endpoint_url=endpoint, region_name=REGION)
+    add_fis(stack.clients, stack.outputs, stack.prefix)
 
 
 def gameday_stack(endpoint: str, prefix: str, *, fault_chain: bool = True) -> MotoStack:
@@ -194,7 +199,12 @@ def make_drill(stack: MotoStack, endpoint: str, *, hook: Callable[[Any], None] |
         region=REGION,
         api_probe=lambda: Probe(200, 1.0),
         function_caller=no_lambda_runtime,
-        sleep=AlarmActionStandIn(stack),
+        # FIS's part (tests/fis_fixtures.py) only moves experiments a test holds with frozen_experiments().
+        sleep=FisStandIn(
+            stack.client("s3"),
+            stack.outputs[gameday_outputs.FIS_CONFIGURATION_LOCATION],
+            then=AlarmActionStandIn(stack),
+        ),
     )
     Timeline(drill)
     return drill

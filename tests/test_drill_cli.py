@@ -191,6 +191,9 @@ NUMERIC_OPTIONS = [
     ("gameday", "--interval"),
     ("gameday", "--since"),
     ("gameday", "--restore-timeout"),
+    ("traffic", "--rps"),
+    ("traffic", "--duration"),
+    ("traffic", "--rearm-timeout"),
 ]
 
 

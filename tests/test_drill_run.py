@@ -574,6 +574,7 @@ def test_every_output_a_command_reads_is_in_its_needed_list(world, tmp_path, com
     path = write_outputs(tmp_path, dict(given.values))
     fast = {"run": ["--interval", "5", "--restore-timeout", "10"], "trigger": ["--interval", "5"]}
     fast |= {"restore": ["--interval", "5", "--timeout", "10"]}
+    fast |= {"traffic": ["--rps", "2", "--duration", "1"]}
     argv = [command, *fast.get(command, []), "--outputs", path]
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(argv, out=out, err=err, make=lambda *_: world.drill(given))

@@ -168,22 +168,68 @@ def expected_investigator_statements(fault_chain: bool) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("fault_chain", [True, False])
+def expected_fis_statements(template_ids: list[str]) -> list[dict]:
+    """The FIS scenarios' calls (fisEnabled=true): this stack's templates, experiments, the configuration prefix."""
+    experiments = f"arn:aws:fis:{REGION}:{ACCOUNT}:experiment/*"
+    return [
+        {
+            "Sid": "FisStartExperiments",
+            "Effect": "Allow",
+            "Action": "fis:StartExperiment",
+            "Resource": [
+                *(f"arn:aws:fis:{REGION}:{ACCOUNT}:experiment-template/{t}" for t in template_ids),
+                experiments,
+            ],
+        },
+        {
+            "Sid": "FisExperiments",
+            "Effect": "Allow",
+            "Action": ["fis:TagResource", "fis:GetExperiment", "fis:StopExperiment"],
+            "Resource": experiments,
+        },
+        {"Sid": "FisListExperiments", "Effect": "Allow", "Action": "fis:ListExperiments", "Resource": "*"},
+        {
+            "Sid": "FisServiceLinkedRole",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/fis.amazonaws.com/AWSServiceRoleForFIS",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": "fis.amazonaws.com"}},
+        },
+        {
+            "Sid": "LatencyAlarm",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{PREFIX}-api-latency-alarm",
+        },
+        {
+            "Sid": "FisConfiguration",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": "arn:aws:s3:::fis-config-bucket-a1b2c3",
+            "Condition": {"StringLike": {"s3:prefix": ["FisConfigs/*"]}},
+        },
+    ]
+
+
+@pytest.mark.parametrize(("fault_chain", "fis"), [(True, False), (False, False), (True, True)])
 @pulumi.runtime.test
-def test_operator_policy_is_exactly_what_the_catalogue_needs_by_arn(mocks, fault_chain):
-    set_config({"faultInjectionEnabled": fault_chain})
+def test_operator_policy_is_exactly_what_the_catalogue_needs_by_arn(mocks, fault_chain, fis):
+    set_config({"faultInjectionEnabled": fault_chain, "fisEnabled": fis})
     outputs = run_program()
 
     def check(values):
-        [policy_arn] = values
+        [policy_arn, *template_ids] = values
         policy = mocks.one(POLICY, "drill-operator").inputs
         assert policy["name"] == f"{PREFIX}-drill-operator"
         assert policy_arn == f"arn:aws:iam::{ACCOUNT}:policy/{PREFIX}-drill-operator"
         document = json.loads(policy["policy"])
         assert document["Version"] == "2012-10-17"
-        assert document["Statement"] == expected_statements(TABLE_ARN, fault_chain)
+        fis_part = expected_fis_statements(template_ids) if fis else []
+        assert document["Statement"] == expected_statements(TABLE_ARN, fault_chain) + fis_part
+        assert len(template_ids) == (2 if fis else 0)
 
-    return settled(outputs["DrillOperatorPolicyArn"]).apply(check)
+    templates = [outputs[k] for k in (drill_outputs.FIS_LATENCY_TEMPLATE, drill_outputs.FIS_ERRORS_TEMPLATE) if fis]
+    return settled(outputs["DrillOperatorPolicyArn"], *templates).apply(check)
 
 
 @pulumi.runtime.test

@@ -12,10 +12,12 @@ from __future__ import annotations
 import io
 import json
 import signal
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from drill_fixtures import inject_fault_like_the_fault_function
+from fis_fixtures import frozen_experiments
 from gameday_fixtures import (  # noqa: F401  (fresh, moto_server: fixtures)
     FAST,
     api_answering_200,
@@ -32,6 +34,7 @@ from components.drill_support import DrillSupportArgs, operator_statements
 from drill import cli, outputs
 from drill.errors import DrillError
 from drill.scenarios import NAMES, SCENARIOS, SEED, inject, restore
+from drill.scenarios import record as store
 from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
 from drill.scenarios.model import PAUSE_VARIABLE
 from drill.steps.run import investigate_step
@@ -47,7 +50,11 @@ CHANGES = {
     "function_role_changed": {"function"},
     "api_permission_missing": {"function_policy"},
     "api_throttled": {"method_settings"},
+    # An experiment runs: nothing `snapshot` reads changes (the record and the alarm's arming aside).
+    "function_latency": set(),
+    "function_errors": set(),
 }
+FIS_NAMES = ("function_latency", "function_errors")
 
 
 def alarm_back_to_ok(stack) -> None:
@@ -56,9 +63,13 @@ def alarm_back_to_ok(stack) -> None:
     stack.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test: evaluated")
 
 
-def test_the_catalogue_covers_the_nine_kinds_of_the_issue():
+def test_the_catalogue_covers_the_nine_kinds_of_the_issue_and_the_two_fis_scenarios():
     assert set(NAMES) == set(CHANGES)
     assert NAMES[0] == SEED
+    assert {(s.name, s.kind, s.mechanism) for s in SCENARIOS if s.mechanism == "fis"} == {
+        ("function_latency", "fis_latency_injected", "fis"),
+        ("function_errors", "fis_errors_injected", "fis"),
+    }
 
 
 def test_every_scenario_changes_only_its_resource_and_another_process_restores_them_all_exactly(fresh, tmp_path):  # noqa: F811
@@ -94,7 +105,11 @@ def test_every_scenario_changes_only_its_resource_and_another_process_restores_t
     report = json.loads(out)
     # Newest first: the reverse of the order they were injected in (the seed's restore runs after them).
     assert [s["name"] for s in report["scenarios"]] == list(reversed(NAMES[1:]))
-    assert {s["outcome"] for s in report["scenarios"]} == {"restored"}
+    # moto moves an experiment one state on per GetExperiment (tests/fis_fixtures.py): inject saw it running,
+    # restore's first look finds it completed by itself. Stopping one: test_fis_scenarios.py and the test below.
+    outcomes = {s["name"]: s["outcome"] for s in report["scenarios"]}
+    assert {outcomes.pop(name) for name in FIS_NAMES} == {"nothing to undo"}
+    assert set(outcomes.values()) == {"restored"}
     assert report["bucket_policy_deny"]["path"] == "direct"  # moto cannot run the fault function
     assert differences(before, snapshot(stack)) == {}
 
@@ -102,7 +117,13 @@ def test_every_scenario_changes_only_its_resource_and_another_process_restores_t
 def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_granted(fresh):  # noqa: F811
     """Each scenario injected twice (recorded once, the first prior state kept), then one restore, all in this
     process with every AWS call recorded (botocore's before-call hook) and checked against the catalogue's
-    declared calls and the drill-operator policy (components/drill_support.py)."""
+    declared calls and the drill-operator policy (components/drill_support.py). The FIS experiments are held
+    by the stand-in (tests/fis_fixtures.py), so restore stops running ones."""
+    with frozen_experiments():
+        every_scenario_twice(fresh)
+
+
+def every_scenario_twice(fresh) -> None:  # noqa: F811
     stack = gameday_stack(fresh, "gd-twice")
     # A managed policy on both roles, so the investigator reads one whichever the function runs under (the
     # standby role while function_role_changed holds).
@@ -139,7 +160,14 @@ def test_every_scenario_twice_is_recorded_once_and_every_call_is_declared_and_gr
     assert json.loads(records["parameter_wrong_bucket"]["prior"]["S"])["Value"] == stack.bucket  # the first prior
     assert json.loads(records["function_throttled"]["prior"]["S"]) is None
     investigate()  # all nine at once: the standby role runs, the parameter is gone
-    assert restore(drill, **FAST).ok
+    # function_errors as a kill -9 between StartExperiment and its id leaves it: restore finds it by its tag.
+    crashed = store.get(drill, "function_errors")
+    store.replace_injected(drill, replace(crashed, injected={**crashed.injected, "experiment": None}))
+    restored = restore(drill, **FAST)
+    assert restored.ok, "\n".join(restored.lines)
+    assert {s["name"]: s["outcome"] for s in restored.data["scenarios"] if s["name"] in FIS_NAMES} == {
+        name: "restored" for name in FIS_NAMES
+    }
     assert differences(before, snapshot(stack)) == {}
 
     declared = {call for s in SCENARIOS for call in s.calls} | set(RECORD_CALLS) | set(ARMING_CALLS)
@@ -192,6 +220,9 @@ NOT_CALLED_HERE = {
     "lambda:InvokeFunction": "the seed's restore asks the fault function first; the test stands in for lambda:Invoke",
     "s3:DeleteBucketPolicy": "the seed's direct restore when the fault was the whole policy (here another statement "
     "stays)",
+    "fis:TagResource": "no API call of its own: StartExperiment with tags needs it on the new experiment",
+    "iam:CreateServiceLinkedRole": "no API call of the drill: FIS creates its service-linked role at an account's "
+    "first StartExperiment",
 }
 # Operation -> IAM action, where the names differ (the service authorization reference).
 IAM_ACTION = {
@@ -214,6 +245,8 @@ def policy_actions() -> set[str]:
         rest_api_id="api",
         invocations_alarm_name="alarm",
         fault_function_name="fault",
+        fis_template_ids=["EXTlatency", "EXTerrors"],
+        fis_configuration_bucket_arn="arn:aws:s3:::fis-config",
     )
     statements = operator_statements(args, "123456789012", "table", "standby")
     return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}

@@ -56,9 +56,11 @@ def test_scenarios_lists_the_catalogue_without_a_stack(tmp_path):
     listed = json.loads(out)["scenarios"]
     assert code == 0
     assert [s["name"] for s in listed] == list(NAMES)
-    # The nine kinds issue 19 asks the catalogue to cover, one scenario each.
+    # The nine kinds issue 19 asks the catalogue to cover, one scenario each, and issue 20's two FIS kinds.
     assert sorted(s["kind"] for s in listed) == sorted(
         {
+            "fis_latency_injected",
+            "fis_errors_injected",
             "bucket_policy_deny",
             "role_permission_missing",
             "parameter_wrong_bucket",
@@ -70,9 +72,11 @@ def test_scenarios_lists_the_catalogue_without_a_stack(tmp_path):
             "api_throttled",
         }
     )
-    assert {s["kind"] for s in listed} <= set(REQUEST_PATH_ORDER)
+    # The FIS kinds join the investigator's order with its FIS evidence (issue 20 §3).
+    fis_kinds = {"fis_latency_injected", "fis_errors_injected"}
+    assert {s["kind"] for s in listed} - fis_kinds <= set(REQUEST_PATH_ORDER)
     assert all(set(s) == {"name", "kind", "resource", "mechanism", "summary", "undo"} for s in listed)
-    assert [s["mechanism"] for s in listed] == ["fault-function"] + ["direct"] * 8
+    assert [s["mechanism"] for s in listed] == ["fault-function"] + ["direct"] * 8 + ["fis"] * 2
     code, text, _ = run(["scenarios"], tmp_path)
     assert code == 0 and all(name in text for name in NAMES)
 
@@ -90,6 +94,8 @@ def test_an_unknown_scenario_is_exit_2_with_every_name(tmp_path, capsys):
         ("bucket_policy_deny", None, "faultInjectionEnabled=false"),
         ("function_role_changed", STANDBY_ROLE, f"stack output {STANDBY_ROLE} missing"),
         ("parameter_missing", RECORD_TABLE, f"stack output {RECORD_TABLE} missing"),
+        ("function_latency", None, "deployed with fisEnabled=false: output FisLatencyExperimentTemplateId"),
+        ("function_errors", None, "deployed with fisEnabled=false: output FisErrorsExperimentTemplateId"),
     ],
 )
 def test_a_scenario_the_stack_cannot_run_is_exit_2_with_the_reason(tmp_path, scenario, missing, reason):

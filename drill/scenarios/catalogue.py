@@ -1,4 +1,5 @@
-"""The catalogue: one scenario per root-cause kind the investigator names on the request path.
+"""The catalogue: one scenario per root-cause kind the investigator names on the request path, and the two
+partial faults of AWS FIS (a stack deployed with fisEnabled=true).
 
 `no_images` is left out on purpose: emptying the bucket cannot be undone without copying every object
 somewhere first, and any copy can be lost (issue 19: only "without any risk of losing an object").
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from drill import stack
 from drill.outputs import RECORD_TABLE, REST_API_ID, STANDBY_ROLE
-from drill.scenarios import function, parameter, role, stage
+from drill.scenarios import fis, function, parameter, role, stage
 from drill.scenarios.model import Scenario
 from drill.steps.model import Drill
 
@@ -189,6 +190,32 @@ SCENARIOS: tuple[Scenario, ...] = (
         read=stage.read_throttling,
         target=stage.zero_throttling,
         write=stage.write_throttling,
+    ),
+    Scenario(
+        name=fis.LATENCY,
+        kind="fis_latency_injected",
+        resource="an experiment of the stack's FIS latency template (the image function's invocations)",
+        mechanism="fis",
+        summary="start the latency experiment: the FIS extension adds fisLatencyDelayMilliseconds to "
+        "fisLatencyPercentage% of the image function's invocations for fisLatencyDurationMinutes",
+        undo="stop the experiment, wait until it is stopped and FIS has removed the extension's configuration, "
+        "then the extension's ramp-down; an experiment that ended by itself leaves nothing to undo",
+        calls=fis.CALLS,
+        unavailable=fis.unavailable(fis.LATENCY),
+        resource_name=lambda drill: f"experiment template {fis.template_id(drill, fis.LATENCY)}",
+    ),
+    Scenario(
+        name=fis.ERRORS,
+        kind="fis_errors_injected",
+        resource="an experiment of the stack's FIS errors template (the image function's invocations)",
+        mechanism="fis",
+        summary="start the errors experiment: the FIS extension fails fisErrorsPercentage% of the image "
+        "function's invocations (the handler does not run) for fisErrorsDurationMinutes",
+        undo="stop the experiment, wait until it is stopped and FIS has removed the extension's configuration, "
+        "then the extension's ramp-down; an experiment that ended by itself leaves nothing to undo",
+        calls=fis.CALLS,
+        unavailable=fis.unavailable(fis.ERRORS),
+        resource_name=lambda drill: f"experiment template {fis.template_id(drill, fis.ERRORS)}",
     ),
 )
 

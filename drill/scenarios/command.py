@@ -1,4 +1,4 @@
-"""The CLI's side of the game day: `scenarios` (the catalogue) and `inject` (one scenario)."""
+"""The CLI's side of the game day: `scenarios` (the catalogue), `inject` (one scenario), `traffic`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from drill.scenarios.catalogue import SCENARIOS
 from drill.scenarios.gameday import gameday
 from drill.scenarios.inject import inject
 from drill.scenarios.run import run_scenario
+from drill.scenarios.traffic import traffic
 from drill.scenarios.trigger import trigger_scenario
 from drill.steps.model import Drill
+from drill.steps.run import INTERRUPTED
 
-__all__ = ["list_scenarios", "run_gameday", "run_inject", "run_scenario", "run_trigger"]
+__all__ = ["list_scenarios", "run_gameday", "run_inject", "run_scenario", "run_traffic", "run_trigger"]
 
 
 def catalogue_lines() -> list[str]:
@@ -75,3 +77,9 @@ def run_trigger(args: argparse.Namespace, drill: Drill, out: TextIO) -> int:
     else:
         print("\n".join(line for step in shown for line in [*step.lines, step.summary]), file=out)
     return 0 if result.ok else 1
+
+
+def run_traffic(args: argparse.Namespace, drill: Drill, out: TextIO) -> int:
+    result = traffic(drill, rps=args.rps, duration=args.duration, rearm_timeout=args.rearm_timeout)
+    print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join([*result.lines, result.summary]), file=out)
+    return INTERRUPTED if result.stopped is not None else 0

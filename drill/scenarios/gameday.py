@@ -12,12 +12,14 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from drill import stack
+from drill import outputs, stack
 from drill.errors import DrillError
 from drill.investigator.model import REQUEST_PATH_ORDER
 from drill.scenarios.catalogue import SCENARIOS
 from drill.scenarios.inject import inject, scenario_for
 from drill.scenarios.restore import CACHE_NOTE, restore
+from drill.scenarios.traffic import until_alarm
+from drill.scenarios.trigger import symptom_alarms
 from drill.steps.alarm import alarm_states
 from drill.steps.model import Drill, Probe, StepResult
 from drill.steps.run import investigate_step
@@ -44,8 +46,17 @@ def wait_for_symptom(drill: Drill, deadline: float, interval: float) -> Probe:
     return probe
 
 
+def wait_for_alarm(drill: Drill, deadline: float, interval: float) -> Probe:
+    """A FIS scenario's partial fault: traffic until its alarm fires (most requests still answer 200)."""
+    fired, tally = until_alarm(drill, symptom_alarms(drill), deadline=deadline, interval=interval)
+    if fired is None:
+        raise DrillError(f"no symptom: no alarm fired under traffic by the timeout ({tally.line()})")
+    return drill.probe()
+
+
 def participants_view(drill: Drill, probe: Probe) -> list[str]:
-    names = [drill.outputs.get(k) for k in (stack.API_5XX_ALARM, stack.ERRORS_ALARM, stack.INVOCATIONS_ALARM)]
+    keys = (stack.API_5XX_ALARM, stack.ERRORS_ALARM, outputs.LATENCY_ALARM, stack.INVOCATIONS_ALARM)
+    names = [drill.outputs.get(k) for k in keys]
     states = alarm_states(drill, [n for n in names if n])
     console = f"https://{drill.region}.console.aws.amazon.com/cloudwatch/home?region={drill.region}"
     return [
@@ -87,7 +98,8 @@ def gameday(
         finally:
             drill.progress = loud
         show("a fault is injected" if choice == RANDOM else f"injected {name}")
-        probe = wait_for_symptom(drill, start + timeout, interval)
+        wait = wait_for_alarm if scenario.mechanism == "fis" else wait_for_symptom
+        probe = wait(drill, start + timeout, interval)
         for line in participants_view(drill, probe):
             show(line)
         asked = drill.clock()

@@ -2,7 +2,8 @@
 
 Order, so that a crash anywhere loses nothing: read the prior state and compute the state the scenario
 will write → write both to the record (conditional: a scenario already recorded keeps its first record)
-→ disarm the invocations alarm (direct scenarios) → change → read back. A refused change is rolled back
+→ disarm the invocations alarm (direct and FIS scenarios) → change → read back. A FIS scenario's change
+is an experiment, started and waited for in `fis`. A refused change is rolled back
 to the recorded prior state and its record removed (with the arming it found put back), so nothing is
 left half-done and the record says exactly what is active.
 """
@@ -12,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from drill.errors import DrillError, UsageError
+from drill.scenarios import fis, seed
 from drill.scenarios import record as store
-from drill.scenarios import seed
 from drill.scenarios.arming import disarm, found_arming
 from drill.scenarios.catalogue import BY_NAME, NAMES, SEED
 from drill.scenarios.model import AWS_ERRORS, Scenario, checkpoint, describe_error, same, shown, shown_against
@@ -38,14 +39,17 @@ def inject(drill: Drill, name: str, *, timeout: float = 120, interval: float = 5
     timeline = Timeline(drill)
     if scenario.mechanism == "fault-function":
         data = _inject_seed(drill, timeline, timeout=timeout, interval=interval)
+    elif scenario.mechanism == "fis":
+        data = {**fis.inject(drill, name, timeline, timeout=timeout, interval=interval), "kind": scenario.kind}
     else:
         data = _inject_direct(drill, scenario, timeline)
     data["timeline"] = timeline.to_json()
-    summary = (
-        f"{name} was already injected ({scenario.resource}): recorded once"
-        if data["already"]
-        else f"injected {name} ({scenario.kind}): {scenario.resource} changed and read back"
-    )
+    if data["already"]:
+        summary = f"{name} was already injected ({scenario.resource}): recorded once"
+    elif scenario.mechanism == "fis":
+        summary = f"injected {name} ({scenario.kind}): experiment {data['experiment']} is running"
+    else:
+        summary = f"injected {name} ({scenario.kind}): {scenario.resource} changed and read back"
     return StepResult("inject", True, timeline.elapsed(), summary, timeline.lines(), data)
 
 

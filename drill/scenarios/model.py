@@ -20,11 +20,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drill.aws import as_drill_error
 from drill.steps.model import Drill
 
-Mechanism = Literal["fault-function", "direct"]
+Mechanism = Literal["fault-function", "direct", "fis"]  # "fis": an experiment of the stack (scenarios/fis.py)
 State = Any  # JSON data: dict, list, str, number, bool or None (absent)
 
 # Test seam: `AIOPS_DRILL_PAUSE_AT=recorded|changed` makes `inject` stop (block) right after the record is
-# written or right after the change, so a test can kill -9 it exactly there. Nothing else reads it.
+# written or right after the change (a FIS scenario: right after StartExperiment, before its id is in the
+# record), so a test can kill -9 it exactly there. Nothing else reads it.
 PAUSE_VARIABLE = "AIOPS_DRILL_PAUSE_AT"
 
 

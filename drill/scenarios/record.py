@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from drill.aws import error_code
-from drill.errors import UsageError
+from drill.errors import DrillError, UsageError
 from drill.outputs import RECORD_TABLE
 from drill.steps.model import Drill
 
@@ -116,3 +116,23 @@ def all_records(drill: Drill) -> list[Record]:
 
 def delete(drill: Drill, scenario: str) -> None:
     drill.clients.client("dynamodb").delete_item(TableName=table_name(drill), Key={KEY: {"S": scenario}})
+
+
+def replace_injected(drill: Drill, record: Record) -> None:
+    """Overwrite the recorded `injected` of `record` (a FIS scenario's experiment id, known only after the
+    record), on condition the item is still the one written at `record.sequence`: a record restored and
+    recorded anew meanwhile is never overwritten. DrillError when it is not."""
+    try:
+        drill.clients.client("dynamodb").put_item(
+            TableName=table_name(drill),
+            Item=record.item(),
+            ConditionExpression="#seq = :seq",
+            ExpressionAttributeNames={"#seq": "sequence"},
+            ExpressionAttributeValues={":seq": {"N": str(record.sequence)}},
+        )
+    except ClientError as err:
+        if error_code(err) != "ConditionalCheckFailedException":
+            raise
+        raise DrillError(
+            f"the record of {record.scenario} changed while it was injected (restored meanwhile?): run `restore`"
+        ) from None

@@ -1,12 +1,14 @@
 """`restore` with the game day's record: undo every recorded scenario, newest first, then the arming.
 
-For each direct scenario the resource's current state is compared with what the scenario wrote: the
-same → the recorded prior state is put back and read back; already the prior state (a crash between the
-record and the change) → nothing to undo; anything else (someone changed it since) → it is left alone,
-named with both states, and the restore fails unless `force`. The seed's fault is removed by the drill's
-own restore step, unchanged, after the direct scenarios (so the alarm it may re-arm finds nothing else
-active); it runs when the seed is recorded or its statements are present. Last, the invocations alarm's
-arming goes back to what the oldest record found, by the re-arm rule.
+FIS scenarios go first: every recorded experiment is stopped and waited for, then the configuration
+(scenarios/fis.py; one that ended by itself leaves nothing to undo): an experiment changes no resource a
+direct scenario reads. For each direct scenario the resource's current state is compared with what the
+scenario wrote: the same → the recorded prior state is put back and read back; already the prior state
+(a crash between the record and the change) → nothing to undo; anything else (someone changed it since)
+→ it is left alone, named with both states, and the restore fails unless `force`. The seed's fault is
+removed by the drill's own restore step, unchanged, after the direct scenarios (so the alarm it may re-arm
+finds nothing else active); it runs when the seed is recorded or its statements are present. Last, the
+invocations alarm's arming goes back to what the oldest record found, by the re-arm rule.
 
 With no record (or no record table output) and the seed's statements present, this is exactly the drill's
 restore step of before. With neither a record nor those statements there is nothing to undo: the invocations
@@ -21,6 +23,7 @@ from typing import Any
 
 from drill.errors import DrillError
 from drill.outputs import RECORD_TABLE
+from drill.scenarios import fis
 from drill.scenarios import record as store
 from drill.scenarios.arming import put_back
 from drill.scenarios.catalogue import BY_NAME, SEED
@@ -50,7 +53,15 @@ def restore(drill: Drill, *, timeout: float = 120, interval: float = 5, force: b
         return _nothing_to_undo(drill, untouched)
     timeline = Timeline(drill)
     deadline = timeline.start + timeout
-    outcomes = [_restore_direct(drill, timeline, r, force) for r in records if r.scenario != SEED]
+    experiments = [r for r in records if r.scenario in BY_NAME and BY_NAME[r.scenario].mechanism == "fis"]
+    stopped = fis.restore(drill, timeline, experiments, deadline=deadline, interval=interval) if experiments else {}
+    outcomes = [
+        {"name": r.scenario, "prior": r.prior, "injected": r.injected, "outcome": stopped[r.scenario]}
+        if r.scenario in stopped
+        else _restore_direct(drill, timeline, r, force)
+        for r in records
+        if r.scenario != SEED
+    ]
     seed_record = next((r for r in records if r.scenario == SEED), None)
     data: dict[str, Any] = {"scenarios": outcomes}
     ok = all(o["outcome"] in ("restored", "nothing to undo") for o in outcomes)
