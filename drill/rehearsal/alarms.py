@@ -11,6 +11,10 @@ lets this alarm invoke it; an investigation group is reported as not available o
 Time is compressed: `minute` seconds of wall time stand for 60 s of alarm period, and periods are aligned
 to multiples of their compressed length (as CloudWatch aligns them to the minute); the current, still
 open period is evaluated too, on every tick. Percentile statistics are not supported.
+
+A state someone else set (`SetAlarmState`, as the game day's seed scenario does) runs the actions too, as
+CloudWatch runs them on any change of state; the evaluator finds it as a state it did not leave there
+and evaluates the alarm again from the next tick.
 """
 
 from __future__ import annotations
@@ -141,6 +145,7 @@ class AlarmEvaluator:
         self.wall = wall
         self.transitions: list[Transition] = []
         self.errors: list[str] = []
+        self._seen: dict[str, str] = {}  # each alarm's state as the evaluator last saw or set it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rehearsal-alarms", daemon=True)
         self._start = time.monotonic()
@@ -195,12 +200,22 @@ class AlarmEvaluator:
 
     def evaluate(self, alarm: dict[str, Any]) -> None:
         now = self.wall()
+        seen = self._seen.setdefault(alarm["AlarmName"], alarm["StateValue"])
+        if seen != alarm["StateValue"]:  # set by someone else since the last tick: its actions run now
+            self._seen[alarm["AlarmName"]] = alarm["StateValue"]
+            self.act({**alarm, "StateValue": seen}, alarm["StateValue"], str(alarm.get("StateReason") or ""), now)
+            return
         state, reason = next_state(alarm, self.window_values(alarm, now))
         # The reason is what the investigator shows as the alarm's evidence: it says the period was compressed.
         reason = f"{reason} (rehearsal: each {int(alarm['Period'])} s period lasts {self.span(alarm):g} s of wall time)"
         if state == alarm["StateValue"]:
             return
         self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason)
+        self._seen[alarm["AlarmName"]] = state
+        self.act(alarm, state, reason, now)
+
+    def act(self, alarm: dict[str, Any], state: str, reason: str, now: datetime) -> None:
+        """Run the actions of the change from `alarm["StateValue"]` to `state`, and note the transition."""
         actions = {"ALARM": "AlarmActions", "OK": "OKActions"}.get(state, "InsufficientDataActions")
         done = []
         for action in alarm.get(actions, []):

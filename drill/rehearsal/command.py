@@ -45,6 +45,7 @@ INTERVAL_SECONDS = 0.25  # the drill's polling interval
 TRIGGER_TIMEOUT_SECONDS = 30.0
 RESTORE_TIMEOUT_SECONDS = 15.0
 SINCE_MINUTES = 30.0
+SCENARIO_SINCE_MINUTES = 1.0  # each scenario's investigation looks back a minute of wall time (not at the last ones)
 ENDPOINT = re.compile(
     r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/(?P<stage>[^/]+)(?P<path>/.*)$"
 )
@@ -58,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"stack whose Pulumi.NAME.yaml configures the rehearsed program (default {DEFAULT_STACK})",
     )
     parser.add_argument("--json", action="store_true", help="print the step results and the notes as JSON")
+    parser.add_argument(
+        "--scenario",
+        metavar="NAME|all",
+        help="play this game-day scenario (or every one of the catalogue, `all`) instead of the default story: "
+        "inject, symptoms, investigate, restore, and check the stack is exactly as before; prints a scorecard",
+    )
 
 
 def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -71,7 +78,8 @@ def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Ctrl-C and SIGTERM unwind through every cleanup below (moto, the local API, the evaluator).
     previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return rehearse(args.stack, as_json=args.json, out=out, err=err, stopping=stopping)
+        scenario = getattr(args, "scenario", None)
+        return rehearse(args.stack, as_json=args.json, out=out, err=err, stopping=stopping, scenario=scenario)
     except KeyboardInterrupt:
         stopping.set()
     except DrillError as problem:
@@ -101,7 +109,15 @@ def working_directory(path: Path) -> Iterator[None]:
             sys.path.remove(str(path))
 
 
-def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stopping: threading.Event) -> int:
+def rehearse(
+    stack_name: str,
+    *,
+    as_json: bool,
+    out: TextIO,
+    err: TextIO,
+    stopping: threading.Event,
+    scenario: str | None = None,
+) -> int:
     # Heavy imports (boto3, moto, pulumi) only when the command runs.
     import boto3
 
@@ -120,14 +136,21 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     from drill.rehearsal.notes import Notes, seed_result
     from drill.rehearsal.replica import deploy
     from drill.rehearsal.runtime import LambdaRuntime
-    from drill.rehearsal.stack_config import load_stack_config
+    from drill.rehearsal.stack_config import load_stack_config, qualified
 
     started = time.monotonic()
 
     def say(message: str) -> None:
         print(f"rehearse: +{time.monotonic() - started:4.1f}s {message}", file=err, flush=True)
 
+    from drill.rehearsal import scenario_play
+
+    names = scenario_play.chosen(scenario) if scenario is not None else None  # a usage error before moto starts
     config = load_stack_config(ROOT, stack_name)
+    if names is not None:
+        # No cache between a scenario's change and its symptom: a game day on AWS waits out the image
+        # function's cache (imageCacheTtlSeconds, default 60 s); offline each scenario would wait a minute.
+        config.values[qualified(config.project, "imageCacheTtlSeconds")] = "0"
     with ExitStack() as cleanup:
         moto = cleanup.enter_context(moto_server())
         cleanup.enter_context(cloudwatch_metric_windows())  # the investigator's window, read as CloudWatch reads it
@@ -196,13 +219,17 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             advise_commands=False,  # moto stops with the rehearsal: no command can act on this stack afterwards
             progress=lambda message: print(message, file=err, flush=True),
         )
-        outcome = None
-        try:
-            outcome, printed = run_drill(drill, as_json=as_json)
-            code = outcome.exit_code
-        except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep the notes
-            code, printed = 1, ""
-            say(f"the drill stopped: {problem}")
+        outcome, played = None, None
+        if names is not None:
+            played = play_scenarios(drill, names)
+            code, printed = (0 if scenario_play.ok(played) else 1), ""
+        else:
+            try:
+                outcome, printed = run_drill(drill, as_json=as_json)
+                code = outcome.exit_code
+            except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep notes
+                code, printed = 1, ""
+                say(f"the drill stopped: {problem}")
         evaluator.stop()
         evaluator.evaluate_all()  # a last tick: the 5XX alarm may not have been evaluated since the last 5XX
         say("drill done; stopping the local API, the alarm evaluator and moto")
@@ -215,6 +242,11 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             *(f"local API could not serve {f}" for f in api.failures),
         ]
     notes.seconds = time.monotonic() - started
+    if played is not None:
+        scenario_play.render(played, as_json=as_json, out=out, notes=notes.to_json() if as_json else None)
+        if not as_json:
+            print(*notes.lines(), sep="\n", file=out)
+        return code
     if as_json:
         document = json.loads(printed) if printed else {"ok": False, "steps": []}
         document["rehearsal"] = notes.to_json()
@@ -224,6 +256,25 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     if code != 0:
         say(f"the story stopped at step {failed_step(outcome) or '?'} (see the table)")
     return code
+
+
+def play_scenarios(drill: Drill, names: list[str]) -> list[Any]:
+    """The chosen scenarios, played one after another with moto's access control on the functions' S3 calls
+    (drill/rehearsal/access_control.py)."""
+    from drill.rehearsal import scenario_play
+    from drill.rehearsal.access_control import s3_checked_for_roles
+    from drill.rehearsal.scenario_state import differences, snapshot
+
+    timing = scenario_play.Timing(
+        symptom_timeout=TRIGGER_TIMEOUT_SECONDS,
+        restore_timeout=RESTORE_TIMEOUT_SECONDS,
+        interval=INTERVAL_SECONDS,
+        since_minutes=SCENARIO_SINCE_MINUTES,
+    )
+    with s3_checked_for_roles():
+        return scenario_play.play_all(
+            drill, names, timing=timing, read_state=snapshot, compare=differences, progress=drill.progress
+        )
 
 
 def run_drill(drill: Drill, *, as_json: bool) -> tuple[RunResult, str]:
