@@ -5,11 +5,15 @@ image API on a local port. Then it runs the same five steps as `python -m drill 
 (the alarm fires and its action injects the fault), investigate, restore, status. It prints what `run`
 prints, then notes on what stood in for AWS and what a stand-in cannot show.
 
+With `--scenario NAME|all` it plays game-day scenarios of the catalogue instead (`python -m drill
+scenarios` lists them): each is injected, shows its symptom, is investigated and restored, and the stack
+is compared with how it was before, field by field; a scorecard says which were detected and restored.
+
 Alarm periods are compressed (a few seconds stand for one minute), so the whole rehearsal takes seconds.
 It needs neither the Pulumi CLI nor Docker nor a network, and never reaches AWS: AWS_* variables and
 profiles are ignored while it runs. Everything it starts is stopped when it ends, fails or is interrupted
-(Ctrl-C). Exit status: 0 when every step succeeded, 1 when one failed, 2 for a stack it cannot read,
-130 when interrupted.
+(Ctrl-C). Exit status: 0 when every step succeeded (every scenario detected and restored), 1 when one failed,
+2 for a stack it cannot read or an unknown scenario, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -221,6 +225,11 @@ def rehearse(
         )
         outcome, played = None, None
         if names is not None:
+            notes.iam_checked, notes.window_minutes = True, SCENARIO_SINCE_MINUTES
+            aws.caveat(
+                "imageCacheTtlSeconds is 0 here: each scenario's change shows at once (on AWS the image function "
+                "caches the parameter and the key listing for a minute by default)"
+            )
             played = play_scenarios(drill, names)
             code, printed = (0 if scenario_play.ok(played) else 1), ""
         else:
