@@ -138,6 +138,7 @@ def play(
         return played
     start = time.monotonic()
     before = read_state(drill)
+    restored: StepResult | None = None
     try:
         try:
             steps.inject(drill, scenario, timing)
@@ -151,7 +152,6 @@ def play(
             played.restore = restored.summary
     except (*AWS_ERRORS, DrillError) as err:
         played.error = describe_error(err)
-        restored = None
     try:
         played.differences = compare(before, read_state(drill))
     except AWS_ERRORS as err:
