@@ -313,7 +313,7 @@ def test_moto_checks_a_roles_s3_calls_and_nothing_else_while_the_block_lasts(aws
         assert role_ssm.get_parameter(Name="/p")["Parameter"]["Value"] == "images"  # not S3: not checked
         iam.delete_role_policy(RoleName="image", PolicyName="deny")
         assert role_s3.get_object(Bucket="images", Key="a.png")["Body"].read() == b"x"  # the Allow holds
-    assert moto_settings.INITIAL_NO_AUTH_ACTION_COUNT == free_calls
+    assert free_calls == moto_settings.INITIAL_NO_AUTH_ACTION_COUNT  # put back
 
 
 def test_only_temporary_credentials_of_a_role_session_are_checked():
@@ -323,7 +323,7 @@ def test_only_temporary_credentials_of_a_role_session_are_checked():
     assert not access_control.role_session({})
 
 
-# ------------------------------------------------------------------------------------------ each container's own session
+# ------------------------------------------------------------------------------------------ own sessions
 def test_each_container_keeps_its_own_boto3_default_session_and_the_process_gets_its_own_back():
     process = boto3.DEFAULT_SESSION
     first, second = (runtime.Container(lambda e, c: None, {}, {}, "stream") for _ in range(2))
