@@ -53,7 +53,7 @@ def test_every_scenario_is_detected_and_restored_exactly_in_one_rehearsal(tmp_pa
     assert [p["name"] for p in played] == list(NAMES)
     for entry in played:
         assert {"name", "kind", "detected", "restored", "seconds"} <= set(entry)
-        assert entry["detected"] and entry["restored"], (entry, stderr[-3000:])
+        assert entry["detected"] and entry["restored"], (json.dumps(entry), stderr[-3000:])
         assert entry["differences"] == {} and entry["skipped"] is None
     assert code == 0 and document["ok"] is True
     # The inline Deny's symptom is moto's own access control refusing the image role (no home-made check).
@@ -348,7 +348,7 @@ class RecordingRuntime:
         return {"action": "inject"}
 
 
-def test_a_state_set_by_someone_else_runs_the_alarms_actions_once(aws_mock):
+def test_a_state_set_by_someone_else_runs_the_alarms_actions_once_per_setting(aws_mock):
     clients = {s: boto3.client(s, region_name=REGION) for s in ("cloudwatch", "lambda", "iam")}
     cloudwatch, lam = clients["cloudwatch"], clients["lambda"]
     role = clients["iam"].create_role(RoleName="r", AssumeRolePolicyDocument=ROLE_TRUST)["Role"]["Arn"]
@@ -377,5 +377,12 @@ def test_a_state_set_by_someone_else_runs_the_alarms_actions_once(aws_mock):
     assert [name for name, _ in recording.calls] == ["fault"]
     assert recording.calls[0][1]["alarmData"]["state"]["value"] == "ALARM"
     assert recording.calls[0][1]["alarmData"]["previousState"]["value"] == "OK"
-    evaluator.evaluate_all()  # evaluated again: back to OK (no traffic), no second ALARM action
-    assert [name for name, _ in recording.calls] == ["fault"]
+    # OK then ALARM again between two ticks (as the seed's inject does when it finds ALARM): a change, run again.
+    cloudwatch.set_alarm_state(AlarmName="trigger", StateValue="OK", StateReason="game day")
+    cloudwatch.set_alarm_state(AlarmName="trigger", StateValue="ALARM", StateReason="game day")
+    evaluator.evaluate_all()
+    assert [name for name, _ in recording.calls] == ["fault", "fault"]
+    evaluator.evaluate_all()  # evaluated again: back to OK (no traffic), no further ALARM action
+    evaluator.evaluate_all()
+    assert [name for name, _ in recording.calls] == ["fault", "fault"]
+    assert cloudwatch.describe_alarms(AlarmNames=["trigger"])["MetricAlarms"][0]["StateValue"] == "OK"

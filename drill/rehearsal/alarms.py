@@ -126,6 +126,11 @@ class Transition:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in vars(self).items()}
 
 
+def mark(alarm: dict[str, Any]) -> tuple[str, Any]:
+    """What tells one setting of an alarm's state from another: the state and when it was set."""
+    return alarm["StateValue"], alarm.get("StateUpdatedTimestamp")
+
+
 class AlarmEvaluator:
     def __init__(
         self,
@@ -145,7 +150,7 @@ class AlarmEvaluator:
         self.wall = wall
         self.transitions: list[Transition] = []
         self.errors: list[str] = []
-        self._seen: dict[str, str] = {}  # each alarm's state as the evaluator last saw or set it
+        self._seen: dict[str, tuple[str, Any]] = {}  # each alarm's state and its update time, as last seen or set
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rehearsal-alarms", daemon=True)
         self._start = time.monotonic()
@@ -200,19 +205,33 @@ class AlarmEvaluator:
 
     def evaluate(self, alarm: dict[str, Any]) -> None:
         now = self.wall()
-        seen = self._seen.setdefault(alarm["AlarmName"], alarm["StateValue"])
-        if seen != alarm["StateValue"]:  # set by someone else since the last tick: its actions run now
-            self._seen[alarm["AlarmName"]] = alarm["StateValue"]
-            self.act({**alarm, "StateValue": seen}, alarm["StateValue"], str(alarm.get("StateReason") or ""), now)
+        if self.set_by_someone_else(alarm):
             return
         state, reason = next_state(alarm, self.window_values(alarm, now))
         # The reason is what the investigator shows as the alarm's evidence: it says the period was compressed.
         reason = f"{reason} (rehearsal: each {int(alarm['Period'])} s period lasts {self.span(alarm):g} s of wall time)"
         if state == alarm["StateValue"]:
             return
+        if self.set_by_someone_else(self.read(alarm["AlarmName"])):  # while the periods were read
+            return
         self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason)
-        self._seen[alarm["AlarmName"]] = state
+        self._seen[alarm["AlarmName"]] = mark(self.read(alarm["AlarmName"]))
         self.act(alarm, state, reason, now)
+
+    def read(self, name: str) -> dict[str, Any]:
+        return self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+    def set_by_someone_else(self, alarm: dict[str, Any]) -> bool:
+        """Whether the alarm's state was set since the evaluator last saw or set it (SetAlarmState: its update
+        time moves even when the value is the one it had, as after the seed's OK-then-ALARM); its actions run."""
+        seen = self._seen.setdefault(alarm["AlarmName"], mark(alarm))
+        if seen == mark(alarm):
+            return False
+        self._seen[alarm["AlarmName"]] = mark(alarm)
+        state = alarm["StateValue"]
+        before = seen[0] if seen[0] != state else ("OK" if state == "ALARM" else "ALARM")  # a change happened between
+        self.act({**alarm, "StateValue": before}, state, str(alarm.get("StateReason") or ""), self.wall())
+        return True
 
     def act(self, alarm: dict[str, Any], state: str, reason: str, now: datetime) -> None:
         """Run the actions of the change from `alarm["StateValue"]` to `state`, and note the transition."""
