@@ -184,6 +184,21 @@ def test_a_mechanism_brings_its_own_steps_and_a_failed_inject_is_restored_and_re
     assert not played.detected and played.restored  # undone, and nothing differs
 
 
+def test_a_state_that_cannot_be_read_first_leaves_the_scenario_unplayed_and_says_why(monkeypatch):
+    from botocore.exceptions import ClientError
+
+    def unreadable(_drill):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetBucketPolicy")
+
+    steps = scenario_play.OfflineSteps(inject=never, restore=never)
+    monkeypatch.setitem(scenario_play.MECHANISMS, "fis", steps)
+    played = scenario_play.play(
+        SimpleNamespace(), fis_scenario(), timing=timing(), read_state=unreadable, compare=never
+    )
+    assert played.error.startswith("could not read the state before the injection")
+    assert not played.detected and not played.restored and not scenario_play.ok([played])
+
+
 def test_the_comparison_names_every_field_that_differs_with_both_values():
     before = {"objects": [("a.png", '"e"', 3)], "concurrency": None, "alarms": {"x": {"ActionsEnabled": True}}}
     after = {"objects": [["a.png", '"e"', 3]], "concurrency": 0, "alarms": {"x": {"ActionsEnabled": False}}}

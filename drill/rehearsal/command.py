@@ -39,6 +39,7 @@ from drill import stack as outputs_contract
 from drill.errors import DrillError, UsageError
 
 if TYPE_CHECKING:  # the drill's steps are imported when the command runs (they pull in boto3)
+    from drill.rehearsal.scenario_play import Played
     from drill.steps import Drill, RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +128,7 @@ def rehearse(
 
     from drill import steps
     from drill.aws import Clients
+    from drill.rehearsal import scenario_play
     from drill.rehearsal.alarms import AlarmEvaluator
     from drill.rehearsal.aws_context import SERVICES, Aws
     from drill.rehearsal.local_api import LocalApi
@@ -146,8 +148,6 @@ def rehearse(
 
     def say(message: str) -> None:
         print(f"rehearse: +{time.monotonic() - started:4.1f}s {message}", file=err, flush=True)
-
-    from drill.rehearsal import scenario_play
 
     names = scenario_play.chosen(scenario) if scenario is not None else None  # a usage error before moto starts
     config = load_stack_config(ROOT, stack_name)
@@ -267,7 +267,7 @@ def rehearse(
     return code
 
 
-def play_scenarios(drill: Drill, names: list[str]) -> list[Any]:
+def play_scenarios(drill: Drill, names: list[str]) -> list[Played]:
     """The chosen scenarios, played one after another with moto's access control on the functions' S3 calls
     (drill/rehearsal/access_control.py)."""
     from drill.rehearsal import scenario_play

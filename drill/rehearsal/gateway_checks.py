@@ -24,17 +24,25 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
-
-if TYPE_CHECKING:
-    from drill.rehearsal.local_api import LocalApi
 
 API_PRINCIPAL = "apigateway.amazonaws.com"
 
 
-def refusal(api: LocalApi, method: str, path: str, function: str) -> tuple[int, str] | None:
+class Gateway(Protocol):
+    """What the checks read of the local API: its stage, its clients and the runtime's functions."""
+
+    api_id: str
+    stage: str
+    apigateway: Any
+    lambda_: Any
+    cloudwatch: Any
+    runtime: Any  # drill.rehearsal.runtime.LambdaRuntime: `functions` and `register`
+
+
+def refusal(api: Gateway, method: str, path: str, function: str) -> tuple[int, str] | None:
     """(status, message) when API Gateway or Lambda refuses the request before the handler runs, else None."""
     if throttled(api, method, path):
         return 429, "Too Many Requests"
@@ -52,7 +60,7 @@ def refusal(api: LocalApi, method: str, path: str, function: str) -> tuple[int, 
     return None
 
 
-def throttled(api: LocalApi, method: str, path: str) -> bool:
+def throttled(api: Gateway, method: str, path: str) -> bool:
     settings = api.apigateway.get_stage(restApiId=api.api_id, stageName=api.stage).get("methodSettings") or {}
     route = settings.get(f"{path.lstrip('/').replace('/', '~1')}/{method}") or {}
     stage = settings.get("*/*") or {}
@@ -109,7 +117,7 @@ def put_throttle(cloudwatch: Any, function: str) -> None:
     )
 
 
-def follow_configuration(api: LocalApi, function: str) -> None:
+def follow_configuration(api: Gateway, function: str) -> None:
     """Register the function again when its role or environment in moto differ from what the runtime runs."""
     config = api.lambda_.get_function_configuration(FunctionName=function)
     spec = api.runtime.functions[function]

@@ -137,7 +137,11 @@ def play(
         )
         return played
     start = time.monotonic()
-    before = read_state(drill)
+    try:
+        before = read_state(drill)
+    except AWS_ERRORS as err:  # nothing was changed: say why the scenario was not played
+        played.error = f"could not read the state before the injection: {describe_error(err)}"
+        return played
     restored: StepResult | None = None
     try:
         try:
