@@ -7,10 +7,11 @@ it and answers as AWS does:
 - the stage's throttling on the route (`~1random/GET`, else `*/*`): a rate or burst of 0 is a 429 to every
   request (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html);
 - the function's resource policy: without an Allow for apigateway.amazonaws.com whose SourceArn matches
-  the method's ARN, API Gateway cannot invoke the function and answers 500
-  (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway.html, docs/aws-facts.md);
-- reserved concurrency 0: Lambda throttles every invocation (a `Throttles` datapoint), and API Gateway's
-  proxy answers 500 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html);
+  the method's ARN, API Gateway cannot invoke the function ("Invalid permissions on Lambda function") and
+  answers 500 (https://repost.aws/knowledge-center/api-gateway-internal-server-error, docs/aws-facts.md);
+- reserved concurrency 0: Lambda throttles every invocation (a `Throttles` datapoint;
+  https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), and API Gateway's proxy
+  answers 500 for a throttled function (the same knowledge-center page);
 - the function's role and environment as moto holds them now: a change since the runtime registered the
   function is a new definition, so the next invoke is a cold start under the new role and environment.
 
