@@ -401,3 +401,19 @@ def test_a_state_set_by_someone_else_runs_the_alarms_actions_once_per_setting(aw
     evaluator.evaluate_all()
     assert [name for name, _ in recording.calls] == ["fault", "fault"]
     assert cloudwatch.describe_alarms(AlarmNames=["trigger"])["MetricAlarms"][0]["StateValue"] == "OK"
+
+
+def test_settling_waits_for_a_whole_tick_that_began_after_the_call(aws_mock):
+    clients = {s: boto3.client(s, region_name=REGION) for s in ("cloudwatch", "lambda")}
+    evaluator = alarms.AlarmEvaluator(
+        alarm_names=[], clients=clients, runtime=RecordingRuntime(), account=ACCOUNT, region=REGION,
+        minute=5, tick=0.01,
+    )  # fmt: skip
+    assert not evaluator.settle(timeout=0.05)  # not started: no tick ever ends
+    evaluator.start()
+    try:
+        before = evaluator.ticks
+        assert evaluator.settle(timeout=10)
+        assert evaluator.ticks >= before + 2
+    finally:
+        evaluator.stop()

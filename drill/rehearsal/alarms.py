@@ -150,6 +150,8 @@ class AlarmEvaluator:
         self.wall = wall
         self.transitions: list[Transition] = []
         self.errors: list[str] = []
+        self.ticks = 0  # complete evaluations of every alarm so far
+        self._ticked = threading.Condition()
         self._seen: dict[str, tuple[str, Any]] = {}  # each alarm's state and its update time, as last seen or set
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rehearsal-alarms", daemon=True)
@@ -170,6 +172,16 @@ class AlarmEvaluator:
                 self.evaluate_all()
             except Exception as err:  # keep evaluating; the notes report what went wrong
                 self.errors.append(f"{type(err).__name__}: {err}")
+            with self._ticked:
+                self.ticks += 1
+                self._ticked.notify_all()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until a whole tick has begun and ended after this call: every alarm is then in the state its
+        data gives, and no decision read before the call can overwrite a state someone sets afterwards."""
+        with self._ticked:
+            target = self.ticks + 2
+            return self._ticked.wait_for(lambda: self.ticks >= target, timeout=timeout)
 
     def evaluate_all(self) -> None:
         for alarm in self.cloudwatch.describe_alarms(AlarmNames=self.alarm_names)["MetricAlarms"]:

@@ -39,6 +39,7 @@ from drill import stack as outputs_contract
 from drill.errors import DrillError, UsageError
 
 if TYPE_CHECKING:  # the drill's steps are imported when the command runs (they pull in boto3)
+    from drill.rehearsal.alarms import AlarmEvaluator
     from drill.rehearsal.scenario_play import Played
     from drill.steps import Drill, RunResult
 
@@ -230,7 +231,7 @@ def rehearse(
                 "imageCacheTtlSeconds is 0 here: each scenario's change shows at once (on AWS the image function "
                 "caches the parameter and the key listing for a minute by default)"
             )
-            played = play_scenarios(drill, names)
+            played = play_scenarios(drill, names, evaluator)
             code, printed = (0 if scenario_play.ok(played) else 1), ""
         else:
             try:
@@ -267,12 +268,18 @@ def rehearse(
     return code
 
 
-def play_scenarios(drill: Drill, names: list[str]) -> list[Played]:
+def play_scenarios(drill: Drill, names: list[str], evaluator: AlarmEvaluator) -> list[Played]:
     """The chosen scenarios, played one after another with moto's access control on the functions' S3 calls
-    (drill/rehearsal/access_control.py)."""
+    (drill/rehearsal/access_control.py). Before a scenario played through the alarm chain the evaluator
+    settles: a change it decided before the inject's SetAlarmState would otherwise overwrite that state
+    (as at the start, when the invocations alarm goes from ALARM to OK) and its action would never run."""
     from drill.rehearsal import scenario_play
     from drill.rehearsal.access_control import s3_checked_for_roles
     from drill.rehearsal.scenario_state import differences, snapshot
+
+    def settle(scenario: Any) -> None:
+        if scenario.mechanism == "fault-function":
+            evaluator.settle(timeout=TRIGGER_TIMEOUT_SECONDS)
 
     timing = scenario_play.Timing(
         symptom_timeout=TRIGGER_TIMEOUT_SECONDS,
@@ -282,7 +289,13 @@ def play_scenarios(drill: Drill, names: list[str]) -> list[Played]:
     )
     with s3_checked_for_roles():
         return scenario_play.play_all(
-            drill, names, timing=timing, read_state=snapshot, compare=differences, progress=drill.progress
+            drill,
+            names,
+            timing=timing,
+            read_state=snapshot,
+            compare=differences,
+            before_each=settle,
+            progress=drill.progress,
         )
 
 

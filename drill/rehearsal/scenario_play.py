@@ -105,12 +105,12 @@ def play_all(
     timing: Timing,
     read_state: Callable[[Drill], dict[str, Any]],
     compare: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
-    before_each: Callable[[], None] = lambda: None,
+    before_each: Callable[[Scenario], None] = lambda _scenario: None,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> list[Played]:
     results = []
     for name in names:
-        before_each()
+        before_each(BY_NAME[name])
         progress(f"scenario {name}")
         results.append(play(drill, BY_NAME[name], timing=timing, read_state=read_state, compare=compare))
         progress(f"scenario {name}: {verdict(results[-1])} in {results[-1].seconds:.1f}s")
