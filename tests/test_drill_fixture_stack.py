@@ -56,7 +56,6 @@ def test_the_fixture_stack_is_the_one_the_program_declares(mocks, aws_mock):
         "ImageSeedResult",  # the seeder does not run: each test writes images
         # Not in moto, or no provisioner in the replica: placeholder ARNs (the replica lists them as skipped).
         "InvestigationGroupArn",
-        "DrillOperatorPolicyArn",
     }
 
     # The image role's policy, statement by statement (Sid, actions, resources).

@@ -223,6 +223,7 @@ def test_the_alarm_event_carries_a_current_millisecond_timestamp_and_the_alarm_a
 
 class RecordingRuntime:
     def __init__(self, answer=None) -> None:
+        self.functions: dict = {}  # none registered: the local API's gateway checks have no function to read
         self.calls: list[tuple[str, dict]] = []
         self.answer = answer or {"action": "inject"}
 
@@ -502,6 +503,14 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     provision(mocks, ref, "aws:s3/bucketV2:BucketV2", "other", {})
     parameter, _ = provision(mocks, ref, "aws:ssm/parameter:Parameter", "p", {"name": "/demo/p", "value": "v"})
     role, role_out = provision(mocks, ref, "aws:iam/role:Role", "role", {"assumeRolePolicy": "{}"})
+    document = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    )
+    operator, _ = provision(
+        mocks, ref, "aws:iam/policy:Policy", "operator", {"name": "demo-operator", "policy": document}
+    )
+    operator_tags = aws.client("iam").list_policy_tags(PolicyArn=operator)["Tags"]
+    assert {tag["Key"] for tag in operator_tags} >= {"Application", "Stack"}
     table_inputs = {"name": "demo-records", "billingMode": "PAY_PER_REQUEST", "hashKey": "scenario"}
     table_inputs["attributes"] = [{"name": "scenario", "type": "S"}]
     _, table_out = provision(mocks, ref, "aws:dynamodb/table:Table", "records", table_inputs)

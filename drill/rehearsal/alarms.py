@@ -21,6 +21,10 @@ Three forms of alarm, as the program declares them:
   that returns data, evaluated here. Only what the program uses is supported: numbers, query ids, + - * /,
   comparisons, IF(condition, a, b) and FILL(query, value); anything else is an error the notes report.
   A missing operand makes the result missing (no datapoint for that period), as in CloudWatch.
+
+A state someone else set (`SetAlarmState`, as the game day's seed scenario does) runs the actions too, as
+CloudWatch runs them on any change of state; the evaluator finds it as a state it did not leave there
+and evaluates the alarm again from the next tick.
 """
 
 from __future__ import annotations
@@ -275,6 +279,11 @@ class Transition:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in vars(self).items()}
 
 
+def mark(alarm: dict[str, Any]) -> tuple[str, Any]:
+    """What tells one setting of an alarm's state from another: the state and when it was set."""
+    return alarm["StateValue"], alarm.get("StateUpdatedTimestamp")
+
+
 class AlarmEvaluator:
     def __init__(
         self,
@@ -296,6 +305,9 @@ class AlarmEvaluator:
         self.wall = wall
         self.transitions: list[Transition] = []
         self.errors: list[str] = []
+        self.ticks = 0  # complete evaluations of every alarm so far
+        self._ticked = threading.Condition()
+        self._seen: dict[str, tuple[str, Any]] = {}  # each alarm's state and its update time, as last seen or set
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rehearsal-alarms", daemon=True)
         self._start = time.monotonic()
@@ -315,6 +327,16 @@ class AlarmEvaluator:
                 self.evaluate_all()
             except Exception as err:  # keep evaluating; the notes report what went wrong
                 self.errors.append(f"{type(err).__name__}: {err}")
+            with self._ticked:
+                self.ticks += 1
+                self._ticked.notify_all()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until a whole tick has begun and ended after this call: every alarm is then in the state its
+        data gives, and no decision read before the call can overwrite a state someone sets afterwards."""
+        with self._ticked:
+            target = self.ticks + 2
+            return self._ticked.wait_for(lambda: self.ticks >= target, timeout=timeout)
 
     def evaluate_all(self) -> None:
         for alarm in self.cloudwatch.describe_alarms(AlarmNames=self.alarm_names)["MetricAlarms"]:
@@ -378,12 +400,36 @@ class AlarmEvaluator:
 
     def evaluate(self, alarm: dict[str, Any]) -> None:
         now = self.wall()
+        if self.set_by_someone_else(alarm):
+            return
         state, reason = next_state(alarm, self.window_values(alarm, now))
         # The reason is what the investigator shows as the alarm's evidence: it says the period was compressed.
         reason = f"{reason} (rehearsal: each {alarm_period(alarm)} s period lasts {self.span(alarm):g} s of wall time)"
         if state == alarm["StateValue"]:
             return
+        if self.set_by_someone_else(self.read(alarm["AlarmName"])):  # while the periods were read
+            return
         self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason)
+        self._seen[alarm["AlarmName"]] = mark(self.read(alarm["AlarmName"]))
+        self.act(alarm, state, reason, now)
+
+    def read(self, name: str) -> dict[str, Any]:
+        return self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+    def set_by_someone_else(self, alarm: dict[str, Any]) -> bool:
+        """Whether the alarm's state was set since the evaluator last saw or set it (SetAlarmState: its update
+        time moves even when the value is the one it had, as after the seed's OK-then-ALARM); its actions run."""
+        seen = self._seen.setdefault(alarm["AlarmName"], mark(alarm))
+        if seen == mark(alarm):
+            return False
+        self._seen[alarm["AlarmName"]] = mark(alarm)
+        state = alarm["StateValue"]
+        before = seen[0] if seen[0] != state else ("OK" if state == "ALARM" else "ALARM")  # a change happened between
+        self.act({**alarm, "StateValue": before}, state, str(alarm.get("StateReason") or ""), self.wall())
+        return True
+
+    def act(self, alarm: dict[str, Any], state: str, reason: str, now: datetime) -> None:
+        """Run the actions of the change from `alarm["StateValue"]` to `state`, and note the transition."""
         actions = {"ALARM": "AlarmActions", "OK": "OKActions"}.get(state, "InsufficientDataActions")
         done = []
         for action in alarm.get(actions, []):

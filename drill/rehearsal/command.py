@@ -5,11 +5,15 @@ image API on a local port. Then it runs the same five steps as `python -m drill 
 (the alarm fires and its action injects the fault), investigate, restore, status. It prints what `run`
 prints, then notes on what stood in for AWS and what a stand-in cannot show.
 
+With `--scenario NAME|all` it plays game-day scenarios of the catalogue instead (`python -m drill
+scenarios` lists them): each is injected, shows its symptom, is investigated and restored, and the stack
+is compared with how it was before, field by field; a scorecard says which were detected and restored.
+
 Alarm periods are compressed (a few seconds stand for one minute), so the whole rehearsal takes seconds.
 It needs neither the Pulumi CLI nor Docker nor a network, and never reaches AWS: AWS_* variables and
 profiles are ignored while it runs. Everything it starts is stopped when it ends, fails or is interrupted
-(Ctrl-C). Exit status: 0 when every step succeeded, 1 when one failed, 2 for a stack it cannot read,
-130 when interrupted.
+(Ctrl-C). Exit status: 0 when every step succeeded (every scenario detected and restored), 1 when one failed,
+2 for a stack it cannot read or an unknown scenario, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from drill import stack as outputs_contract
 from drill.errors import DrillError, UsageError
 
 if TYPE_CHECKING:  # the drill's steps are imported when the command runs (they pull in boto3)
+    from drill.rehearsal.alarms import AlarmEvaluator
+    from drill.rehearsal.scenario_play import Played
     from drill.steps import Drill, RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +51,7 @@ INTERVAL_SECONDS = 0.25  # the drill's polling interval
 TRIGGER_TIMEOUT_SECONDS = 30.0
 RESTORE_TIMEOUT_SECONDS = 15.0
 SINCE_MINUTES = 30.0
+SCENARIO_SINCE_MINUTES = 1.0  # each scenario's investigation looks back a minute of wall time (not at the last ones)
 ENDPOINT = re.compile(
     r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/(?P<stage>[^/]+)(?P<path>/.*)$"
 )
@@ -58,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"stack whose Pulumi.NAME.yaml configures the rehearsed program (default {DEFAULT_STACK})",
     )
     parser.add_argument("--json", action="store_true", help="print the step results and the notes as JSON")
+    parser.add_argument(
+        "--scenario",
+        metavar="NAME|all",
+        help="play this game-day scenario (or every one of the catalogue, `all`) instead of the default story: "
+        "inject, symptoms, investigate, restore, and check the stack is exactly as before; prints a scorecard",
+    )
 
 
 def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -71,7 +84,8 @@ def main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Ctrl-C and SIGTERM unwind through every cleanup below (moto, the local API, the evaluator).
     previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return rehearse(args.stack, as_json=args.json, out=out, err=err, stopping=stopping)
+        scenario = getattr(args, "scenario", None)
+        return rehearse(args.stack, as_json=args.json, out=out, err=err, stopping=stopping, scenario=scenario)
     except KeyboardInterrupt:
         stopping.set()
     except DrillError as problem:
@@ -101,12 +115,21 @@ def working_directory(path: Path) -> Iterator[None]:
             sys.path.remove(str(path))
 
 
-def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stopping: threading.Event) -> int:
+def rehearse(
+    stack_name: str,
+    *,
+    as_json: bool,
+    out: TextIO,
+    err: TextIO,
+    stopping: threading.Event,
+    scenario: str | None = None,
+) -> int:
     # Heavy imports (boto3, moto, pulumi) only when the command runs.
     import boto3
 
     from drill import steps
     from drill.aws import Clients
+    from drill.rehearsal import scenario_play
     from drill.rehearsal.alarms import AlarmEvaluator
     from drill.rehearsal.aws_context import SERVICES, Aws
     from drill.rehearsal.local_api import LocalApi
@@ -120,14 +143,19 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     from drill.rehearsal.notes import Notes, seed_result
     from drill.rehearsal.replica import deploy
     from drill.rehearsal.runtime import LambdaRuntime
-    from drill.rehearsal.stack_config import load_stack_config
+    from drill.rehearsal.stack_config import load_stack_config, qualified
 
     started = time.monotonic()
 
     def say(message: str) -> None:
         print(f"rehearse: +{time.monotonic() - started:4.1f}s {message}", file=err, flush=True)
 
+    names = scenario_play.chosen(scenario) if scenario is not None else None  # a usage error before moto starts
     config = load_stack_config(ROOT, stack_name)
+    if names is not None:
+        # No cache between a scenario's change and its symptom: a game day on AWS waits out the image
+        # function's cache (imageCacheTtlSeconds, default 60 s); offline each scenario would wait a minute.
+        config.values[qualified(config.project, "imageCacheTtlSeconds")] = "0"
     with ExitStack() as cleanup:
         moto = cleanup.enter_context(moto_server())
         cleanup.enter_context(cloudwatch_metric_windows())  # the investigator's window, read as CloudWatch reads it
@@ -196,13 +224,22 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             advise_commands=False,  # moto stops with the rehearsal: no command can act on this stack afterwards
             progress=lambda message: print(message, file=err, flush=True),
         )
-        outcome = None
-        try:
-            outcome, printed = run_drill(drill, as_json=as_json)
-            code = outcome.exit_code
-        except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep the notes
-            code, printed = 1, ""
-            say(f"the drill stopped: {problem}")
+        outcome, played = None, None
+        if names is not None:
+            notes.iam_checked, notes.window_minutes = True, SCENARIO_SINCE_MINUTES
+            aws.caveat(
+                "imageCacheTtlSeconds is 0 here: each scenario's change shows at once (on AWS the image function "
+                "caches the parameter and the key listing for a minute by default)"
+            )
+            played = play_scenarios(drill, names, evaluator)
+            code, printed = (0 if scenario_play.ok(played) else 1), ""
+        else:
+            try:
+                outcome, printed = run_drill(drill, as_json=as_json)
+                code = outcome.exit_code
+            except (DrillError, ClientError, BotoCoreError) as problem:  # a step could not go on: say so, keep notes
+                code, printed = 1, ""
+                say(f"the drill stopped: {problem}")
         evaluator.stop()
         evaluator.evaluate_all()  # a last tick: the 5XX alarm may not have been evaluated since the last 5XX
         say("drill done; stopping the local API, the alarm evaluator and moto")
@@ -215,6 +252,11 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
             *(f"local API could not serve {f}" for f in api.failures),
         ]
     notes.seconds = time.monotonic() - started
+    if played is not None:
+        scenario_play.render(played, as_json=as_json, out=out, notes=notes.to_json() if as_json else None)
+        if not as_json:
+            print(*notes.lines(), sep="\n", file=out)
+        return code
     if as_json:
         document = json.loads(printed) if printed else {"ok": False, "steps": []}
         document["rehearsal"] = notes.to_json()
@@ -224,6 +266,37 @@ def rehearse(stack_name: str, *, as_json: bool, out: TextIO, err: TextIO, stoppi
     if code != 0:
         say(f"the story stopped at step {failed_step(outcome) or '?'} (see the table)")
     return code
+
+
+def play_scenarios(drill: Drill, names: list[str], evaluator: AlarmEvaluator) -> list[Played]:
+    """The chosen scenarios, played one after another with moto's access control on the functions' S3 calls
+    (drill/rehearsal/access_control.py). Before a scenario played through the alarm chain the evaluator
+    settles: a change it decided before the inject's SetAlarmState would otherwise overwrite that state
+    (as at the start, when the invocations alarm goes from ALARM to OK) and its action would never run."""
+    from drill.rehearsal import scenario_play
+    from drill.rehearsal.access_control import s3_checked_for_roles
+    from drill.rehearsal.scenario_state import differences, snapshot
+
+    def settle(scenario: Any) -> None:
+        if scenario.mechanism == "fault-function":
+            evaluator.settle(timeout=TRIGGER_TIMEOUT_SECONDS)
+
+    timing = scenario_play.Timing(
+        symptom_timeout=TRIGGER_TIMEOUT_SECONDS,
+        restore_timeout=RESTORE_TIMEOUT_SECONDS,
+        interval=INTERVAL_SECONDS,
+        since_minutes=SCENARIO_SINCE_MINUTES,
+    )
+    with s3_checked_for_roles():
+        return scenario_play.play_all(
+            drill,
+            names,
+            timing=timing,
+            read_state=snapshot,
+            compare=differences,
+            before_each=settle,
+            progress=drill.progress,
+        )
 
 
 def run_drill(drill: Drill, *, as_json: bool) -> tuple[RunResult, str]:

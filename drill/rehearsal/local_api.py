@@ -4,7 +4,11 @@ The route is looked up in the REST API the replica created in moto (resources, m
 the local API serves what the program declared: an AWS_PROXY integration calls its function through the
 runtime with the proxy event; a MOCK integration answers with its integration response's headers. Each
 request puts Count, 4XXError, 5XXError and Latency (AWS/ApiGateway, ApiName and Stage) to CloudWatch,
-as API Gateway does. Not modelled: authorisers, throttling, request validation, access logs.
+as API Gateway does. Before a proxy call it also does what API Gateway and Lambda do with the settings the
+game-day scenarios change (drill/rehearsal/gateway_checks.py): the stage's throttling (429), the function's
+resource policy (500) and reserved concurrency (500 and a Lambda `Throttles` datapoint), and the function's
+live role and environment (a change means a cold start under the new ones). Not modelled: authorisers,
+request validation, access logs, throttling below a non-zero rate.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from drill.rehearsal import gateway_checks
 from drill.rehearsal.runtime import LambdaRuntime
 from drill.shared.api_event import proxy_event
 
@@ -30,6 +35,7 @@ class LocalApi:
     def __init__(self, *, api_id: str, stage: str, clients: dict[str, Any], runtime: LambdaRuntime) -> None:
         self.api_id, self.stage = api_id, stage
         self.apigateway, self.cloudwatch, self.runtime = clients["apigateway"], clients["cloudwatch"], runtime
+        self.lambda_ = clients["lambda"]
         self.api_name = self.apigateway.get_rest_api(restApiId=api_id)["name"]
         self.statuses: list[int] = []  # every answer, in order: the story the API told
         self.failures: list[str] = []  # requests the local API itself could not serve
@@ -93,6 +99,9 @@ class LocalApi:
         match = FUNCTION_IN_URI.search(integration.get("uri") or "")
         if integration["type"] != "AWS_PROXY" or match is None:
             return error(500, "Internal server error (integration not supported by the local API)")
+        refused = gateway_checks.refusal(self, method, path, match.group(1))
+        if refused is not None:
+            return error(*refused)
         answer = self.runtime.invoke(match.group(1), proxy_event(method, path, self.stage, path, headers))
         return proxy_response(answer)
 

@@ -12,12 +12,21 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+IAM_UNCHECKED = (
+    "Functions run in process with their role's temporary credentials from moto's sts:AssumeRole; moto does not "
+    "enforce IAM policies, so least privilege is not exercised here."
+)
+IAM_CHECKED = (  # rehearse --scenario: drill/rehearsal/access_control.py
+    "Functions run in process with their role's temporary credentials from moto's sts:AssumeRole, and moto's own "
+    "access control checks their S3 calls against the role's identity policies (an inline Deny is AccessDenied). "
+    "Their other calls and every other client are not checked: moto 5 refuses Lambda and API Gateway requests "
+    "under its check (SignatureDoesNotMatch) and checks SSM, Lambda, CloudWatch and DynamoDB actions against the "
+    "resource '*', which no statement naming its resources matches. moto ignores a bucket policy's Principal."
+)
 FIXED_CAVEATS = (
     "moto ignores a bucket policy's Principal: the injected Deny (Principal = the image function's role) blocks "
     "every caller in moto, not only that role. The investigator therefore reads the policy, logs and metrics with "
     "its own identity; in moto a denied GetObject carries error code 403 where real S3 says AccessDenied.",
-    "Functions run in process with their role's temporary credentials from moto's sts:AssumeRole; moto does not "
-    "enforce IAM policies, so least privilege is not exercised here.",
     "The report's remediation commands are for a deployed stack: here the restore step already ran the fault "
     "function's restore against moto, and moto stops with the rehearsal, so there is nothing left to run them on.",
     "moto does not implement cloudtrail:LookupEvents, cloudwatch:DescribeAlarmHistory or "
@@ -44,6 +53,7 @@ class Notes:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     invocations: dict[str, int] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)
+    iam_checked: bool = False  # moto's access control is on for the functions' S3 calls (rehearse --scenario)
     seconds: float = 0.0
 
     @property
@@ -74,7 +84,7 @@ class Notes:
                 f"{self.seed.get('detail')}), so the seeder uploaded its {len(self.seed.get('sampleKeys') or [])} "
                 "bundled samples, as ImageSeedResult says."
             )
-        return [*found, *FIXED_CAVEATS]
+        return [*found, IAM_CHECKED if self.iam_checked else IAM_UNCHECKED, *FIXED_CAVEATS]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -213,7 +213,8 @@ def method_settings(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, d
         )
         aws.caveat(
             f"the stage's throttling ({method_path}: {shown}) is held by moto, where the investigator reads it; "
-            "the local API does not enforce it (it never answers 429)"
+            "the local API does not enforce it below a rate or burst of 0 (it answers 429 only to a limit of 0, "
+            "the game day's api_throttled)"
         )
     return f"{inputs['restApi']}-{inputs['stageName']}-{method_path}", {}
 

@@ -121,6 +121,26 @@ def role_policy_attachment(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple
     return f"{inputs['role']}-{name}", {}
 
 
+def managed_policy(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A customer-managed policy (the drill operator's): offline its ARN is real, so a game day's
+    "no policy left over" check counts it among the account's policies."""
+    physical = autoname(name, inputs)
+    created = aws.client("iam").create_policy(
+        PolicyName=physical,
+        Path=inputs.get("path") or "/",
+        PolicyDocument=inputs["policy"],
+        Description=inputs.get("description", ""),
+        Tags=tag_list(tags_all(inputs)),
+    )["Policy"]
+    return created["Arn"], {
+        "tagsAll": tags_all(inputs),
+        "name": physical,
+        "arn": created["Arn"],
+        "policyId": created["PolicyId"],
+        "attachmentCount": 0,
+    }
+
+
 def table(aws: Aws, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A DynamoDB table with its declared keys and billing (the drill's record store)."""
     physical = autoname(name, inputs)
@@ -155,5 +175,6 @@ PROVISIONERS: dict[str, Provisioner] = {
     "aws:dynamodb/table:Table": table,
     "aws:iam/role:Role": role,
     "aws:iam/rolePolicy:RolePolicy": role_policy,
+    "aws:iam/policy:Policy": managed_policy,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": role_policy_attachment,
 }

@@ -82,6 +82,7 @@ class Container:
     modules: dict[str, ModuleType]  # the function's own modules, by import name
     environment: dict[str, str]
     log_stream: str
+    boto3_session: Any = None  # the container's own boto3.DEFAULT_SESSION (its role's credentials)
 
 
 @dataclass
@@ -97,6 +98,23 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@contextmanager
+def own_default_session(container: Container) -> Iterator[None]:
+    """boto3's module-level default session, per container: `boto3.client(...)` in a handler builds one on
+    first use and keeps the credentials it resolved then. Shared by the whole process, the first function to
+    run (the seeder) would lend its role to every other function; here each container gets a session of its
+    own, made from its own environment (its role's credentials), and the process's is put back after."""
+    import boto3
+
+    saved = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = container.boto3_session
+    try:
+        yield
+    finally:
+        container.boto3_session = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = saved
 
 
 def under(module: ModuleType, folder: Path) -> bool:
@@ -220,7 +238,11 @@ class LambdaRuntime:
         request_id: str,
         fault: InjectedFault | None,
     ) -> tuple[bool, Any]:
-        with isolated_environment(container.environment), on_path(spec.code_dir, container.modules):
+        with (
+            isolated_environment(container.environment),
+            on_path(spec.code_dir, container.modules),
+            own_default_session(container),
+        ):
             try:
                 result = json.loads(json.dumps(container.handler(payload, context)))
             except Exception as err:  # Lambda reports it, logs it and counts an error
@@ -263,7 +285,8 @@ class LambdaRuntime:
         for n in stale:
             del sys.modules[n]
         before = set(sys.modules.copy())
-        with isolated_environment(environment), on_path(folder, {}):
+        fresh = Container(handler=lambda _event, _context: None, modules={}, environment=environment, log_stream=stream)
+        with isolated_environment(environment), on_path(folder, {}), own_default_session(fresh):
             dont_write = sys.dont_write_bytecode
             sys.dont_write_bytecode = True  # bytecode in functions/<name>/ would be packaged into the zip
             try:
@@ -279,7 +302,7 @@ class LambdaRuntime:
         for n in loaded:
             sys.modules.pop(n, None)
         sys.modules.update({n: m for n, m in stale.items() if not under(m, folder)})
-        container = Container(getattr(module, function_name), loaded, environment, stream)
+        container = Container(getattr(module, function_name), loaded, environment, stream, fresh.boto3_session)
         self.containers[spec.name] = container
         return container
 

@@ -1,0 +1,214 @@
+"""`rehearse --scenario NAME|all`: play catalogue scenarios one after another on the one replica.
+
+For each scenario: read the state the catalogue touches (drill/rehearsal/scenario_state.py), inject it,
+produce its symptoms (requests through the local API until it answers other than 200), run the investigator
+in process, restore, and compare the state with the first reading field by field. `detected` means the
+investigator named the scenario's kind; `restored` that the restore succeeded and nothing differs.
+
+How a scenario is injected and restored offline depends on its mechanism. `MECHANISMS` maps a mechanism to
+its offline steps; the drill's own `inject`/`restore` serve `direct` and `fault-function` (the alarm chain is
+played by the rehearsal's alarm evaluator). A mechanism without an entry (AWS FIS, until its stand-in is
+registered here) is reported as skipped with the reason: never dropped, never counted as detected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from drill.errors import DrillError, UsageError
+from drill.scenarios.catalogue import BY_NAME, NAMES
+from drill.scenarios.inject import inject
+from drill.scenarios.model import AWS_ERRORS, Scenario, describe_error
+from drill.scenarios.restore import restore
+from drill.steps.model import Drill, StepResult
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Timing:
+    symptom_timeout: float  # how long to wait for the API's first answer other than 200
+    restore_timeout: float
+    interval: float
+    since_minutes: float  # the investigator's window
+
+
+@dataclass(frozen=True)
+class OfflineSteps:
+    """What a mechanism brings to the rehearsal: how its scenarios are injected and restored offline."""
+
+    inject: Callable[[Drill, Scenario, Timing], StepResult]
+    restore: Callable[[Drill, Scenario, Timing], StepResult]
+
+
+def _drill_inject(drill: Drill, scenario: Scenario, timing: Timing) -> StepResult:
+    return inject(drill, scenario.name, timeout=timing.symptom_timeout, interval=timing.interval)
+
+
+def _drill_restore(drill: Drill, _scenario: Scenario, timing: Timing) -> StepResult:
+    return restore(drill, timeout=timing.restore_timeout, interval=timing.interval)
+
+
+DRILL_STEPS = OfflineSteps(inject=_drill_inject, restore=_drill_restore)
+MECHANISMS: dict[str, OfflineSteps] = {"direct": DRILL_STEPS, "fault-function": DRILL_STEPS}
+WHY_NOT_PLAYED = {"fis": "AWS FIS is not in moto and no offline stand-in for its experiments is registered yet"}
+
+
+@dataclass
+class Played:
+    name: str
+    kind: str
+    mechanism: str
+    detected: bool = False
+    restored: bool = False
+    seconds: float = 0.0
+    skipped: str | None = None  # why the scenario was not played
+    found: str | None = None  # the investigator's root-cause kind ("healthy" without one)
+    symptom: str | None = None  # the API's first answer other than 200
+    error: str | None = None  # what stopped the scenario early
+    restore: str | None = None  # the restore's summary
+    differences: dict[str, Any] = field(default_factory=dict)  # field -> {before, after} after the restore
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "detected": self.detected,
+            "restored": self.restored,
+            "seconds": round(self.seconds, 1),
+            "mechanism": self.mechanism,
+            "skipped": self.skipped,
+            "found": self.found,
+            "symptom": self.symptom,
+            "error": self.error,
+            "restore": self.restore,
+            "differences": self.differences,
+        }
+
+
+def chosen(name: str) -> list[str]:
+    """The scenario names `--scenario` selects; a usage error (exit 2) names the choices."""
+    if name == ALL:
+        return list(NAMES)
+    if name not in BY_NAME:
+        raise UsageError(f"unknown scenario {name!r}; choose from {ALL}, {', '.join(NAMES)}")
+    return [name]
+
+
+def play_all(
+    drill: Drill,
+    names: list[str],
+    *,
+    timing: Timing,
+    read_state: Callable[[Drill], dict[str, Any]],
+    compare: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+    before_each: Callable[[Scenario], None] = lambda _scenario: None,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> list[Played]:
+    results = []
+    for name in names:
+        before_each(BY_NAME[name])
+        progress(f"scenario {name}")
+        results.append(play(drill, BY_NAME[name], timing=timing, read_state=read_state, compare=compare))
+        progress(f"scenario {name}: {verdict(results[-1])} in {results[-1].seconds:.1f}s")
+    return results
+
+
+def play(
+    drill: Drill,
+    scenario: Scenario,
+    *,
+    timing: Timing,
+    read_state: Callable[[Drill], dict[str, Any]],
+    compare: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+) -> Played:
+    from drill.scenarios.gameday import wait_for_symptom
+    from drill.steps.run import investigate_step
+
+    played = Played(scenario.name, scenario.kind, scenario.mechanism)
+    steps = MECHANISMS.get(scenario.mechanism)
+    why = scenario.unavailable(drill)
+    if steps is None or why:
+        played.skipped = why or WHY_NOT_PLAYED.get(
+            scenario.mechanism, f"mechanism {scenario.mechanism!r} is not played offline"
+        )
+        return played
+    start = time.monotonic()
+    try:
+        before = read_state(drill)
+    except AWS_ERRORS as err:  # nothing was changed: say why the scenario was not played
+        played.error = f"could not read the state before the injection: {describe_error(err)}"
+        return played
+    restored: StepResult | None = None
+    try:
+        try:
+            steps.inject(drill, scenario, timing)
+            probe = wait_for_symptom(drill, drill.clock() + timing.symptom_timeout, timing.interval)
+            played.symptom = probe.describe()
+            step, report = investigate_step(drill, since_minutes=timing.since_minutes)
+            played.found = report.root_cause.kind if report.root_cause else "healthy"
+            played.detected = played.found == scenario.kind and not report.incident
+        finally:  # whatever stopped it, the scenario is undone before the next one
+            restored = steps.restore(drill, scenario, timing)
+            played.restore = restored.summary
+    except (*AWS_ERRORS, DrillError) as err:
+        played.error = describe_error(err)
+    try:
+        played.differences = compare(before, read_state(drill))
+    except AWS_ERRORS as err:
+        played.error = played.error or f"could not read the state after the restore: {describe_error(err)}"
+        played.differences = {"state": {"before": "read", "after": "unreadable"}}
+    played.restored = restored is not None and restored.ok and not played.differences
+    played.seconds = time.monotonic() - start
+    return played
+
+
+def verdict(played: Played) -> str:
+    if played.skipped:
+        return "skipped"
+    return f"{'detected' if played.detected else 'MISSED'}, {'restored' if played.restored else 'NOT restored'}"
+
+
+def ok(results: list[Played]) -> bool:
+    return bool(results) and all(p.detected and p.restored for p in results)
+
+
+def render(results: list[Played], *, as_json: bool, out: TextIO, notes: dict[str, Any] | None = None) -> None:
+    import json
+
+    if as_json:
+        document: dict[str, Any] = {"scenarios": [p.to_json() for p in results], "ok": ok(results)}
+        if notes is not None:
+            document["rehearsal"] = notes
+        print(json.dumps(document, indent=2), file=out)
+        return
+    for line in scorecard(results):
+        print(line, file=out)
+
+
+def scorecard(results: list[Played]) -> list[str]:
+    width = max([len("scenario"), *(len(p.name) for p in results)])
+    lines = [f"{'scenario':<{width}}  {'investigator found':<28}  {'detected':<8}  {'restored':<8}  seconds"]
+    for p in results:
+        if p.skipped:
+            lines.append(f"{p.name:<{width}}  skipped: {p.skipped}")
+            continue
+        lines.append(
+            f"{p.name:<{width}}  {p.found or '-':<28}  {'yes' if p.detected else 'NO':<8}  "
+            f"{'yes' if p.restored else 'NO':<8}  {p.seconds:7.1f}"
+        )
+        if p.error:
+            lines.append(f"{'':<{width}}  stopped: {p.error}")
+        for key, change in p.differences.items():
+            lines.append(
+                f"{'':<{width}}  differs after the restore: {key}: {change['before']!r} -> {change['after']!r}"
+            )
+    played = [p for p in results if not p.skipped]
+    lines.append(
+        f"{sum(p.detected for p in played)}/{len(results)} detected, {sum(p.restored for p in played)}/{len(results)} "
+        f"restored exactly, {len(results) - len(played)} skipped, {sum(p.seconds for p in played):.1f}s"
+    )
+    return lines
