@@ -541,7 +541,7 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     assert {t for t in PROVISIONERS if taggable(t)} <= made
     assert "tagsAll" not in policy_out and not taggable("aws:s3/bucketPolicy:BucketPolicy")
     assert aws.caveats == []  # every taggable provisioner applied its tags
-    assert [p["tagged"] for p in mocks.providers.values()] == [12]  # buckets, parameter, table, role, policies, FIS template, ...
+    assert [p["tagged"] for p in mocks.providers.values()] == [12]  # every taggable resource above
     assert aws.client("fis").get_experiment_template(id=template)["experimentTemplate"]["tags"] == DEFAULT_TAGS
 
     target = Target(
