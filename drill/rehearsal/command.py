@@ -41,6 +41,7 @@ from drill.errors import DrillError, UsageError
 if TYPE_CHECKING:  # the drill's steps are imported when the command runs (they pull in boto3)
     from drill.rehearsal.alarms import AlarmEvaluator
     from drill.rehearsal.scenario_play import Played
+    from drill.rehearsal.stack_config import StackConfig
     from drill.steps import Drill, RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,9 @@ TRIGGER_TIMEOUT_SECONDS = 30.0
 RESTORE_TIMEOUT_SECONDS = 15.0
 SINCE_MINUTES = 30.0
 SCENARIO_SINCE_MINUTES = 1.0  # each scenario's investigation looks back a minute of wall time (not at the last ones)
+FIS_TRAFFIC_RPS = 8.0  # a partial fault's traffic: 16 requests a compressed minute, so a 20% share shows in most
+FIS_EXPERIMENT_MINUTES = 60  # an experiment outlasts its scenario on a slow machine (2 min of wall time), so
+# restore stops it (StopExperiment) rather than finding it completed by itself after the default 5 (10 s)
 ENDPOINT = re.compile(
     r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/(?P<stage>[^/]+)(?P<path>/.*)$"
 )
@@ -156,6 +160,8 @@ def rehearse(
         # No cache between a scenario's change and its symptom: a game day on AWS waits out the image
         # function's cache (imageCacheTtlSeconds, default 60 s); offline each scenario would wait a minute.
         config.values[qualified(config.project, "imageCacheTtlSeconds")] = "0"
+        config = with_fis(config, names)  # a usage error (exit 2) too, before moto starts
+    fis_on = config.values.get(qualified(config.project, "fisEnabled")) == "true"
     with ExitStack() as cleanup:
         moto = cleanup.enter_context(moto_server())
         cleanup.enter_context(cloudwatch_metric_windows())  # the investigator's window, read as CloudWatch reads it
@@ -196,7 +202,7 @@ def rehearse(
         values[outputs_contract.API_ENDPOINT] = notes.api_url
 
         drill_clients = Clients(session)
-        for service in ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "cloudtrail", "sts"):
+        for service in ("s3", "ssm", "iam", "lambda", "cloudwatch", "logs", "cloudtrail", "sts", "fis"):
             drill_clients.client(service)  # made now, before any handler swaps the environment
         alarm_names = [r["id"] for r in replica.provisioned if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"]
         evaluator = AlarmEvaluator(
@@ -211,6 +217,11 @@ def rehearse(
         notes.minute_seconds, notes.tick_seconds, notes.window_minutes = MINUTE_SECONDS, TICK_SECONDS, SINCE_MINUTES
         evaluator.start()
         cleanup.callback(evaluator.stop)
+        stand_in = fis_stand_in(clients, runtime, account, config.region) if fis_on else None
+        if stand_in is not None:
+            from drill.rehearsal.fis_standin import running
+
+            cleanup.enter_context(running(stand_in, tick=TICK_SECONDS))
         say(f"local API on {notes.api_url}; {notes.time_compression}")
 
         drill = steps.Drill(
@@ -231,6 +242,13 @@ def rehearse(
                 "imageCacheTtlSeconds is 0 here: each scenario's change shows at once (on AWS the image function "
                 "caches the parameter and the key listing for a minute by default)"
             )
+            if fis_on:
+                aws.caveat(
+                    f"fisEnabled is true here (the FIS scenarios need the extension's configuration, templates and "
+                    f"alarms), and the experiments last {FIS_EXPERIMENT_MINUTES} minutes instead of the stack's "
+                    "setting: each is still running when its scenario stops it; their traffic is "
+                    f"{FIS_TRAFFIC_RPS:g} requests a second through the local API"
+                )
             played = play_scenarios(drill, names, evaluator)
             code, printed = (0 if scenario_play.ok(played) else 1), ""
         else:
@@ -248,6 +266,7 @@ def rehearse(
         notes.invocations = dict(Counter(i["function"] for i in runtime.invocations))
         notes.caveats = [
             *aws.caveats,
+            *(stand_in.notes() if stand_in is not None else []),
             *(f"alarm evaluator error: {e}" for e in evaluator.errors),
             *(f"local API could not serve {f}" for f in api.failures),
         ]
@@ -286,6 +305,7 @@ def play_scenarios(drill: Drill, names: list[str], evaluator: AlarmEvaluator) ->
         restore_timeout=RESTORE_TIMEOUT_SECONDS,
         interval=INTERVAL_SECONDS,
         since_minutes=SCENARIO_SINCE_MINUTES,
+        traffic_rps=FIS_TRAFFIC_RPS,
     )
     with s3_checked_for_roles():
         return scenario_play.play_all(
@@ -297,6 +317,38 @@ def play_scenarios(drill: Drill, names: list[str], evaluator: AlarmEvaluator) ->
             before_each=settle,
             progress=drill.progress,
         )
+
+
+def with_fis(config: StackConfig, names: list[str]) -> StackConfig:
+    """The configuration the chosen scenarios need: fisEnabled=true (with experiments that outlast a
+    scenario) when one is a FIS scenario. The program refuses FIS together with Application Signals (one
+    exec wrapper): that is a usage error naming both keys, never one of them silently dropped."""
+    from drill.rehearsal.stack_config import qualified
+    from drill.scenarios.catalogue import BY_NAME
+
+    fis_names = [name for name in names if BY_NAME[name].mechanism == "fis"]
+    if not fis_names:
+        return config
+    if config.values.get(qualified(config.project, "applicationSignalsEnabled")) == "true":
+        raise UsageError(
+            f"scenario {', '.join(fis_names)} needs {config.project}:fisEnabled=true, which cannot combine with "
+            f"{config.project}:applicationSignalsEnabled=true in Pulumi.{config.stack}.yaml (one exec wrapper): "
+            "rehearse a stack without Application Signals, or name the other scenarios"
+        )
+    return config.with_values(
+        {
+            "fisEnabled": True,
+            "fisLatencyDurationMinutes": FIS_EXPERIMENT_MINUTES,
+            "fisErrorsDurationMinutes": FIS_EXPERIMENT_MINUTES,
+        }
+    )
+
+
+def fis_stand_in(clients: dict[str, Any], runtime: Any, account: str, region: str) -> Any:
+    """What AWS FIS and its Lambda extension do, for the FIS scenarios (drill/rehearsal/fis_standin.py)."""
+    from drill.rehearsal.fis_standin import FisStandIn
+
+    return FisStandIn(clients=clients, runtime=runtime, account=account, region=region, minute=MINUTE_SECONDS)
 
 
 def run_drill(drill: Drill, *, as_json: bool) -> tuple[RunResult, str]:

@@ -1,14 +1,18 @@
 """`rehearse --scenario NAME|all`: play catalogue scenarios one after another on the one replica.
 
 For each scenario: read the state the catalogue touches (drill/rehearsal/scenario_state.py), inject it,
-produce its symptoms (requests through the local API until it answers other than 200), run the investigator
-in process, restore, and compare the state with the first reading field by field. `detected` means the
+produce its symptom (requests through the local API until it answers other than 200, or, for a partial
+fault, steady traffic until its alarm fires), run the investigator in process, restore, and compare the
+state with the first reading field by field. `detected` means the
 investigator named the scenario's kind; `restored` that the restore succeeded and nothing differs.
 
 How a scenario is injected and restored offline depends on its mechanism. `MECHANISMS` maps a mechanism to
-its offline steps; the drill's own `inject`/`restore` serve `direct` and `fault-function` (the alarm chain is
-played by the rehearsal's alarm evaluator). A mechanism without an entry (AWS FIS, until its stand-in is
-registered here) is reported as skipped with the reason: never dropped, never counted as detected.
+its offline steps; the drill's own `inject`/`restore` serve every mechanism (the alarm chain is played by the
+rehearsal's alarm evaluator, AWS FIS by its stand-in: drill/rehearsal/fis_standin.py, which the command
+installs). What differs is the symptom: a full outage is the API's first answer other than 200; a FIS
+scenario's partial fault shows only under steady traffic, as its own alarm (latency or errors) going to
+ALARM. A mechanism without an entry is reported as skipped with the reason: never dropped, never counted as
+detected.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from drill.errors import DrillError, UsageError
+from drill.scenarios import fis
 from drill.scenarios.catalogue import BY_NAME, NAMES
 from drill.scenarios.inject import inject
 from drill.scenarios.model import AWS_ERRORS, Scenario, describe_error
@@ -30,18 +35,29 @@ ALL = "all"
 
 @dataclass(frozen=True)
 class Timing:
-    symptom_timeout: float  # how long to wait for the API's first answer other than 200
+    symptom_timeout: float  # how long to wait for the API's first answer other than 200 (or for an alarm)
     restore_timeout: float
     interval: float
     since_minutes: float  # the investigator's window
+    traffic_rps: float = 2.0  # a partial fault's steady traffic (the drill's own SYMPTOM_RPS unless told)
+    traffic_round: float = 1.0  # seconds of traffic between two looks at the symptom alarm
+
+
+def _api_symptom(drill: Drill, _scenario: Scenario, timing: Timing) -> str:
+    """A full outage: requests through the API until its first answer other than 200 (gameday's wait)."""
+    from drill.scenarios.gameday import wait_for_symptom
+
+    return wait_for_symptom(drill, drill.clock() + timing.symptom_timeout, timing.interval).describe()
 
 
 @dataclass(frozen=True)
 class OfflineSteps:
-    """What a mechanism brings to the rehearsal: how its scenarios are injected and restored offline."""
+    """What a mechanism brings to the rehearsal: how its scenarios are injected, show their symptom (a
+    description of it; DrillError when none comes) and are restored offline."""
 
     inject: Callable[[Drill, Scenario, Timing], StepResult]
     restore: Callable[[Drill, Scenario, Timing], StepResult]
+    symptom: Callable[[Drill, Scenario, Timing], str] = _api_symptom
 
 
 def _drill_inject(drill: Drill, scenario: Scenario, timing: Timing) -> StepResult:
@@ -52,9 +68,56 @@ def _drill_restore(drill: Drill, _scenario: Scenario, timing: Timing) -> StepRes
     return restore(drill, timeout=timing.restore_timeout, interval=timing.interval)
 
 
+def symptom_alarm(drill: Drill, scenario: Scenario) -> str:
+    """The alarm whose ALARM is a FIS scenario's symptom: the latency alarm or the image function's errors."""
+    return drill.outputs.require(fis.SYMPTOM_ALARM[scenario.name])
+
+
+def _alarm_state(drill: Drill, alarm: str) -> str:
+    from drill.steps.alarm import alarm_states
+
+    return str(alarm_states(drill, [alarm]).get(alarm, {}).get("StateValue", "missing"))
+
+
+def _fis_inject(drill: Drill, scenario: Scenario, timing: Timing) -> StepResult:
+    """The drill's inject (StartExperiment, wait until running), once the scenario's alarm is out of ALARM:
+    an ALARM left by the scenario before (its errors, or the latency of the other experiment) would
+    otherwise read as this scenario's symptom before any of its traffic."""
+    alarm = symptom_alarm(drill, scenario)
+    deadline = drill.clock() + timing.symptom_timeout
+    state = _alarm_state(drill, alarm)
+    while state == "ALARM":
+        if drill.clock() >= deadline:
+            raise DrillError(f"alarm {alarm} is still ALARM from before the scenario: its symptom cannot be told")
+        drill.progress(f"waiting until {alarm} leaves ALARM (set before this scenario)")
+        drill.sleep(timing.interval)
+        state = _alarm_state(drill, alarm)
+    return _drill_inject(drill, scenario, timing)
+
+
+def _fis_symptom(drill: Drill, scenario: Scenario, timing: Timing) -> str:
+    """A partial fault: steady traffic through the API until the scenario's own alarm is in ALARM (most
+    requests still answer 200), bounded by the symptom timeout; trigger's and gameday's wait, with the
+    rehearsal's rate."""
+    from drill.scenarios.traffic import until_alarm
+
+    alarm = symptom_alarm(drill, scenario)
+    fired, tally = until_alarm(
+        drill,
+        [alarm],
+        deadline=drill.clock() + timing.symptom_timeout,
+        interval=timing.traffic_round,
+        rps=timing.traffic_rps,
+    )
+    if fired is None:
+        raise DrillError(f"no symptom: alarm {alarm} not in ALARM under traffic by the timeout ({tally.line()})")
+    return f"alarm {fired} ALARM under traffic: {tally.line()}"
+
+
 DRILL_STEPS = OfflineSteps(inject=_drill_inject, restore=_drill_restore)
-MECHANISMS: dict[str, OfflineSteps] = {"direct": DRILL_STEPS, "fault-function": DRILL_STEPS}
-WHY_NOT_PLAYED = {"fis": "AWS FIS is not in moto and no offline stand-in for its experiments is registered yet"}
+FIS_STEPS = OfflineSteps(inject=_fis_inject, restore=_drill_restore, symptom=_fis_symptom)
+MECHANISMS: dict[str, OfflineSteps] = {"direct": DRILL_STEPS, "fault-function": DRILL_STEPS, "fis": FIS_STEPS}
+WHY_NOT_PLAYED: dict[str, str] = {}
 
 
 @dataclass
@@ -67,7 +130,7 @@ class Played:
     seconds: float = 0.0
     skipped: str | None = None  # why the scenario was not played
     found: str | None = None  # the investigator's root-cause kind ("healthy" without one)
-    symptom: str | None = None  # the API's first answer other than 200
+    symptom: str | None = None  # the API's first answer other than 200 (FIS: its alarm and the traffic's answers)
     error: str | None = None  # what stopped the scenario early
     restore: str | None = None  # the restore's summary
     differences: dict[str, Any] = field(default_factory=dict)  # field -> {before, after} after the restore
@@ -125,7 +188,6 @@ def play(
     read_state: Callable[[Drill], dict[str, Any]],
     compare: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
 ) -> Played:
-    from drill.scenarios.gameday import wait_for_symptom
     from drill.steps.run import investigate_step
 
     played = Played(scenario.name, scenario.kind, scenario.mechanism)
@@ -146,8 +208,7 @@ def play(
     try:
         try:
             steps.inject(drill, scenario, timing)
-            probe = wait_for_symptom(drill, drill.clock() + timing.symptom_timeout, timing.interval)
-            played.symptom = probe.describe()
+            played.symptom = steps.symptom(drill, scenario, timing)
             step, report = investigate_step(drill, since_minutes=timing.since_minutes)
             played.found = report.root_cause.kind if report.root_cause else "healthy"
             played.detected = played.found == scenario.kind and not report.incident

@@ -4,7 +4,9 @@ Issue 19's "exactly as before": the bucket policy and objects, the parameter's v
 description, tier and tags), the image role's inline and attached policies and boundary, the image
 function's role, environment, timeout, memory and layers, its reserved concurrency and resource policy,
 the stage's method settings, every alarm's actions, the roles and customer-managed policies there are
-(none left over) and the drill's record (empty again after a restore). Absent resources read as None.
+(none left over) and the drill's record (empty again after a restore). On a stack with FIS: the experiments
+not yet ended (none running after a restore) and the configuration objects under FisConfigurationLocation
+(none left). Absent resources read as None.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from drill import stack
-from drill.outputs import RECORD_TABLE, REST_API_ID
+from drill.outputs import FIS_CONFIGURATION_LOCATION, RECORD_TABLE, REST_API_ID
+from drill.scenarios import fis
 from drill.scenarios.role import role_name
 from drill.scenarios.stage import STAGE
 from drill.steps.model import Drill
@@ -92,6 +95,28 @@ def snapshot(drill: Drill) -> dict[str, Any]:
         "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
         "policies": sorted(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]),
         "records": clients.client("dynamodb").scan(TableName=out.require(RECORD_TABLE))["Items"],
+        **experiments(drill),
+    }
+
+
+def experiments(drill: Drill) -> dict[str, Any]:
+    """FIS's part of the state, on a stack with FIS: experiments not ended (every one, not only the drill's)
+    and the configuration objects the extension reads. A stopped experiment stays listed by FIS: it is no
+    difference."""
+    if not drill.outputs.get(FIS_CONFIGURATION_LOCATION):
+        return {}
+    listed, kwargs = [], {}
+    while True:
+        page = drill.clients.client("fis").list_experiments(**kwargs)
+        listed += page.get("experiments", [])
+        if not page.get("nextToken"):
+            break
+        kwargs = {"nextToken": page["nextToken"]}
+    return {
+        "experiments_not_ended": sorted(
+            (e["id"], e["state"]["status"]) for e in listed if e["state"]["status"] not in fis.ENDED
+        ),
+        "fis_configuration": sorted(fis.configuration_objects(drill)),
     }
 
 
