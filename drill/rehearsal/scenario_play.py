@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -28,6 +29,7 @@ from drill.scenarios.catalogue import BY_NAME, NAMES
 from drill.scenarios.inject import inject
 from drill.scenarios.model import AWS_ERRORS, Scenario, describe_error
 from drill.scenarios.restore import restore
+from drill.scenarios.traffic import Tally
 from drill.steps.model import Drill, StepResult
 
 ALL = "all"
@@ -58,6 +60,7 @@ class OfflineSteps:
     inject: Callable[[Drill, Scenario, Timing], StepResult]
     restore: Callable[[Drill, Scenario, Timing], StepResult]
     symptom: Callable[[Drill, Scenario, Timing], str] = _api_symptom
+    traffic: bool = False  # steady traffic while the symptom is awaited and investigated (a partial fault)
 
 
 def _drill_inject(drill: Drill, scenario: Scenario, timing: Timing) -> StepResult:
@@ -96,26 +99,25 @@ def _fis_inject(drill: Drill, scenario: Scenario, timing: Timing) -> StepResult:
 
 
 def _fis_symptom(drill: Drill, scenario: Scenario, timing: Timing) -> str:
-    """A partial fault: steady traffic through the API until the scenario's own alarm is in ALARM (most
-    requests still answer 200), bounded by the symptom timeout; trigger's and gameday's wait, with the
-    rehearsal's rate."""
-    from drill.scenarios.traffic import until_alarm
-
+    """A partial fault, under the steady traffic `play` runs for it: the scenario's own alarm in ALARM (most
+    requests still answer 200), bounded by the symptom timeout."""
     alarm = symptom_alarm(drill, scenario)
-    fired, tally = until_alarm(
-        drill,
-        [alarm],
-        deadline=drill.clock() + timing.symptom_timeout,
-        interval=timing.traffic_round,
-        rps=timing.traffic_rps,
-    )
-    if fired is None:
-        raise DrillError(f"no symptom: alarm {alarm} not in ALARM under traffic by the timeout ({tally.line()})")
-    return f"alarm {fired} ALARM under traffic: {tally.line()}"
+    deadline = drill.clock() + timing.symptom_timeout
+    state = _alarm_state(drill, alarm)
+    said = None
+    while state != "ALARM":
+        if drill.clock() >= deadline:
+            raise DrillError(f"no symptom: alarm {alarm} is {state} under traffic at the timeout")
+        if state != said:  # one line per state, not one per look
+            drill.progress(f"waiting for {alarm} under traffic: {state}")
+            said = state
+        drill.sleep(timing.interval)
+        state = _alarm_state(drill, alarm)
+    return f"alarm {alarm} ALARM"
 
 
 DRILL_STEPS = OfflineSteps(inject=_drill_inject, restore=_drill_restore)
-FIS_STEPS = OfflineSteps(inject=_fis_inject, restore=_drill_restore, symptom=_fis_symptom)
+FIS_STEPS = OfflineSteps(inject=_fis_inject, restore=_drill_restore, symptom=_fis_symptom, traffic=True)
 MECHANISMS: dict[str, OfflineSteps] = {"direct": DRILL_STEPS, "fault-function": DRILL_STEPS, "fis": FIS_STEPS}
 WHY_NOT_PLAYED: dict[str, str] = {}
 
@@ -208,8 +210,11 @@ def play(
     try:
         try:
             steps.inject(drill, scenario, timing)
-            played.symptom = steps.symptom(drill, scenario, timing)
-            step, report = investigate_step(drill, since_minutes=timing.since_minutes)
+            with observed(drill, steps, timing) as tally:
+                played.symptom = steps.symptom(drill, scenario, timing)
+                step, report = investigate_step(drill, since_minutes=timing.since_minutes)
+            if tally is not None:
+                played.symptom += f" under traffic: {tally.line()}"
             played.found = report.root_cause.kind if report.root_cause else "healthy"
             played.detected = played.found == scenario.kind and not report.incident
         finally:  # whatever stopped it, the scenario is undone before the next one
@@ -225,6 +230,18 @@ def play(
     played.restored = restored is not None and restored.ok and not played.differences
     played.seconds = time.monotonic() - start
     return played
+
+
+def observed(drill: Drill, steps: OfflineSteps, timing: Timing) -> AbstractContextManager[Tally | None]:
+    """Steady traffic (drill/rehearsal/steady_traffic.py) for a partial fault, nothing for a full outage;
+    stopped before the restore, whose re-arm rule waits for a quiet invocations alarm."""
+    if not steps.traffic:
+        return nullcontext()
+    from drill.rehearsal.steady_traffic import steady_traffic
+
+    return steady_traffic(
+        drill, rps=timing.traffic_rps, round_seconds=timing.traffic_round, join_timeout=timing.restore_timeout
+    )
 
 
 def verdict(played: Played) -> str:
