@@ -2,16 +2,20 @@
 
 The whole run (one moto, one provisioning, every scenario) is end-to-end (`-m e2e`). The fast tests pin
 the pieces it is built of: the choice of scenarios, the scorecard and its JSON, a mechanism the rehearsal
-cannot play, the restore after a failed inject, the field-by-field comparison, the gateway's checks on the
-settings the scenarios change, moto's access control on the functions' S3 calls, each Lambda container's
-own credentials, and the alarm actions a SetAlarmState runs.
+cannot play, the restore after a failed inject, the field-by-field comparison, the FIS scenarios' steps
+(their own alarm under steady traffic, fisEnabled only for them, the experiments in the compared state), the
+gateway's checks on the settings the scenarios change, moto's access control on the functions' S3 calls,
+each Lambda container's own credentials, and the alarm actions a SetAlarmState runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,13 +26,16 @@ from conftest import ACCOUNT, REGION
 from moto import settings as moto_settings
 
 from drill.errors import DrillError, UsageError
-from drill.rehearsal import access_control, alarms, gateway_checks, runtime, scenario_play
+from drill.outputs import ERRORS_ALARM, FIS_LATENCY_TEMPLATE, LATENCY_ALARM
+from drill.rehearsal import access_control, alarms, command, gateway_checks, runtime, scenario_play
 from drill.rehearsal.scenario_state import differences
+from drill.rehearsal.stack_config import StackConfig
 from drill.scenarios.catalogue import NAMES
 from drill.scenarios.model import Scenario
-from drill.steps.model import StepResult
+from drill.stack import StackOutputs
+from drill.steps.model import Probe, StepResult
 
-SCENARIOS_TIMEOUT_SECONDS = 300  # provisioning and nine scenarios on a loaded 2-core machine
+SCENARIOS_TIMEOUT_SECONDS = 300  # provisioning and eleven scenarios on a loaded 2-core machine
 ROLE_TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -59,8 +66,13 @@ def test_every_scenario_is_detected_and_restored_exactly_in_one_rehearsal(tmp_pa
     # The inline Deny's symptom is moto's own access control refusing the image role (no home-made check).
     assert next(p for p in played if p["name"] == "role_permission_missing")["symptom"].startswith("HTTP 5")
     assert next(p for p in played if p["name"] == "api_throttled")["symptom"].startswith("HTTP 429")
+    # The partial faults: each scenario's own alarm, under traffic that mostly still answers 200.
+    symptoms = {p["name"]: p["symptom"] for p in played if p["mechanism"] == "fis"}
+    assert symptoms["function_latency"].startswith("alarm aiops-demo-dev-api-latency-alarm ALARM under traffic")
+    assert symptoms["function_errors"].startswith("alarm aiops-demo-dev-image-api-errors-alarm ALARM under traffic")
     caveats = " ".join(document["rehearsal"]["caveats"])
     assert "moto's own access control" in caveats and "ignores a bucket policy's Principal" in caveats
+    assert "FIS stand-in (not AWS FIS)" in caveats and "fisEnabled is true here" in caveats
 
 
 # ------------------------------------------------------------------------------------------ choosing and usage
@@ -153,9 +165,11 @@ def never(*_args):
     raise AssertionError("a scenario that is not played must not touch the stack")
 
 
-def test_a_mechanism_without_offline_steps_is_skipped_with_its_reason_and_never_detected():
+def test_a_mechanism_without_offline_steps_is_skipped_with_its_reason_and_never_detected(monkeypatch):
+    monkeypatch.delitem(scenario_play.MECHANISMS, "fis")
+    monkeypatch.setitem(scenario_play.WHY_NOT_PLAYED, "fis", "no FIS stand-in here")
     played = scenario_play.play(SimpleNamespace(), fis_scenario(), timing=timing(), read_state=never, compare=never)
-    assert played.skipped and "FIS" in played.skipped
+    assert played.skipped == "no FIS stand-in here"
     assert not played.detected and not played.restored
 
 
@@ -206,6 +220,172 @@ def test_the_comparison_names_every_field_that_differs_with_both_values():
         "alarms": {"before": {"x": {"ActionsEnabled": True}}, "after": {"x": {"ActionsEnabled": False}}},
         "concurrency": {"before": None, "after": 0},
     }
+
+
+# ------------------------------------------------------------------------------------------ the FIS scenarios
+class AlarmDrill:
+    """Just what a FIS scenario's offline steps read: the alarm outputs, the alarm's states one look at a time
+    (the last repeats), the probe the traffic sends, and a real clock (the waits end by their deadlines)."""
+
+    def __init__(self, states: list[str]) -> None:
+        self.outputs = StackOutputs(values={LATENCY_ALARM: "latency", ERRORS_ALARM: "errors"}, origin="test")
+        self.states, self.looks, self.probes, self.lines = list(states), [], 0, []
+        self.lock = threading.Lock()
+        self.clients = SimpleNamespace(cloudwatch=SimpleNamespace(describe_alarms=self.describe_alarms))
+        self.clock, self.sleep = time.monotonic, time.sleep
+
+    def describe_alarms(self, AlarmNames):  # noqa: N803 (boto3's name)
+        self.looks.append(AlarmNames)
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"MetricAlarms": [{"AlarmName": AlarmNames[0], "StateValue": state}]}
+
+    def probe(self) -> Probe:
+        with self.lock:
+            self.probes += 1
+        time.sleep(0.001)
+        return Probe(200, 1.0)
+
+    def progress(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def fis_steps_recorded(monkeypatch, drill: AlarmDrill, found: str = "fis_latency_injected") -> list[tuple]:
+    """The drill's inject, the investigator and the drill's restore replaced by recorders (what the requests
+    had done by then is noted with each)."""
+    calls: list[tuple] = []
+
+    def inject(_drill, name, **_kwargs):
+        calls.append(("inject", name, len(drill.looks)))
+        return StepResult("inject", True, 0.1, "injected", [], {})
+
+    def investigate(_drill, since_minutes):
+        time.sleep(0.05)  # traffic goes on while the investigator reads
+        calls.append(("investigate", drill.probes))
+        return None, SimpleNamespace(root_cause=SimpleNamespace(kind=found), incident=None)
+
+    def restore(_drill, **_kwargs):
+        calls.append(("restore", drill.probes))
+        time.sleep(0.05)
+        calls.append(("after restore", drill.probes))
+        return StepResult("restore", True, 0.1, "restored", [], {})
+
+    monkeypatch.setattr(scenario_play, "inject", inject)
+    monkeypatch.setattr(scenario_play, "restore", restore)
+    monkeypatch.setattr(importlib.import_module("drill.steps.run"), "investigate_step", investigate)
+    return calls
+
+
+def fis_timing(symptom_timeout: float = 5.0) -> scenario_play.Timing:
+    return scenario_play.Timing(symptom_timeout, 5, 0.01, 1, traffic_rps=200, traffic_round=0.02)
+
+
+def test_a_fis_scenario_waits_for_its_own_alarm_under_steady_traffic_that_stops_before_the_restore(monkeypatch):
+    # Left in ALARM by the scenario before: the inject waits until it is OK; then OK, OK, ALARM under traffic.
+    drill = AlarmDrill(["ALARM", "OK", "OK", "OK", "ALARM"])
+    calls = fis_steps_recorded(monkeypatch, drill)
+    played = scenario_play.play(
+        drill, fis_scenario(), timing=fis_timing(), read_state=lambda _d: {}, compare=differences
+    )
+    assert scenario_play.MECHANISMS["fis"] is scenario_play.FIS_STEPS
+    assert calls[0] == ("inject", "function_latency", 2)  # injected once the alarm had left ALARM
+    assert drill.looks == [["latency"]] * 5  # the latency alarm only, never the errors one
+    (_, during), (_, at_restore), (_, later) = calls[1:]
+    assert during > 0  # the investigator ran under traffic
+    assert later == at_restore  # no request after the restore began
+    assert played.detected and played.restored and played.error is None
+    assert played.symptom.startswith("alarm latency ALARM under traffic: ")
+    assert "requests (200 x" in played.symptom
+
+
+def test_a_fis_scenario_whose_alarm_stays_ok_has_no_symptom_and_is_still_restored(monkeypatch):
+    drill = AlarmDrill(["OK"])
+    calls = fis_steps_recorded(monkeypatch, drill)
+    played = scenario_play.play(
+        drill, fis_scenario(), timing=fis_timing(0.2), read_state=lambda _d: {}, compare=differences
+    )
+    assert [c[0] for c in calls] == ["inject", "restore", "after restore"]
+    assert played.error == "no symptom: alarm latency is OK under traffic at the timeout"
+    assert not played.detected and played.restored
+    assert drill.lines == ["waiting for latency under traffic: OK"]  # one line per state, not per look
+
+
+def test_a_fis_scenario_is_not_injected_while_its_alarm_stays_in_alarm_from_before(monkeypatch):
+    drill = AlarmDrill(["ALARM"])
+    calls = fis_steps_recorded(monkeypatch, drill)
+    played = scenario_play.play(
+        drill, fis_scenario(), timing=fis_timing(0.2), read_state=lambda _d: {}, compare=differences
+    )
+    assert [c[0] for c in calls] == ["restore", "after restore"] and drill.probes == 0
+    assert "still ALARM from before the scenario" in played.error and not played.detected
+
+
+def test_the_errors_scenario_watches_the_functions_errors_alarm(monkeypatch):
+    drill = AlarmDrill(["OK", "ALARM"])
+    fis_steps_recorded(monkeypatch, drill, found="fis_errors_injected")
+    errors = Scenario("function_errors", "fis_errors_injected", "FIS", "fis", "errors", "stop it", ())
+    played = scenario_play.play(drill, errors, timing=fis_timing(), read_state=lambda _d: {}, compare=differences)
+    assert {tuple(look) for look in drill.looks} == {("errors",)} and played.detected
+
+
+def stack_config(**values) -> StackConfig:
+    return StackConfig("aiops-demo", "dev", {"aws:region": REGION, **{f"aiops-demo:{k}": v for k, v in values.items()}})
+
+
+def test_fis_is_enabled_only_when_a_fis_scenario_is_chosen_with_experiments_that_outlast_it():
+    config = stack_config(fisEnabled="false", fisLatencyDurationMinutes="5")
+    assert command.with_fis(config, ["api_throttled", "parameter_missing"]) is config
+    enabled = command.with_fis(config, ["api_throttled", "function_errors"]).values
+    assert enabled["aiops-demo:fisEnabled"] == "true"
+    assert enabled["aiops-demo:fisLatencyDurationMinutes"] == enabled["aiops-demo:fisErrorsDurationMinutes"] == "60"
+    assert config.values["aiops-demo:fisEnabled"] == "false"  # the stack's own configuration is left alone
+
+
+def test_fis_scenarios_on_a_stack_with_application_signals_are_a_usage_error_naming_both_keys(monkeypatch):
+    from drill import cli
+    from drill.rehearsal import moto_server
+    from drill.rehearsal import stack_config as stack_config_module
+
+    def no_moto():
+        raise AssertionError("moto must not start for a configuration the program refuses")
+
+    monkeypatch.setattr(moto_server, "moto_server", no_moto)
+    monkeypatch.setattr(
+        stack_config_module, "load_stack_config", lambda _root, _stack: stack_config(applicationSignalsEnabled="true")
+    )
+    assert command.with_fis(stack_config(applicationSignalsEnabled="true"), ["api_throttled"]).values  # no FIS: fine
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["rehearse", "--scenario", "all"], out=out, err=err) == 2
+    lines = err.getvalue().splitlines()
+    assert out.getvalue() == "" and len(lines) == 1
+    assert "aiops-demo:fisEnabled=true" in lines[0] and "aiops-demo:applicationSignalsEnabled=true" in lines[0]
+    assert "function_latency, function_errors" in lines[0]
+
+
+def test_the_compared_state_holds_the_experiments_not_ended_and_the_configuration_objects(aws_mock):
+    from fis_fixtures import add_fis, frozen_experiments, set_status
+
+    from drill.aws import Clients
+    from drill.rehearsal.scenario_state import experiments
+
+    clients = Clients(boto3.session.Session(region_name=REGION))
+    values = {"ImageApiFunctionName": "image"}
+    plain = SimpleNamespace(outputs=StackOutputs(values=dict(values), origin="test"), clients=clients)
+    assert experiments(plain) == {}  # no FIS on the stack: no FIS call
+    add_fis(clients, values, "t")
+    drill = SimpleNamespace(outputs=StackOutputs(values=values, origin="test"), clients=clients)
+    assert experiments(drill) == {"experiments_not_ended": [], "fis_configuration": []}
+    with frozen_experiments():
+        started = clients.client("fis").start_experiment(experimentTemplateId=values[FIS_LATENCY_TEMPLATE])
+        experiment_id = started["experiment"]["id"]
+        set_status(experiment_id, "running")
+        clients.s3.put_object(Bucket="t-fis-config", Key="FisConfigs/image/x.json", Body=b"{}")
+        assert experiments(drill) == {
+            "experiments_not_ended": [(experiment_id, "running")],
+            "fis_configuration": ["FisConfigs/image/x.json"],
+        }
+        set_status(experiment_id, "stopped")  # FIS still lists it: a stopped experiment is no difference
+        clients.s3.delete_object(Bucket="t-fis-config", Key="FisConfigs/image/x.json")
+        assert experiments(drill) == {"experiments_not_ended": [], "fis_configuration": []}
 
 
 # ------------------------------------------------------------------------------------------ the gateway's checks
