@@ -30,9 +30,10 @@ COMMAND = [sys.executable, "-m", "drill", "rehearse", "--scenario", "all", "--js
 GOAL_SECONDS = 60.0
 
 
-def one_run() -> tuple[float, float, dict]:
-    """(wall seconds, CPU seconds, the JSON the command printed) of one run."""
+def one_run() -> tuple[float, float, dict, str]:
+    """(wall seconds, CPU seconds, the JSON the command printed, the 1-minute load average before and after)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(COMMAND, cwd=ROOT, env=env, stdout=out, stderr=err)  # noqa: S603
@@ -44,7 +45,7 @@ def one_run() -> tuple[float, float, dict]:
         printed, logged = out.read().decode(), err.read().decode(errors="replace")
     if code != 0:
         raise SystemExit(f"rehearse --scenario all exited {code}:\n{printed[-3000:]}\n{logged[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, json.loads(printed)
+    return wall, usage.ru_utime + usage.ru_stime, json.loads(printed), f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"
 
 
 def scenario_seconds(document: dict) -> float:
@@ -61,15 +62,22 @@ def main() -> None:
         runs.append(one_run())
         print(f"run {i + 1} of {args.runs} done", file=sys.stderr)
     rows = [
-        {"run": str(i + 1), "wall s": f"{w:.1f}", "CPU s": f"{c:.1f}", "scenarios s": f"{scenario_seconds(d):.1f}"}
-        for i, (w, c, d) in enumerate(runs)
+        {
+            "run": str(i + 1),
+            "wall s": f"{w:.1f}",
+            "CPU s": f"{c:.1f}",
+            "scenarios s": f"{scenario_seconds(d):.1f}",
+            "load": load,
+        }
+        for i, (w, c, d, load) in enumerate(runs)
     ]
     rows.append(
         {
             "run": "median",
-            "wall s": f"{statistics.median(w for w, _, _ in runs):.1f}",
-            "CPU s": f"{statistics.median(c for _, c, _ in runs):.1f}",
-            "scenarios s": f"{statistics.median(scenario_seconds(d) for _, _, d in runs):.1f}",
+            "wall s": f"{statistics.median(r[0] for r in runs):.1f}",
+            "CPU s": f"{statistics.median(r[1] for r in runs):.1f}",
+            "scenarios s": f"{statistics.median(scenario_seconds(r[2]) for r in runs):.1f}",
+            "load": "",
         }
     )
     last = runs[-1][2]["scenarios"]
@@ -77,7 +85,8 @@ def main() -> None:
     print(f"command: python -m drill rehearse --scenario all --json, {args.runs} runs, each a new process, exit 0")
     print_table(rows)
     print(f"\nscenarios s = the {len(last)} scenarios' own seconds (without starting moto and provisioning); goal")
-    print(f"{GOAL_SECONDS:.0f} s. CPU s = user + system seconds of the command and the processes it waited for.\n")
+    print(f"{GOAL_SECONDS:.0f} s. CPU s = user + system seconds of the command and the processes it waited for.")
+    print("load = the 1-minute load average when the run began and when it ended.\n")
     print_table(
         [
             {
