@@ -29,7 +29,7 @@ from drill.scenarios.catalogue import BY_NAME, NAMES
 from drill.scenarios.inject import inject
 from drill.scenarios.model import AWS_ERRORS, Scenario, describe_error
 from drill.scenarios.restore import restore
-from drill.scenarios.traffic import Tally
+from drill.scenarios.traffic import SYMPTOM_RPS, Tally
 from drill.steps.model import Drill, StepResult
 
 ALL = "all"
@@ -41,7 +41,7 @@ class Timing:
     restore_timeout: float
     interval: float
     since_minutes: float  # the investigator's window
-    traffic_rps: float = 2.0  # a partial fault's steady traffic (the drill's own SYMPTOM_RPS unless told)
+    traffic_rps: float = SYMPTOM_RPS  # a partial fault's steady traffic (trigger's and gameday's unless told)
     traffic_round: float = 1.0  # seconds of traffic between two looks at the symptom alarm
 
 
