@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -426,6 +427,11 @@ def pytest_configure(config):
     `python -m drill rehearse --json` (tests/rehearsal_run.py) and the recording of the program's stack
     (tests/stack_plan.py). Under pytest-xdist this runs in the controller, before the workers start; they
     inherit the folders through the environment."""
+    # A suite started in the background (`cmd &` in a script, nohup) inherits SIGINT ignored, and so would
+    # every `python -m drill` it starts: the tests that press Ctrl-C would wait for nothing. A handler
+    # here (the controller and each worker) is reset to the default in each child, which Python then catches.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(config, "workerinput"):
         return
     # The drill caches the program's declared state in the user's cache directory: tests use one of their own,

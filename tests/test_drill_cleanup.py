@@ -130,6 +130,7 @@ class Watched:
                     self.when[1](self)
                 except Exception as err:  # noqa: BLE001 (raised in the test's thread by finish)
                     self.failure = err
+                    self.process.kill()  # its signal may never come: the failure is the answer, not a timeout
 
     def finish(self, bound: float = 300) -> tuple[int, str, str]:
         """Exit code, stdout, stderr. `bound` only ends a drill that would never stop by itself (a lost
