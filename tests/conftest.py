@@ -428,6 +428,24 @@ def _start(config, variable: str, key: pytest.StashKey, start) -> None:
     config.stash[key] = start(folder)
 
 
+def share_botocore_models() -> None:
+    """One botocore data loader for every session in this process. Each test (every `mock_aws`, every drill
+    built in process) makes new boto3 sessions, and each session's own loader parsed the service models and
+    endpoints.json again: about 70 ms of JSON per client, most of the CPU of a moto test. The models are
+    read-only data, shared within a session already; sharing them across sessions changes no answer."""
+    import botocore.loaders
+    import botocore.session
+
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
+
+
 def pytest_configure(config):
     """Start, once and in the background before any test runs, what takes seconds and many tests read:
     `python -m drill rehearse --json` (tests/rehearsal_run.py) and the recording of the program's stack
@@ -438,6 +456,10 @@ def pytest_configure(config):
     # here (the controller and each worker) is reset to the default in each child, which Python then catches.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    share_botocore_models()
+    from drill.rehearsal.moto_server import serialise_operation_models
+
+    serialise_operation_models()  # in-process moto is read from threads too (the investigator's sources)
     if hasattr(config, "workerinput"):
         return
     # The drill caches the program's declared state in the user's cache directory: tests use one of their own,
