@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -356,16 +357,52 @@ def aws_mock(monkeypatch):
         yield
 
 
+# --------------------------------------------------------------------------------------------- scheduling
+# The files that take longest, longest first (CPU seconds per file, measured with --durations and per-file
+# timing, docs/testing.md). pytest-xdist's `--dist loadfile` hands a worker its next file when it is almost
+# done (pyproject.toml turns off its reordering by test count): started first, no long file is left to run
+# alone at the end while the other worker idles. Files not named here follow in their usual order.
+LONGEST_FIRST = (
+    "test_drill_run.py",
+    "test_drill_investigator_drift.py",
+    "test_drill_investigator_v3.py",
+    "test_image_api.py",
+    "test_gameday.py",
+    "test_drill_preflight.py",
+    "test_image_seeder.py",
+    "test_rehearsal.py",
+    "test_fault_experiments.py",
+    "test_fis_scenarios.py",
+    "test_gameday_flow.py",
+    "test_drill_investigator_fis.py",
+    "test_rehearsal_fis.py",
+    "test_observability.py",
+    "test_incident_e2e.py",
+    "test_observability_program.py",
+    "test_image_seeder_manifest.py",
+    "test_fault_injector.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: number for number, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
+
+
 # --------------------------------------------------------------------------------------------- background runs
 # Tests that build the program's stack (drill_fixtures.build_stack): the stack plan is recorded for them.
 STACK_PLAN_USERS = (
     "test_drill_cleanup.py",
-    "test_drill_cli.py",
+    "test_drill_cli_e2e.py",
+    "test_drill_fixture_stack.py",
     "test_drill_investigate_path.py",
     "test_drill_investigator_path.py",
     "test_drill_investigator_drift.py",
+    "test_drill_investigator_fis.py",
+    "test_drill_investigator_v3.py",
     "test_drill_run.py",
-    "test_drill_fixture_stack.py",
+    "test_gameday.py",
+    "test_gameday_flow.py",
     "test_incident_e2e.py",
 )
 
@@ -377,10 +414,36 @@ def _selects(config, files: tuple[str, ...]) -> bool:
     return bool(named & {tests, ROOT, *(tests / name for name in files)})
 
 
+def _selects_e2e(config) -> bool:
+    """Whether the `-m` expression lets end-to-end tests (marker e2e) run: the README's command does not."""
+    from _pytest.mark.expression import Expression  # pytest's own reading of `-m`
+
+    expression = config.option.markexpr
+    return not expression or Expression.compile(expression).evaluate(lambda name, **_: name == "e2e")
+
+
 def _start(config, variable: str, key: pytest.StashKey, start) -> None:
     folder = Path(tempfile.mkdtemp(prefix=f"aiops-{variable.lower()}-"))
     os.environ[variable] = str(folder)
     config.stash[key] = start(folder)
+
+
+def share_botocore_models() -> None:
+    """One botocore data loader for every session in this process. Each test (every `mock_aws`, every drill
+    built in process) makes new boto3 sessions, and each session's own loader parsed the service models and
+    endpoints.json again: about 70 ms of JSON per client, most of the CPU of a moto test. The models are
+    read-only data, shared within a session already; sharing them across sessions changes no answer."""
+    import botocore.loaders
+    import botocore.session
+
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
 
 
 def pytest_configure(config):
@@ -388,12 +451,25 @@ def pytest_configure(config):
     `python -m drill rehearse --json` (tests/rehearsal_run.py) and the recording of the program's stack
     (tests/stack_plan.py). Under pytest-xdist this runs in the controller, before the workers start; they
     inherit the folders through the environment."""
+    # A suite started in the background (`cmd &` in a script, nohup) inherits SIGINT ignored, and so would
+    # every `python -m drill` it starts: the tests that press Ctrl-C would wait for nothing. A handler
+    # here (the controller and each worker) is reset to the default in each child, which Python then catches.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    share_botocore_models()
+    from drill.rehearsal.moto_server import serialise_operation_models
+
+    serialise_operation_models()  # in-process moto is read from threads too (the investigator's sources)
     if hasattr(config, "workerinput"):
         return
     # The drill caches the program's declared state in the user's cache directory: tests use one of their own,
     # never the person's (the workers and every drill subprocess inherit it).
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="aiops-test-cache-")
-    if rehearsal_run.FOLDER_VARIABLE not in os.environ and _selects(config, ("test_rehearsal.py",)):
+    if (
+        rehearsal_run.FOLDER_VARIABLE not in os.environ
+        and _selects(config, ("test_rehearsal.py",))
+        and _selects_e2e(config)  # only the story tests, all e2e, read the rehearsal
+    ):
         _start(config, rehearsal_run.FOLDER_VARIABLE, _REHEARSAL, rehearsal_run.start)
     if stack_plan.FOLDER_VARIABLE not in os.environ and _selects(config, STACK_PLAN_USERS):
         _start(config, stack_plan.FOLDER_VARIABLE, _STACK_PLAN, stack_plan.start)

@@ -1,4 +1,4 @@
-"""`python -m drill` never leaves the fault behind: restore, arming, every exit path, region, outputs file.
+"""`python -m drill` never leaves the fault behind: restore, arming, every exit path, region (end to end).
 
 Each case runs the CLI as a subprocess against one moto server (its own stack prefix per case) and a
 stand-in for API Gateway on 127.0.0.1 that answers 500 while the bucket policy denies the image role
@@ -27,8 +27,8 @@ from drill_fixtures import (
     cli_env,
     inject_fault_like_the_fault_function,
     moto_server,  # noqa: F401  (fixture)
+    run_drill,
 )
-from test_drill_cli import run_drill, run_main, write_outputs
 
 from drill.fault_policy import normalised
 from drill.parser import MAX_SECONDS
@@ -130,6 +130,7 @@ class Watched:
                     self.when[1](self)
                 except Exception as err:  # noqa: BLE001 (raised in the test's thread by finish)
                     self.failure = err
+                    self.process.kill()  # its signal may never come: the failure is the answer, not a timeout
 
     def finish(self, bound: float = 300) -> tuple[int, str, str]:
         """Exit code, stdout, stderr. `bound` only ends a drill that would never stop by itself (a lost
@@ -311,21 +312,3 @@ def test_aws_region_alone_is_used_and_a_different_endpoint_region_is_named(runs)
     )
     both = {**env, "AWS_DEFAULT_REGION": "eu-north-1"}
     assert resolve_region(None, None, elsewhere, both)[0].name == "us-west-2"  # AWS_REGION wins
-
-
-def test_outputs_file_that_is_not_utf8_or_is_empty_is_a_usage_error(tmp_path):
-    utf16 = tmp_path / "utf16.json"
-    utf16.write_text(json.dumps({"S3BucketName": "b"}), encoding="utf-16")
-    empty = tmp_path / "empty.json"
-    empty.write_text("\n")
-    for path, problem in ((utf16, "is not UTF-8"), (empty, "is empty")):
-        code, out, err = run_main("status", "--outputs", str(path))
-        assert code == 2 and out == "", err
-        assert err.startswith(f"drill: error: outputs file {path} {problem}") and err.count("\n") == 1
-
-
-def test_every_missing_output_is_named_in_one_message(tmp_path: Path):
-    code, out, err = run_main("run", "--outputs", write_outputs(tmp_path, {"S3BucketName": "b"}))
-    assert code == 2 and out == "" and err.count("\n") == 1
-    for key in ("LambdaFunctionName", "BucketNameParameter", "ApiEndpoint"):
-        assert repr(key) in err

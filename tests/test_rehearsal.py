@@ -34,6 +34,7 @@ STORY_TIMEOUT_SECONDS = 120
 
 
 # ------------------------------------------------------------------------------------------ the story
+# The whole rehearsal, run as a subprocess: end to end (marker e2e, the `.ci/run` step of its own).
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory) -> dict:
     """What `python -m drill rehearse --json` printed, run as a person without AWS would run it, plus
@@ -56,12 +57,14 @@ def rehearsal(tmp_path_factory) -> dict:
     return json.loads(stdout) | {"process_group": group}
 
 
+@pytest.mark.e2e
 def test_rehearse_runs_the_drills_steps_and_every_one_succeeds(rehearsal):
     assert rehearsal["ok"] is True
     assert [s["step"] for s in rehearsal["steps"]] == ["status", "trigger", "investigate", "restore", "status"]
     assert all(s["ok"] for s in rehearsal["steps"])
 
 
+@pytest.mark.e2e
 def test_the_api_answers_200_then_5xx_then_200(rehearsal):
     statuses = rehearsal["rehearsal"]["api"]["statuses"]
     first_failure = next(i for i, status in enumerate(statuses) if status >= 500)
@@ -72,6 +75,7 @@ def test_the_api_answers_200_then_5xx_then_200(rehearsal):
     assert restore["api_status"] == 200 and end["api"]["status"] == 200 and end["fault_present"] is False
 
 
+@pytest.mark.e2e
 def test_restore_rearms_the_alarm_once_its_compressed_periods_are_evaluated(rehearsal):
     """The re-arm rule reads the evaluator's compressed periods: the story ends armed, not left disarmed."""
     restore, end = rehearsal["steps"][3], rehearsal["steps"][4]
@@ -79,6 +83,7 @@ def test_restore_rearms_the_alarm_once_its_compressed_periods_are_evaluated(rehe
     assert end["fault_armed"] is True
 
 
+@pytest.mark.e2e
 def test_the_alarm_ran_the_fault_function_and_the_investigator_names_the_policy(rehearsal):
     trigger, investigate = rehearsal["steps"][1], rehearsal["steps"][2]
     assert trigger["fault_sids"] == ["AiopsFaultInjectionDenyListBucket", "AiopsFaultInjectionDenyGetObject"]
@@ -88,6 +93,7 @@ def test_the_alarm_ran_the_fault_function_and_the_investigator_names_the_policy(
     assert any("fault-injector" in action and '"inject"' in action for action in fired[0]["actions"])
 
 
+@pytest.mark.e2e
 def test_the_notes_list_what_was_skipped_and_what_moto_cannot_show(rehearsal):
     notes = rehearsal["rehearsal"]
     skipped = {s["type"] for s in notes["skipped"]}
@@ -105,6 +111,7 @@ def test_the_notes_list_what_was_skipped_and_what_moto_cannot_show(rehearsal):
     }
 
 
+@pytest.mark.e2e
 def test_the_report_states_the_stacks_tags_and_throttling_and_counts_what_came_before_it(rehearsal):
     """What the investigator read in moto is what the program declared, and its window holds every request
     and invocation made before it, on whole-minute periods."""
@@ -128,6 +135,7 @@ def assert_closed(port: int) -> None:
         sock.connect(("127.0.0.1", port))
 
 
+@pytest.mark.e2e
 def test_nothing_is_left_behind(rehearsal):
     """No process of the rehearsal's own session is left (a child it started would still be in it), and
     neither of its ports answers."""
@@ -138,6 +146,7 @@ def test_nothing_is_left_behind(rehearsal):
         assert_closed(port)
 
 
+@pytest.mark.e2e
 def test_a_rehearsal_stopped_by_ctrl_c_stops_everything_it_started_and_exits_130():
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, fixed arguments)
         [sys.executable, "-m", "drill", "rehearse"],

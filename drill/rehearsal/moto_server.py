@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ def moto_server() -> Iterator[MotoEndpoint]:
     """
     from moto.server import ThreadedMotoServer  # imported here: moto is heavy and only this command needs it
 
+    serialise_operation_models()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -73,6 +75,29 @@ def moto_server() -> Iterator[MotoEndpoint]:
         yield MotoEndpoint(url=f"http://127.0.0.1:{port}", port=port)
     finally:
         server.stop()
+
+
+_MODELS_LOCK = threading.Lock()
+
+
+def serialise_operation_models() -> None:
+    """One thread at a time builds moto's model of an API operation. moto 5.2.5's
+    `ServiceModel.operation_model` wraps botocore's method of the same name, and both cache under one key:
+    botocore's answer is stored first, then replaced by moto's. A second thread asking for the same operation
+    in between (a threaded server's first concurrent requests, the investigator's concurrent reads) got
+    botocore's model, and the request failed with "'OperationModel' object has no attribute 'http_trait'"."""
+    from moto.core.model import ServiceModel
+
+    built = ServiceModel.operation_model
+    if getattr(built, "serialised", False):
+        return
+
+    def operation_model(self: Any, operation_name: str) -> Any:
+        with _MODELS_LOCK:
+            return built(self, operation_name)
+
+    operation_model.serialised = True  # type: ignore[attr-defined]
+    ServiceModel.operation_model = operation_model  # type: ignore[method-assign]
 
 
 def cloudwatch_start(start: datetime, period: int) -> datetime:
