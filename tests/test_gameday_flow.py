@@ -24,6 +24,21 @@ from drill.scenarios.trigger import trigger_scenario
 from drill.steps import Probe
 
 
+def on_poll_clock(drill) -> None:
+    """The drill's timeouts counted in polls: each `sleep` advances its clock by what it asked, and no other
+    time passes. On the real clock a 2 s timeout is a race with the machine's load (these waits poll moto
+    without sleeping); here it is always the same number of polls."""
+    elapsed = [0.0]
+    slept = drill.sleep
+
+    def sleep(seconds: float) -> None:
+        elapsed[0] += seconds
+        slept(seconds)
+
+    drill.clock = lambda: elapsed[0]
+    drill.sleep = sleep
+
+
 def failing_while_recorded(stack):
     """The API as participants see it: 500 while any scenario is recorded (moto serves no API)."""
     table = stack.outputs["DrillRecordTableName"]
@@ -103,7 +118,9 @@ def test_trigger_with_a_scenario_waits_for_its_symptom_and_keeps_it(fresh):  # n
 def test_trigger_with_a_scenario_whose_symptom_never_comes_restores(fresh):  # noqa: F811
     stack = gameday_stack(fresh, "gd-trigger-timeout")
     before = snapshot(stack)
-    result, cleanup = trigger_scenario(make_drill(stack, fresh), "parameter_missing", restore_timeout=2, **FAST)
+    drill = make_drill(stack, fresh)
+    on_poll_clock(drill)
+    result, cleanup = trigger_scenario(drill, "parameter_missing", restore_timeout=2, **FAST)
     assert not result.ok and "timed out" in result.summary
     assert cleanup is not None and cleanup.ok
     # Exactly as before but the arming: the trigger's own probes (image-function invocations) fill a period the
@@ -118,6 +135,7 @@ def test_run_with_a_scenario_marks_the_investigation_a_hit_and_restores(fresh): 
     stack = gameday_stack(fresh, "gd-run")
     before = snapshot(stack)
     drill = make_drill(stack, fresh)
+    on_poll_clock(drill)
     failing = failing_while_recorded(stack)
     alarm = stack.outputs["ApiGateway5XXAlarmName"]
 
