@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in functions/<name> (it would be packaged)
@@ -19,6 +23,31 @@ import handler_harness  # noqa: E402  (from the tests folder, put on the path ab
 from handler_harness import load_handler  # noqa: E402,F401  (re-exported for the benchmarks)
 
 REGION = "us-west-2"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Timed:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the command and the children it reaped
+    code: int  # exit code
+    out: str  # stdout, with stderr when merged
+    err: str  # stderr when not merged, else ""
+
+
+def timed(command: list[str], *, env: dict[str, str] | None = None, merge: bool = True) -> Timed:
+    """One run of `command` from the project root, in a new process, timed by wall clock and by rusage."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and commands)
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if merge else err
+        )
+        _, status, usage = os.wait4(process.pid, 0)  # the rusage of the command and its reaped children
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        printed, logged = (f.read().decode("utf-8", errors="replace") for f in (out, err))
+    return Timed(wall, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status), printed, logged)
 
 
 def use_fake_aws() -> None:

@@ -13,32 +13,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-from _harness import machine, print_table
+from _harness import machine, print_table, timed
 
-ROOT = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-m", "drill", "rehearse"]
 
 
 def one_run() -> tuple[float, float, str]:
     """(wall seconds, CPU seconds, what the command printed) of one rehearsal."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(COMMAND, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-        _, status, usage = os.wait4(process.pid, 0)  # the rusage of the command and its reaped children
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        printed = out.read().decode("utf-8", errors="replace")
-    if process.returncode != 0:
-        raise SystemExit(f"rehearsal exited {process.returncode}:\n{printed}")
-    return wall, usage.ru_utime + usage.ru_stime, printed
+    run = timed(COMMAND, env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
+    if run.code != 0:
+        raise SystemExit(f"rehearsal exited {run.code}:\n{run.out}")
+    return run.wall, run.cpu, run.out
 
 
 def main() -> None:

@@ -17,35 +17,21 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-from _harness import machine, print_table
+from _harness import machine, print_table, timed
 
-ROOT = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-m", "drill", "rehearse", "--scenario", "all", "--json"]
 GOAL_SECONDS = 60.0
 
 
 def one_run() -> tuple[float, float, dict, str]:
     """(wall seconds, CPU seconds, the JSON the command printed, the 1-minute load average before and after)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(COMMAND, cwd=ROOT, env=env, stdout=out, stderr=err)  # noqa: S603
-        _, status, usage = os.wait4(process.pid, 0)  # the rusage of the command and its reaped children
-        wall = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        printed, logged = out.read().decode(), err.read().decode(errors="replace")
-    if code != 0:
-        raise SystemExit(f"rehearse --scenario all exited {code}:\n{printed[-3000:]}\n{logged[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, json.loads(printed), f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"
+    run = timed(COMMAND, env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, merge=False)
+    if run.code != 0:
+        raise SystemExit(f"rehearse --scenario all exited {run.code}:\n{run.out[-3000:]}\n{run.err[-3000:]}")
+    return run.wall, run.cpu, json.loads(run.out), f"{load_before:.1f}-{os.getloadavg()[0]:.1f}"
 
 
 def scenario_seconds(document: dict) -> float:

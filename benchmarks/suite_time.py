@@ -12,17 +12,11 @@ verbatim. A benchmark, not a test: it fails only if a step does not exit 0.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-from _harness import machine, print_table
+from _harness import machine, print_table, timed
 
-ROOT = Path(__file__).resolve().parent.parent
 STEPS = {
     "fast": [sys.executable, "-m", "pytest", "-q"],  # the README's test command
     "e2e": [sys.executable, "-m", "pytest", "-q", "-m", "e2e"],  # .ci/run's end-to-end step
@@ -31,17 +25,10 @@ STEPS = {
 
 def one_run(command: list[str]) -> tuple[float, float, str]:
     """(wall seconds, CPU seconds, pytest's summary line) of one run of `command`."""
-    with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-        _, status, usage = os.wait4(process.pid, 0)  # the rusage of the command and its reaped children
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        printed = out.read().decode("utf-8", errors="replace")
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command[1:])} exited {process.returncode}:\n{printed[-5000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, printed.strip().splitlines()[-1]
+    run = timed(command)
+    if run.code != 0:
+        raise SystemExit(f"{' '.join(command[1:])} exited {run.code}:\n{run.out[-5000:]}")
+    return run.wall, run.cpu, run.out.strip().splitlines()[-1]
 
 
 def main() -> None:
