@@ -5,6 +5,7 @@ another working directory with another HOME."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -248,6 +249,20 @@ def drill_elsewhere(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def kill_when_paused(process: subprocess.Popen, point: str) -> None:
+    """SIGKILL a drill started with `PAUSE_VARIABLE=point` as soon as it says it paused there (drill/scenarios/
+    model.py checkpoint), never on a timer; its output so far is the failure message if it never pauses."""
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if f"paused at {point}" in line:
+            process.send_signal(signal.SIGKILL)
+            break
+    assert process.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
+    process.stdout.close()
+    process.stderr.close()
 
 
 @pytest.fixture(autouse=True)

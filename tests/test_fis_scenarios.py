@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,7 +18,7 @@ import pytest
 from conftest import ACCOUNT, REGION, new_session
 from drill_fixtures import moto_server  # noqa: F401  (fixture)
 from fis_fixtures import FisStandIn, add_fis, experiments, frozen_experiments, set_status
-from gameday_fixtures import drill_elsewhere
+from gameday_fixtures import drill_elsewhere, kill_when_paused
 
 from drill import cli, outputs
 from drill.aws import Clients
@@ -391,15 +390,7 @@ def killed_at(served, tmp_path, point: str, name: str) -> None:
         tmp_path / point,
         {PAUSE_VARIABLE: point},
     )
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if f"paused at {point}" in line:
-            process.send_signal(signal.SIGKILL)
-            break
-    assert process.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
-    process.stdout.close()
-    process.stderr.close()
+    kill_when_paused(process, point)
 
 
 @pytest.mark.e2e

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import signal
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +24,7 @@ from gameday_fixtures import (  # noqa: F401  (fresh, moto_server: fixtures)
     drill_elsewhere,
     fresh,
     gameday_stack,
+    kill_when_paused,
     make_drill,
     moto_server,
     snapshot,
@@ -302,15 +302,7 @@ def test_kill_9_right_after_the_record_or_right_after_the_change_loses_nothing(f
         for point, name in points.items()
     }
     for point, process in running.items():
-        seen = []
-        for line in process.stderr:
-            seen.append(line)
-            if f"paused at {point}" in line:
-                process.send_signal(signal.SIGKILL)
-                break
-        assert process.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
-        process.stdout.close()
-        process.stderr.close()
+        kill_when_paused(process, point)
 
     crashed = snapshot(stack)
     assert sorted(i["scenario"]["S"] for i in crashed["records"]) == sorted(points.values())
