@@ -327,21 +327,14 @@ def alarm_event(
 # made inside moto's context, after moto is imported, so moto's request stubber is among its handlers —
 # a session made before that would send requests to AWS. Each client still gets its own event hooks.
 _SHARED_SESSION: list[Any] = []
-_SHARED_LOADER: list[Any] = []
 
 
 def new_session() -> Any:
-    """A boto3 session of its own (own credentials chain and event hooks) that reads the service models
-    through one shared loader: a fresh loader parses every model file again, about 10 ms each."""
+    """A boto3 session of its own (own credentials chain and event hooks). It reads the service models
+    through the process's one loader, as every session does here (`share_botocore_models`)."""
     import boto3
-    import botocore.loaders
-    import botocore.session
 
-    if not _SHARED_LOADER:
-        _SHARED_LOADER.append(botocore.loaders.create_loader())
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _SHARED_LOADER[0])
-    return boto3.Session(botocore_session=core, region_name=REGION)
+    return boto3.Session(region_name=REGION)
 
 
 @pytest.fixture
