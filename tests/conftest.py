@@ -6,11 +6,13 @@ Tests never reach AWS: credentials are fake and the region fixed before anything
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -335,6 +337,21 @@ def new_session() -> Any:
     import boto3
 
     return boto3.Session(region_name=REGION)
+
+
+@contextlib.contextmanager
+def moto_clients() -> Iterator[Any]:
+    """moto for every AWS service in this process, with moto's fake keys and the region, and one set of the
+    drill's clients on it (making clients costs more than a test case: share them across a module)."""
+    from moto import mock_aws
+
+    from drill.aws import Clients
+
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            patch.setenv(key, value)
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        yield Clients(new_session())
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
-from conftest import new_session
+from conftest import moto_clients, new_session
 from drill_fixtures import ACCOUNT, REGION, build_stack, inject_fault_like_the_fault_function, remove_api_permission
 from drill_fixtures import throttle_api as throttle_api_fixture
 
@@ -355,13 +355,8 @@ def test_without_cloudtrail_the_differences_stay_and_the_caveat_says_who_is_unkn
 # ------------------------------------------------------------------------------------------ against moto
 @pytest.fixture
 def moto() -> Iterator[Clients]:
-    from moto import mock_aws
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            patch.setenv(key, value)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        yield Clients(new_session())
+    with moto_clients() as clients:
+        yield clients
 
 
 def api_5xx(stack, count: float = 10) -> None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.stub import Stubber
-from conftest import new_session
+from conftest import moto_clients, new_session
 from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
 from test_drill_collectors import TARGET, item
 
@@ -39,14 +39,10 @@ EXPERIMENT = "fis::experiment"  # moto's state-transition model name for experim
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Clients]:
-    from moto import mock_aws
     from moto.moto_api import state_manager
 
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            patch.setenv(key, value)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        yield Clients(new_session())
+    with moto_clients() as clients:
+        yield clients
         state_manager.unset_transition(EXPERIMENT)
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import new_session
+from conftest import moto_clients
 from drill_fixtures import ACCOUNT, REGION, MotoStack, build_stack, inject_fault_like_the_fault_function
 from test_drill_collectors import TARGET, item
 
@@ -40,13 +40,8 @@ IN_MOTO = [(name, collect) for name, collect in COLLECTORS if name not in ("clou
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Clients]:
-    from moto import mock_aws
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            patch.setenv(key, value)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        yield Clients(new_session())  # one set of clients for the module: making them costs more than a case
+    with moto_clients() as clients:
+        yield clients
 
 
 # ------------------------------------------------------------------------------------------ symptoms, by minute
