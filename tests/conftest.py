@@ -400,7 +400,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 # --------------------------------------------------------------------------------------------- background runs
-# Tests that build the program's stack (drill_fixtures.build_stack): the stack plan is recorded for them.
+# Tests that build the program's stack (drill_fixtures.build_stack): the stack plan is recorded for them. They are
+# all end-to-end (marker e2e: `build_stack` refuses any other test, see `in_e2e_test`), so the README's command,
+# which deselects e2e, records nothing.
 STACK_PLAN_USERS = (
     "test_drill_cleanup.py",
     "test_drill_cli_e2e.py",
@@ -481,8 +483,21 @@ def pytest_configure(config):
         and _selects_e2e(config)  # only the story tests, all e2e, read the rehearsal
     ):
         _start(config, rehearsal_run.FOLDER_VARIABLE, _REHEARSAL, rehearsal_run.start)
-    if stack_plan.FOLDER_VARIABLE not in os.environ and _selects(config, STACK_PLAN_USERS):
+    if stack_plan.FOLDER_VARIABLE not in os.environ and _selects(config, STACK_PLAN_USERS) and _selects_e2e(config):
         _start(config, stack_plan.FOLDER_VARIABLE, _STACK_PLAN, stack_plan.start)
+
+
+_running: list[pytest.Item] = []  # the test being run in this process
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _running[:] = [item]
+
+
+def in_e2e_test() -> bool:
+    """Whether the test this process is running is marked e2e (or no test runs: a helper used from a script)."""
+    return not _running or _running[0].get_closest_marker("e2e") is not None
 
 
 def pytest_unconfigure(config):

@@ -24,7 +24,7 @@ import boto3
 import pytest
 import rehearsal_run
 import stack_plan
-from conftest import ACCOUNT, REGION, ROOT, tls_only_statement
+from conftest import ACCOUNT, REGION, ROOT, in_e2e_test, tls_only_statement
 
 from components.iam import service_trust_policy
 from drill.fault_policy import fault_statements
@@ -163,6 +163,9 @@ def build_stack(
     by default `images` PNG objects and a README.txt. `tls_only_policy` then puts the program's bucket policy
     on the bucket as it declares it: moto ignores conditions, so its TLS-only Deny would deny GetObject to
     everyone there (the replica leaves it out) — only for tests that do not read objects."""
+    # The whole stack is end-to-end: a test that builds it runs in `.ci/run`'s e2e step, never in the README's
+    # command, whose time the per-stack replay and the session's recording would double (issue 17 §8).
+    assert in_e2e_test(), "a test that builds the program's stack must be marked e2e (@pytest.mark.e2e)"
     c = aws_clients(endpoint)
     plan = stack_plans()["full" if fault_chain else "no_fault_chain"]
     outputs, renames = stack_plan.replay(plan, c, prefix)

@@ -17,6 +17,8 @@ from conftest import RecordingMocks, run_program, settled
 from drill_fixtures import build_stack, function_environment
 from stack_plan import Renames
 
+pytestmark = pytest.mark.e2e  # the program's whole stack in moto: the `.ci/run` e2e step
+
 
 def declared(mocks: RecordingMocks) -> dict[str, Any]:
     """The program's outputs and the inputs of every resource it declared, resolved."""

@@ -35,6 +35,8 @@ from drill.investigator.declared import Declared
 from drill.investigator.model import Target, Window
 from drill.investigator.ranking import conclude
 
+pytestmark = pytest.mark.e2e  # investigations of the program's whole stack in moto: the `.ci/run` e2e step
+
 FUNCTION = "aiops-demo-dev-image-api"
 API = "a1b2c3d4e5"
 BUCKET = "images-images-0a1b2c3"

@@ -32,6 +32,8 @@ from drill.investigator.evidences import Evidences
 from drill.investigator.model import Window
 from drill.investigator.ranking import conclude
 
+pytestmark = pytest.mark.e2e  # investigations of the program's whole stack in moto: the `.ci/run` e2e step
+
 # Every source but the three moto lacks or these cases do not need (as in test_drill_investigator_v3.py).
 IN_MOTO = [(name, collect) for name, collect in COLLECTORS if name not in ("cloudtrail", "alarm_history", "tags")]
 EXPERIMENT = "fis::experiment"  # moto's state-transition model name for experiments

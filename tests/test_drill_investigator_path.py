@@ -82,6 +82,7 @@ def all_in_flight_at_once(collectors):
     return [(source, waiting(collect)) for source, collect in collectors]
 
 
+@pytest.mark.e2e  # the program's whole stack in moto (drill_fixtures.build_stack)
 def test_every_source_is_read_concurrently(aws_mock):
     stack = build_stack(None, "aiops-demo-slow", fault_chain=False)
     clients = DelayedClients(new_session())  # its own session: its own event hooks
@@ -343,6 +344,7 @@ def test_symptoms_without_a_cause_are_unknown_and_without_symptoms_healthy():
     assert conclude([lines])[0].resource == FUNCTION  # error lines alone are a symptom too
 
 
+@pytest.mark.e2e  # the program's whole stack in moto (drill_fixtures.build_stack)
 def test_api_5xx_datapoints_alone_make_the_stack_unknown_and_the_markdown_says_so(aws_mock):
     stack = build_stack(None, "aiops-demo-md", fault_chain=False)
     write_api_datapoints(stack, count=5, e5xx=5)

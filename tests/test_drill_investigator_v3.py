@@ -32,6 +32,8 @@ from drill.investigator.collectors._base import Scope
 from drill.investigator.declared import Declared, from_pulumi
 from drill.investigator.model import Window
 
+pytestmark = pytest.mark.e2e  # investigations of the program's whole stack in moto: the `.ci/run` e2e step
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 # Every source but the two moto lacks (LookupEvents, DescribeAlarmHistory: unavailable, after retries) and
 # the tags (no part in these classes).

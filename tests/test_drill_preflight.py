@@ -54,6 +54,7 @@ def account():
         yield boto3.session.Session(region_name=REGION)
 
 
+@pytest.mark.e2e  # a moto server, and the program run under mocks three times
 def test_preflight_passes_on_an_empty_account_then_blocks_on_a_taken_name_and_the_account_role(account):
     code, report, _ = preflight()
     found = rows(report)
@@ -99,6 +100,7 @@ def test_preflight_passes_on_an_empty_account_then_blocks_on_a_taken_name_and_th
     assert f"{PROJECT}:apiGatewayAccountRole false" in setting["fix"]
 
 
+@pytest.mark.e2e  # a moto server and the program run under mocks
 def test_a_configuration_the_program_refuses_is_blocking_with_the_programs_message(account, tmp_path):
     for name in ("Pulumi.yaml", "__main__.py", "components", "functions"):
         (tmp_path / name).symlink_to(ROOT / name)

@@ -30,6 +30,8 @@ from drill.rehearsal.lambda_logs import json_line
 from drill.stack import StackOutputs
 from drill.steps.render import run_text
 
+pytestmark = pytest.mark.e2e  # the whole drill against the program's stack in moto: the `.ci/run` e2e step
+
 PREFIX = "aiops-demo-dev"
 current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_function", default=None)
 

@@ -39,6 +39,8 @@ from drill.scenarios.catalogue import ARMING_CALLS, RECORD_CALLS
 from drill.scenarios.model import PAUSE_VARIABLE
 from drill.steps.run import investigate_step
 
+pytestmark = pytest.mark.e2e  # scenarios against a moto server: the `.ci/run` e2e step
+
 # What each scenario changes, as `snapshot` names it (every direct one also disarms the alarm and records).
 CHANGES = {
     "bucket_policy_deny": {"bucket_policy"},
@@ -72,7 +74,6 @@ def test_the_catalogue_covers_the_nine_kinds_of_the_issue_and_the_two_fis_scenar
     }
 
 
-@pytest.mark.e2e  # drill subprocesses
 def test_every_scenario_changes_only_its_resource_and_another_process_restores_them_all_exactly(fresh, tmp_path):  # noqa: F811
     """One stack, every scenario injected one after the other (a compound incident: two of them change the
     parameter, three the function), then one restore from another process, working directory and HOME."""
@@ -287,7 +288,6 @@ def test_a_change_made_since_the_injection_is_kept_reported_and_fails_unless_for
     assert differences(before, snapshot(stack)) == {}
 
 
-@pytest.mark.e2e  # drill subprocesses
 def test_kill_9_right_after_the_record_or_right_after_the_change_loses_nothing(fresh, tmp_path):  # noqa: F811
     """Two injects on one stack, each killed at its point: one scenario recorded but not applied, one applied."""
     stack = gameday_stack(fresh, "gd-kill")

@@ -23,6 +23,8 @@ from drill.scenarios.run import run_scenario
 from drill.scenarios.trigger import trigger_scenario
 from drill.steps import Probe
 
+pytestmark = pytest.mark.e2e  # game-day flows against a moto server: the `.ci/run` e2e step
+
 
 def on_poll_clock(drill) -> None:
     """The drill's timeouts counted in polls: each `sleep` advances its clock by what it asked, and no other

@@ -23,6 +23,8 @@ from drill_fixtures import build_stack, function_environment
 
 from components.iam import service_trust_policy
 
+pytestmark = pytest.mark.e2e  # the incident story against the program's stack in moto: the `.ci/run` e2e step
+
 PREFIX = "aiops-demo-dev"
 IMAGES = {"dog-1.png": b"\x89PNG\r\n\x1a\n-one", "dog-2.jpg": b"\xff\xd8\xff\xe0-two"}
 GET = {"httpMethod": "GET", "path": "/random"}
