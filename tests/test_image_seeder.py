@@ -388,7 +388,7 @@ def test_delete_event_does_nothing(seeder, bedrock, s3):
 
 
 # ------------------------------------------------------------------------------------ never raises
-def test_missing_bucket_reports_failed_with_code(aws_mock, env, caplog):
+def test_missing_bucket_reports_failed_with_code(aws_reset, env, caplog):
     seeder = load_handler("image_seeder")  # no bucket created
 
     with caplog.at_level(logging.INFO):
@@ -441,7 +441,7 @@ def test_only_real_images_from_the_samples_folder_are_uploaded(seeder, bedrock, 
     }
 
 
-def test_missing_bucket_name_is_reported(aws_mock, env):
+def test_missing_bucket_name_is_reported(aws_reset, env):
     env.delenv("BUCKET_NAME")
     seeder = load_handler("image_seeder")
 

@@ -218,7 +218,7 @@ def test_a_replaced_bucket_is_seeded(seeder, bedrock, s3, env):
     """A new bucket (the component puts its name in the Invocation's triggers) has no manifest: seeded."""
     env.setenv("IMAGE_COUNT", "2")
     assert seeder.handler({}, None)["status"] == "generated"
-    create_bucket("seed-bucket-2")
+    create_bucket(s3, "seed-bucket-2")
     env.setenv("BUCKET_NAME", "seed-bucket-2")
 
     result = seeder.handler({}, None)
