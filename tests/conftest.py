@@ -376,9 +376,17 @@ def aws_mock(monkeypatch):
 
 @pytest.fixture(scope="module")
 def moto_for_module() -> Iterator[None]:
-    """moto started once for a module: each start registers ~1,300 URL callbacks (about 10 ms a test)."""
+    """moto started once for a module: each start registers ~1,300 URL callbacks (about 10 ms a test).
+
+    What is alive when such a module starts (libraries, botocore's shared service models, moto's backends) lives
+    as long as the process: `gc.freeze` takes it out of the collector's full passes, which otherwise walk it
+    again each time (~0.25 s a pass, a third of these modules' CPU). The cost: cyclic garbage not yet collected
+    at that moment is never freed (peak memory of the handler test files measured unchanged, 285 MB)."""
+    import gc
+
     from moto import mock_aws
 
+    gc.freeze()
     with mock_aws():
         yield
 

@@ -182,6 +182,12 @@ def images(s3: Any, bucket: str = BUCKET) -> dict[str, tuple[str, bytes]]:
     return {k: v for k, v in objects(s3, bucket).items() if not k.startswith("seeder/")}
 
 
+def image_keys(s3: Any, bucket: str = BUCKET) -> set[str]:
+    """The keys of images(), from the listing alone (images() also reads every object: a call each)."""
+    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {item["Key"] for item in listed if not item["Key"].startswith("seeder/")}
+
+
 def manifest(s3: Any, bucket: str = BUCKET) -> dict:
     return json.loads(s3.get_object(Bucket=bucket, Key="seeder/manifest.json")["Body"].read())
 
