@@ -16,12 +16,11 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
-from conftest import REGION, ROOT, load_handler
+from conftest import REGION, ROOT, load_handler, shared_session
 
 BUCKET = "seed-bucket"
 STABILITY = "stability.stable-image-core-v1:1"
@@ -110,15 +109,21 @@ def env(monkeypatch):
     return monkeypatch
 
 
-def create_bucket(name: str = BUCKET) -> Any:
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return client
+def create_bucket(s3: Any, name: str = BUCKET) -> None:
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+
+@pytest.fixture(scope="module")
+def test_s3(moto_for_module) -> Any:
+    """The test's own S3 client, made once a module: a client costs more than a moto call, and no test changes
+    it (deny_s3 and the like hook the seeder's client, made afresh with each handler)."""
+    return shared_session().client("s3")
 
 
 @pytest.fixture
-def s3(aws_mock, env):
-    return create_bucket()
+def s3(aws_reset, env, test_s3):
+    create_bucket(test_s3)
+    return test_s3
 
 
 @pytest.fixture
@@ -175,6 +180,12 @@ def objects(s3: Any, bucket: str = BUCKET) -> dict[str, tuple[str, bytes]]:
 def images(s3: Any, bucket: str = BUCKET) -> dict[str, tuple[str, bytes]]:
     """objects() without the seeder's manifest."""
     return {k: v for k, v in objects(s3, bucket).items() if not k.startswith("seeder/")}
+
+
+def image_keys(s3: Any, bucket: str = BUCKET) -> set[str]:
+    """The keys of images(), from the listing alone (images() also reads every object: a call each)."""
+    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {item["Key"] for item in listed if not item["Key"].startswith("seeder/")}
 
 
 def manifest(s3: Any, bucket: str = BUCKET) -> dict:

@@ -9,10 +9,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from types import ModuleType, SimpleNamespace
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, FAULT_ALARM, REGION, alarm_event, load_handler, tls_only_statement
+from conftest import ACCOUNT, FAULT_ALARM, REGION, alarm_event, load_handler, shared_session, tls_only_statement
 
 from components.fault_injection import MAX_EVENT_AGE_SECONDS
 
@@ -47,15 +46,21 @@ POLICY_CALLS = {"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"}
 ALARM_ARN = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{FAULT_ALARM}"
 
 
+@pytest.fixture(scope="module")
+def test_s3(moto_for_module):
+    """The test's own S3 client, made once: a client costs more than a moto call, and no test changes it
+    (the hooks tests add go on the handler's client, made afresh with each handler)."""
+    return shared_session().client("s3")
+
+
 @pytest.fixture
-def s3(aws_mock, monkeypatch):
+def s3(aws_reset, monkeypatch, test_s3):
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
     monkeypatch.setenv("TARGET_ROLE_ARN", ROLE_ARN)
     monkeypatch.setenv("ALARM_ARN", ALARM_ARN)
     monkeypatch.setenv("MAX_EVENT_AGE_SECONDS", str(MAX_EVENT_AGE_SECONDS))  # as the component sets it
-    client = boto3.client("s3", region_name=REGION)
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return client
+    test_s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return test_s3
 
 
 def quiet(module: ModuleType) -> list[float]:

@@ -8,10 +8,9 @@ import json
 import logging
 from types import ModuleType, SimpleNamespace
 
-import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
-from conftest import ACCOUNT, REGION, load_handler
+from conftest import ACCOUNT, REGION, load_handler, shared_session
 
 PARAMETER = "/aiops-demo-dev/bucket-name"
 BUCKET = "aiops-demo-dev-images"
@@ -22,19 +21,26 @@ HTML = b"<html><script>alert(1)</script></html>"  # what must never go out as an
 
 
 @pytest.fixture
-def aws(aws_mock, monkeypatch):
+def aws(aws_reset, monkeypatch):
     """moto (with conftest's shared session), and the handler's environment set before it is loaded."""
     monkeypatch.setenv("BUCKET_NAME_PARAMETER", PARAMETER)
     monkeypatch.delenv("IMAGE_CACHE_TTL_SECONDS", raising=False)
 
 
+@pytest.fixture(scope="module")
+def test_clients(moto_for_module) -> SimpleNamespace:
+    """The test's own S3 and SSM clients, made once: a client costs more than a moto call, and no test
+    changes these (the hooks tests add go on the handler's clients, made afresh with each handler)."""
+    session = shared_session()
+    return SimpleNamespace(s3=session.client("s3"), ssm=session.client("ssm"))
+
+
 @pytest.fixture
-def s3(aws):
+def s3(aws, test_clients):
     """The image bucket and the parameter naming it."""
-    client = boto3.client("s3", region_name=REGION)
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    boto3.client("ssm", region_name=REGION).put_parameter(Name=PARAMETER, Value=BUCKET, Type="String")
-    return client
+    test_clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    test_clients.ssm.put_parameter(Name=PARAMETER, Value=BUCKET, Type="String")
+    return test_clients.s3
 
 
 def put(s3, *keys: str, body: bytes = PNG) -> None:
@@ -342,7 +348,7 @@ def test_deleted_object_is_500_no_such_key_then_relisted(s3):
     assert calls == ["GetObject", "ListObjectsV2", "GetObject"]
 
 
-def test_vanished_bucket_is_500_no_such_bucket_then_the_parameter_is_read_again(s3):
+def test_vanished_bucket_is_500_no_such_bucket_then_the_parameter_is_read_again(s3, test_clients):
     put(s3, "old.png")
     fn = load_handler("image_api")
     assert fn.handler(GET, None)["statusCode"] == 200
@@ -350,9 +356,7 @@ def test_vanished_bucket_is_500_no_such_bucket_then_the_parameter_is_read_again(
     s3.delete_bucket(Bucket=BUCKET)
     s3.create_bucket(Bucket="aiops-demo-dev-images-2", CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_object(Bucket="aiops-demo-dev-images-2", Key="new.jpg", Body=JPEG)
-    boto3.client("ssm", region_name=REGION).put_parameter(
-        Name=PARAMETER, Value="aiops-demo-dev-images-2", Type="String", Overwrite=True
-    )
+    test_clients.ssm.put_parameter(Name=PARAMETER, Value="aiops-demo-dev-images-2", Type="String", Overwrite=True)
     calls = record_calls(fn)
 
     first = fn.handler(GET, None)
@@ -363,15 +367,13 @@ def test_vanished_bucket_is_500_no_such_bucket_then_the_parameter_is_read_again(
     assert calls == ["GetObject", "GetParameter", "ListObjectsV2", "GetObject"]
 
 
-def test_a_new_bucket_name_never_serves_keys_listed_in_the_old_bucket(s3):
+def test_a_new_bucket_name_never_serves_keys_listed_in_the_old_bucket(s3, test_clients):
     put(s3, "old.png")
     fn = load_handler("image_api")
     assert fn.handler(GET, None)["statusCode"] == 200
     s3.create_bucket(Bucket="aiops-demo-dev-images-2", CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_object(Bucket="aiops-demo-dev-images-2", Key="new.jpg", Body=JPEG)
-    boto3.client("ssm", region_name=REGION).put_parameter(
-        Name=PARAMETER, Value="aiops-demo-dev-images-2", Type="String", Overwrite=True
-    )
+    test_clients.ssm.put_parameter(Name=PARAMETER, Value="aiops-demo-dev-images-2", Type="String", Overwrite=True)
 
     fn.cache.drop("bucket")  # the parameter entry expires first; the listing of the old bucket is still fresh
 

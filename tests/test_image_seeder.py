@@ -31,6 +31,7 @@ from seeder_fixtures import (
     fake_jpeg,
     fake_png,
     image_for,
+    image_keys,
     images,
     objects,
     titan_answer,
@@ -73,7 +74,8 @@ def test_png_answers_are_stored_as_png(seeder, bedrock, s3, env):
     result = seeder.handler({}, None)
 
     assert [k[-4:] for k in result["keys"]] == [".png", ".png"]
-    assert {images(s3)[k][0] for k in result["keys"]} == {"image/png"}
+    stored = images(s3)
+    assert {stored[k][0] for k in result["keys"]} == {"image/png"}
 
 
 def stability_png(body: dict) -> dict:
@@ -115,7 +117,7 @@ def test_never_stores_more_than_image_count(seeder, bedrock, s3, env):
     result = seeder.handler({}, None)
 
     assert len(result["keys"]) == 2
-    assert len(images(s3)) == 2
+    assert len(image_keys(s3)) == 2
 
 
 def test_generated_keys_are_deterministic_and_distinct(seeder, bedrock, env):
@@ -197,7 +199,7 @@ def test_bedrock_error_uploads_samples_and_reports_the_code(seeder, bedrock, s3,
     assert len(bedrock.sent) == 1  # the first call fails alone: no other call is made
     assert fake_clock.sleeps == []  # only AccessDenied is waited out
     assert_samples_stored(s3, result["keys"])
-    assert sorted(images(s3)) == sorted(result["keys"])
+    assert sorted(image_keys(s3)) == sorted(result["keys"])
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
     assert (warning.error_code, warning.operation, warning.model) == (code, "InvokeModel", STABILITY)
 
@@ -274,8 +276,9 @@ def test_image_over_the_limit_is_refused_and_falls_back(seeder, bedrock, s3, env
     assert (result["status"], result["reason"]) == ("fallback", "ImageTooLarge")
     assert str(limit) in result["detail"]
     assert len(result["generatedKeys"]) == 1  # the one at the limit exactly is kept
-    assert len(images(s3)[result["generatedKeys"][0]][1]) == limit
-    assert all(len(data) <= limit for _, data in images(s3).values())
+    stored = images(s3)
+    assert len(stored[result["generatedKeys"][0]][1]) == limit
+    assert all(len(data) <= limit for _, data in stored.values())
 
 
 def stability_answer_sized(size: int) -> dict:
@@ -376,7 +379,7 @@ def test_any_event_seeds_and_never_raises(seeder, bedrock, s3, env, event):
     result = seeder.handler(event, None)
 
     assert result["status"] == "generated", result
-    assert len(images(s3)) == 1
+    assert len(image_keys(s3)) == 1
 
 
 def test_delete_event_does_nothing(seeder, bedrock, s3):
@@ -388,7 +391,7 @@ def test_delete_event_does_nothing(seeder, bedrock, s3):
 
 
 # ------------------------------------------------------------------------------------ never raises
-def test_missing_bucket_reports_failed_with_code(aws_mock, env, caplog):
+def test_missing_bucket_reports_failed_with_code(aws_reset, env, caplog):
     seeder = load_handler("image_seeder")  # no bucket created
 
     with caplog.at_level(logging.INFO):
@@ -441,7 +444,7 @@ def test_only_real_images_from_the_samples_folder_are_uploaded(seeder, bedrock, 
     }
 
 
-def test_missing_bucket_name_is_reported(aws_mock, env):
+def test_missing_bucket_name_is_reported(aws_reset, env):
     env.delenv("BUCKET_NAME")
     seeder = load_handler("image_seeder")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from seeder_fixtures import aws_error, default_answer, deny_s3, images, manifest
+from seeder_fixtures import aws_error, default_answer, deny_s3, image_keys, manifest
 
 MARKETPLACE_DENIED = (
     "Model access is denied due to IAM user or service role is not authorized to perform the required AWS "
@@ -57,7 +57,7 @@ def test_bedrock_access_denied_for_good_falls_back_after_the_window(seeder, bedr
     assert max(fake_clock.sleeps) == 16.0
     assert sum(fake_clock.sleeps) == pytest.approx(75)
     assert len(bedrock.sent) == len(fake_clock.sleeps) + 1
-    assert set(images(s3)) == set(result["sampleKeys"])
+    assert image_keys(s3) == set(result["sampleKeys"])
 
 
 def test_other_bedrock_errors_are_not_waited_out(seeder, bedrock, s3, fake_clock):
@@ -91,7 +91,7 @@ def test_s3_access_denied_twice_then_allowed_generates(seeder, bedrock, s3, env,
     assert result["status"] == "generated", result
     assert denials[0] == 2
     assert fake_clock.sleeps == [1.0, 2.0]
-    assert set(manifest(s3)["keys"]) == set(result["keys"]) == set(images(s3))
+    assert set(manifest(s3)["keys"]) == set(result["keys"]) == image_keys(s3)
 
 
 def test_s3_access_denied_for_good_fails_with_a_clear_reason(seeder, bedrock, s3, fake_clock):
@@ -128,7 +128,7 @@ def test_access_that_needs_a_person_names_the_one_time_step(seeder, bedrock, s3,
     assert message in detail  # AWS's own words are kept
     # ...and how to get generated images afterwards, with this function's name.
     assert "aws lambda invoke --function-name aiops-demo-dev-image-seeder" in detail and '"force": true' in detail
-    assert set(images(s3)) == set(result["sampleKeys"])
+    assert image_keys(s3) == set(result["sampleKeys"])
 
 
 def test_marketplace_step_names_every_permission_the_subscription_needs(seeder, bedrock, s3):

@@ -12,7 +12,7 @@ import json
 import pulumi
 import pytest
 from conftest import image_service, settled
-from seeder_fixtures import images
+from seeder_fixtures import image_keys
 from test_image_seeder_access import MARKETPLACE_DENIED, NO_MODEL_ACCESS, PAYMENT_DENIED, denied_times
 
 
@@ -38,7 +38,7 @@ def test_a_denial_that_needs_a_person_falls_back_at_once(
     assert result["detail"].startswith("One-time step:")
     assert fake_clock.sleeps == []  # no 75 s of retries for a failure that is certain
     assert len(bedrock.sent) == 1
-    assert set(images(s3)) == set(result["sampleKeys"])
+    assert image_keys(s3) == set(result["sampleKeys"])
 
 
 def test_a_marketplace_denial_is_waited_out_while_the_granted_actions_propagate(seeder, bedrock, s3, env, fake_clock):
