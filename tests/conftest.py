@@ -354,6 +354,32 @@ def moto_clients() -> Iterator[Any]:
         yield Clients(new_session())
 
 
+@pytest.fixture(scope="module")
+def module_moto() -> Iterator[tuple[Any, Any]]:
+    """moto for every AWS service, started once for a test module, with moto's fake keys, the region and one
+    boto3 session (`boto3.client(...)` uses it too): starting moto and making sessions and clients cost more
+    than most moto tests. Tests request `moto_reset`; a module makes its clients once, from the session."""
+    import boto3
+    from moto import mock_aws
+
+    with pytest.MonkeyPatch.context() as patch, mock_aws() as mock:
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            patch.setenv(key, value)
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        session = new_session()
+        patch.setattr(boto3, "DEFAULT_SESSION", session)
+        yield mock, session
+
+
+@pytest.fixture
+def moto_reset(module_moto) -> Any:
+    """The module's moto emptied, as a new `mock_aws` would be (every backend reset): each test starts from an
+    empty account. Returns the module's boto3 session."""
+    mock, session = module_moto
+    mock.reset()
+    return session
+
+
 @pytest.fixture
 def aws_mock(monkeypatch):
     """moto for every AWS service, with fake credentials, the fixed region and a shared boto3 session."""
