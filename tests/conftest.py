@@ -355,29 +355,30 @@ def moto_clients() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def module_moto() -> Iterator[tuple[Any, Any]]:
-    """moto for every AWS service, started once for a test module, with moto's fake keys, the region and one
-    boto3 session (`boto3.client(...)` uses it too): starting moto and making sessions and clients cost more
-    than most moto tests. Tests request `moto_reset`; a module makes its clients once, from the session."""
-    import boto3
+def moto_session() -> Any:
+    """One boto3 session for a test module's moto tests (`fresh_moto`): making sessions and clients costs more
+    than most moto tests, and a session made after moto is imported sends its requests to whichever mock_aws
+    is active."""
     from moto import mock_aws
 
-    with pytest.MonkeyPatch.context() as patch, mock_aws() as mock:
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            patch.setenv(key, value)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        session = new_session()
-        patch.setattr(boto3, "DEFAULT_SESSION", session)
-        yield mock, session
+    with mock_aws():
+        return new_session()
 
 
 @pytest.fixture
-def moto_reset(module_moto) -> Any:
-    """The module's moto emptied, as a new `mock_aws` would be (every backend reset): each test starts from an
-    empty account. Returns the module's boto3 session."""
-    mock, session = module_moto
-    mock.reset()
-    return session
+def fresh_moto(moto_session, monkeypatch) -> Iterator[Any]:
+    """moto for every AWS service for one test, empty (a mock_aws of its own), with moto's fake keys and the
+    region; yields the module's session, which `boto3.client(...)` uses too. A module may make its clients
+    once from that session: a test that adds a hook to one removes it."""
+    import boto3
+    from moto import mock_aws
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", moto_session)
+        yield moto_session
 
 
 @pytest.fixture

@@ -244,15 +244,14 @@ class RecordingRuntime:
 
 
 @pytest.fixture(scope="module")
-def module_clients(module_moto) -> dict:
+def module_clients(moto_session) -> dict:
     """One client per service the rehearsal uses, made once for the module from its moto session."""
-    _, session = module_moto
-    return {service: session.client(service) for service in SERVICES}
+    return {service: moto_session.client(service) for service in SERVICES}
 
 
 @pytest.fixture
-def moto(moto_reset, module_clients) -> dict:
-    """An empty moto (conftest `moto_reset`) and the module's clients."""
+def moto(fresh_moto, module_clients) -> dict:
+    """An empty moto (conftest `fresh_moto`) and the module's clients."""
     return module_clients
 
 
@@ -506,7 +505,7 @@ def provision(mocks, provider: str | None, typ: str, name: str, inputs: dict) ->
 
 
 def test_every_taggable_resource_carries_its_providers_default_tags_where_the_investigator_reads_them(
-    moto, moto_reset, tmp_path
+    moto, fresh_moto, tmp_path
 ):
     """The replica merges the provider's default tags into each taggable resource (its own tags on top), and
     the investigator's tags collector, reading moto as it reads AWS, finds Application and Stack on all."""
@@ -569,7 +568,7 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
         parameter_name=parameter, role_arn=role_out["arn"], rest_api_id=api, alarms={"invocations": alarm_name},
     )  # fmt: skip
     now = datetime.now(UTC)
-    scope = Scope(clients=Clients(moto_reset), target=target, window=Window.last(5, now))
+    scope = Scope(clients=Clients(fresh_moto), target=target, window=Window.last(5, now))
     found = {e.facts["kind"]: e.facts for e in tags_collector.collect(scope)}
     assert set(found) == {"bucket", "function", "parameter", "alarm", "api", "role"}
     assert all(facts["missing"] == [] for facts in found.values()), found
@@ -617,7 +616,7 @@ def test_the_stages_method_settings_reach_moto_as_declared_and_unenforced_thrott
 
 
 # ------------------------------------------------------------------------------------------ metrics and the report
-def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minutes(moto, moto_reset, tmp_path):
+def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minutes(moto, fresh_moto, tmp_path):
     """An invocation half a second into a second, the investigation a tenth of a second later: its window
     counts it (moto alone drops EndTime's fraction of a second), and the period it is counted in starts on
     the minute, as CloudWatch's do (moto alone starts periods at the window's seconds)."""
@@ -653,7 +652,7 @@ def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minut
     target = Target(region=REGION, account=ACCOUNT, prefix="demo", bucket="b", function_name="fn", parameter_name="/p")
     window = Window.last(30, at + timedelta(milliseconds=100))
     with cloudwatch_metric_windows():
-        found = metrics.collect(Scope(clients=Clients(moto_reset), target=target, window=window))
+        found = metrics.collect(Scope(clients=Clients(fresh_moto), target=target, window=window))
     invocations = next(e.facts for e in found if e.facts["metric"] == "fn_invocations")
     assert invocations["sum"] == 2
     assert invocations["first"] == iso(at.replace(second=0))
@@ -718,7 +717,7 @@ def test_the_notes_name_the_providers_settings_and_explain_why_the_counts_differ
     )
 
 
-def test_error_line_counts_are_worded_for_one_and_for_many(moto, moto_reset):
+def test_error_line_counts_are_worded_for_one_and_for_many(moto, fresh_moto):
     from drill.aws import Clients
     from drill.investigator.collectors import logs
     from drill.investigator.collectors._base import Scope
@@ -739,7 +738,7 @@ def test_error_line_counts_are_worded_for_one_and_for_many(moto, moto_reset):
         logEvents=[{"timestamp": int(now.timestamp() * 1000) - 1000 + i, "message": m} for i, m in enumerate(events)],
     )  # fmt: skip
     target = Target(region=REGION, account=ACCOUNT, prefix="demo", bucket="b", function_name="fn", parameter_name="/p")
-    scope = Scope(clients=Clients(moto_reset), target=target, window=Window.last(5, now))
+    scope = Scope(clients=Clients(fresh_moto), target=target, window=Window.last(5, now))
     found = logs.collect(scope)
     assert sorted(e.detail.split(" in ")[0] for e in found) == ["1 'aws call failed' line", "2 'aws call failed' lines"]
     root = Hypothesis("bucket_policy_deny", "b", 0.8, tuple(e.id for e in found), "the bucket policy denies")
