@@ -85,10 +85,16 @@ def fis_outputs(clients: Clients) -> dict[str, str]:
     return values
 
 
+@pytest.fixture(scope="module")
+def module_clients(moto_session) -> Clients:
+    """The drill's clients, made once for the module (each test's moto is its own: conftest `fresh_moto`)."""
+    return Clients(moto_session)
+
+
 @pytest.fixture
-def world(aws_mock) -> Iterator[dict[str, Any]]:
+def world(fresh_moto, module_clients) -> Iterator[dict[str, Any]]:
     with frozen_experiments():
-        clients = Clients(new_session())
+        clients = module_clients
         values = fis_outputs(clients)
         stand_in = FisStandIn(clients.s3, values[outputs.FIS_CONFIGURATION_LOCATION])
         yield {"clients": clients, "outputs": values, "fis": stand_in}
@@ -177,8 +183,16 @@ def test_an_experiment_that_ended_by_itself_leaves_nothing_to_undo(world, ended)
     set_status(experiment_id, ended)
     world["clients"].s3.delete_object(Bucket=f"{PREFIX}-fis-config", Key=f"FisConfigs/{experiment_id}.json")
     calls: list[str] = []
-    world["clients"].client("fis").meta.events.register("before-call.fis", lambda model, **_: calls.append(model.name))
-    done = restore(make_drill(world), **FAST)
+    events = world["clients"].client("fis").meta.events
+
+    def called(model, **_) -> None:
+        calls.append(model.name)
+
+    events.register("before-call.fis", called)
+    try:
+        done = restore(make_drill(world), **FAST)
+    finally:
+        events.unregister("before-call.fis", called)  # the module's client serves the next tests too
     assert done.ok
     assert [s["outcome"] for s in done.data["scenarios"]] == ["nothing to undo"]
     assert f"experiment {experiment_id} {ended}" in "\n".join(done.lines) and "by itself" in "\n".join(done.lines)
