@@ -9,6 +9,7 @@ Ctrl-C or SIGTERM once the cleanup succeeded.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import signal
@@ -195,6 +196,14 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """The command line, built once per process: building it costs more than parsing (argparse looks its
+    messages up in the translation catalogues for each of the ~15 parsers), and parsing leaves it as it was.
+    Callers that run several commands in one process (the game day, the tests) build it once."""
+    return build_parser()
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -205,7 +214,7 @@ def main(
 ) -> int:
     """Run one command; `runner` and `make` are the seams for the Pulumi CLI and the AWS-facing drill."""
     out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)  # exits 2 on usage errors, 0 on --help
+    args = _parser().parse_args(argv)  # exits 2 on usage errors, 0 on --help
     if args.command == "rehearse":  # brings its own stack (moto), outputs and signal handling
         return rehearsal.main(args, out, err)
     if args.command == "preflight":  # reads the stack's configuration, not its outputs

@@ -365,13 +365,15 @@ def shared_session() -> Any:
 
 @pytest.fixture
 def aws_mock(monkeypatch):
-    """moto for every AWS service, with fake credentials, the fixed region and a shared boto3 session."""
+    """moto for every AWS service, empty, with fake credentials, the fixed region and the shared boto3 session
+    (yielded; `boto3.client(...)` uses it too). A module may make its clients once from `shared_session()`:
+    making sessions and clients costs more than most moto tests. A test that adds a hook to one removes it."""
     import boto3
     from moto import mock_aws
 
     with mock_aws():
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", shared_session())
-        yield
+        yield shared_session()
 
 
 @pytest.fixture(scope="module")

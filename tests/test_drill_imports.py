@@ -8,6 +8,7 @@ from inside a function).
 from __future__ import annotations
 
 import ast
+import functools
 import graphlib
 from pathlib import Path
 
@@ -35,16 +36,27 @@ def imported(node: ast.AST, modules: dict[str, Path]) -> list[str]:
     return [name for name in found if name.split(".")[0] == "drill"]
 
 
-def import_graph(depth: int | None) -> dict[str, set[str]]:
-    """importer -> imported, with every name cut to `depth` parts (2: drill.steps, drill.cli...; None: modules)."""
+@functools.cache
+def module_imports() -> tuple[tuple[str, str], ...]:
+    """(importer, imported) for every drill import statement. Parsing drill/ is most of this file's time, and
+    the source does not change during a run: it is read once for every graph the tests ask for."""
     modules = drill_modules()
+    return tuple(
+        (module, name)
+        for module, path in modules.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for name in imported(node, modules)
+    )
+
+
+def import_graph(depth: int | None) -> dict[str, set[str]]:
+    """importer -> imported, with every name cut to `depth` parts (2: drill.steps, drill.cli...; None: modules).
+    A new graph on each call: a test may add an edge to its own."""
     graph: dict[str, set[str]] = {}
-    for module, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            for name in imported(node, modules):
-                source, target = ".".join(module.split(".")[:depth]), ".".join(name.split(".")[:depth])
-                if source != target:
-                    graph.setdefault(source, set()).add(target)
+    for module, name in module_imports():
+        source, target = ".".join(module.split(".")[:depth]), ".".join(name.split(".")[:depth])
+        if source != target:
+            graph.setdefault(source, set()).add(target)
     return graph
 
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, REGION, new_session
+from conftest import ACCOUNT, REGION, new_session, shared_session
 from drill_fixtures import moto_server  # noqa: F401  (fixture)
 from fis_fixtures import FisStandIn, add_fis, experiments, frozen_experiments, set_status
 from gameday_fixtures import drill_elsewhere, kill_when_paused
@@ -85,10 +85,16 @@ def fis_outputs(clients: Clients) -> dict[str, str]:
     return values
 
 
+@pytest.fixture(scope="module")
+def module_clients() -> Clients:
+    """The drill's clients, made once for the module (each test's moto is its own: conftest `aws_mock`)."""
+    return Clients(shared_session())
+
+
 @pytest.fixture
-def world(aws_mock) -> Iterator[dict[str, Any]]:
+def world(aws_mock, module_clients) -> Iterator[dict[str, Any]]:
     with frozen_experiments():
-        clients = Clients(new_session())
+        clients = module_clients
         values = fis_outputs(clients)
         stand_in = FisStandIn(clients.s3, values[outputs.FIS_CONFIGURATION_LOCATION])
         yield {"clients": clients, "outputs": values, "fis": stand_in}
@@ -177,8 +183,16 @@ def test_an_experiment_that_ended_by_itself_leaves_nothing_to_undo(world, ended)
     set_status(experiment_id, ended)
     world["clients"].s3.delete_object(Bucket=f"{PREFIX}-fis-config", Key=f"FisConfigs/{experiment_id}.json")
     calls: list[str] = []
-    world["clients"].client("fis").meta.events.register("before-call.fis", lambda model, **_: calls.append(model.name))
-    done = restore(make_drill(world), **FAST)
+    events = world["clients"].client("fis").meta.events
+
+    def called(model, **_) -> None:
+        calls.append(model.name)
+
+    events.register("before-call.fis", called)
+    try:
+        done = restore(make_drill(world), **FAST)
+    finally:
+        events.unregister("before-call.fis", called)  # the module's client serves the next tests too
     assert done.ok
     assert [s["outcome"] for s in done.data["scenarios"]] == ["nothing to undo"]
     assert f"experiment {experiment_id} {ended}" in "\n".join(done.lines) and "by itself" in "\n".join(done.lines)

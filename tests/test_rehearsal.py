@@ -19,10 +19,9 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 import rehearsal_run
-from conftest import ACCOUNT, REGION, ROOT
+from conftest import ACCOUNT, REGION, ROOT, shared_session
 
 from drill.rehearsal import alarms
 from drill.rehearsal.aws_context import SERVICES, Aws
@@ -244,17 +243,28 @@ class RecordingRuntime:
         return 0.0  # no FIS stand-in here: nothing reported beyond what was measured
 
 
-def moto_aws(runtime) -> Aws:
-    clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+@pytest.fixture(scope="module")
+def module_clients() -> dict:
+    """One client per service the rehearsal uses, made once for the module from the shared session."""
+    return {service: shared_session().client(service) for service in SERVICES}
+
+
+@pytest.fixture
+def moto(aws_mock, module_clients) -> dict:
+    """An empty moto (conftest `aws_mock`) and the module's clients."""
+    return module_clients
+
+
+def moto_aws(clients: dict, runtime) -> Aws:
     return Aws(clients=clients, region=REGION, account=ACCOUNT, runtime=runtime, root=ROOT)
 
 
 @pytest.mark.parametrize(
     ("permitted", "enabled", "runs"), [(True, True, True), (False, True, False), (True, False, False)]
 )
-def test_the_evaluator_runs_a_lambda_action_once_when_permitted_and_enabled(aws_mock, permitted, enabled, runs):
+def test_the_evaluator_runs_a_lambda_action_once_when_permitted_and_enabled(moto, permitted, enabled, runs):
     runtime = RecordingRuntime()
-    aws = moto_aws(runtime)
+    aws = moto_aws(moto, runtime)
     cloudwatch, lambda_ = aws.client("cloudwatch"), aws.client("lambda")
     role = aws.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     function = lambda_.create_function(
@@ -326,10 +336,10 @@ def openapi_document(function_arn: str) -> dict:
     }
 
 
-def test_a_rest_api_body_is_replayed_into_moto_and_served_by_the_local_api(aws_mock):
+def test_a_rest_api_body_is_replayed_into_moto_and_served_by_the_local_api(moto):
     image = {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "body": "iVBORw==", "isBase64Encoded": True}
     runtime = RecordingRuntime(image)
-    aws = moto_aws(runtime)
+    aws = moto_aws(moto, runtime)
     function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:aiops-demo-dev-image-api"
     api_id, outputs = rest_api(aws, "images-api", {"body": json.dumps(openapi_document(function_arn))})
     assert outputs["name"] == "aiops-demo-dev-api" and outputs["rootResourceId"]
@@ -410,12 +420,12 @@ def handler(event, context):
 """
 
 
-def test_the_runtime_runs_handlers_as_lambda_does(aws_mock, tmp_path):
+def test_the_runtime_runs_handlers_as_lambda_does(moto, tmp_path):
     from drill.rehearsal.runtime import FunctionSpec, LambdaRuntime
 
     (tmp_path / "handler.py").write_text(HANDLER)
     (tmp_path / "helper.py").write_text("def greet(greeting, who):\n    return f'{greeting}, {who}'\n")
-    clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+    clients = moto
     role = clients["iam"].create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     clients["logs"].create_log_group(logGroupName="/aws/lambda/fn")
     runtime = LambdaRuntime(base_environment={"AWS_ENDPOINT_URL": "http://unused"}, region=REGION, clients=clients)
@@ -495,7 +505,7 @@ def provision(mocks, provider: str | None, typ: str, name: str, inputs: dict) ->
 
 
 def test_every_taggable_resource_carries_its_providers_default_tags_where_the_investigator_reads_them(
-    aws_mock, tmp_path
+    moto, aws_mock, tmp_path
 ):
     """The replica merges the provider's default tags into each taggable resource (its own tags on top), and
     the investigator's tags collector, reading moto as it reads AWS, finds Application and Stack on all."""
@@ -505,7 +515,7 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     from drill.investigator.model import Target, Window
     from drill.rehearsal.replica import PROVISIONERS, ProvisioningMocks, taggable
 
-    aws = moto_aws(RegisteringRuntime())
+    aws = moto_aws(moto, RegisteringRuntime())
     mocks = ProvisioningMocks(aws)
     ref = register_provider(mocks)
     bucket, _ = provision(mocks, ref, "aws:s3/bucket:Bucket", "images", {"tags": {"Stack": "own", "Owner": "me"}})
@@ -558,7 +568,7 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
         parameter_name=parameter, role_arn=role_out["arn"], rest_api_id=api, alarms={"invocations": alarm_name},
     )  # fmt: skip
     now = datetime.now(UTC)
-    scope = Scope(clients=Clients(boto3.session.Session(region_name=REGION)), target=target, window=Window.last(5, now))
+    scope = Scope(clients=Clients(aws_mock), target=target, window=Window.last(5, now))
     found = {e.facts["kind"]: e.facts for e in tags_collector.collect(scope)}
     assert set(found) == {"bucket", "function", "parameter", "alarm", "api", "role"}
     assert all(facts["missing"] == [] for facts in found.values()), found
@@ -569,12 +579,10 @@ def test_every_taggable_resource_carries_its_providers_default_tags_where_the_in
     assert logs_tags == DEFAULT_TAGS and stage_tags == DEFAULT_TAGS
 
 
-def test_a_taggable_resource_whose_tags_moto_does_not_get_is_a_caveat_and_a_provider_elsewhere_too(
-    aws_mock, monkeypatch
-):
+def test_a_taggable_resource_whose_tags_moto_does_not_get_is_a_caveat_and_a_provider_elsewhere_too(moto, monkeypatch):
     from drill.rehearsal import replica
 
-    aws = moto_aws(RecordingRuntime())
+    aws = moto_aws(moto, RecordingRuntime())
     mocks = replica.ProvisioningMocks(aws)
     ref = register_provider(mocks, region="eu-west-1")
     monkeypatch.setitem(replica.PROVISIONERS, "aws:s3/bucket:Bucket", lambda aws, name, inputs: (name, {}))
@@ -586,12 +594,12 @@ def test_a_taggable_resource_whose_tags_moto_does_not_get_is_a_caveat_and_a_prov
     assert [p["tagged"] for p in mocks.providers.values()] == [0]  # not counted as tagged either
 
 
-def test_the_stages_method_settings_reach_moto_as_declared_and_unenforced_throttling_is_a_caveat(aws_mock):
+def test_the_stages_method_settings_reach_moto_as_declared_and_unenforced_throttling_is_a_caveat(moto):
     """The stack's throttling (rate 100/s, burst 50) is what the investigator reads, not moto's 1000/2000."""
     from drill.investigator.collectors.api_stage import effective_limits
     from drill.rehearsal.provision_api import method_settings
 
-    aws = moto_aws(RecordingRuntime())
+    aws = moto_aws(moto, RecordingRuntime())
     client = aws.client("apigateway")
     api = with_a_method(client, client.create_rest_api(name="demo-api")["id"])
     client.create_deployment(restApiId=api, stageName="prod")
@@ -608,7 +616,7 @@ def test_the_stages_method_settings_reach_moto_as_declared_and_unenforced_thrott
 
 
 # ------------------------------------------------------------------------------------------ metrics and the report
-def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minutes(aws_mock, tmp_path):
+def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minutes(moto, aws_mock, tmp_path):
     """An invocation half a second into a second, the investigation a tenth of a second later: its window
     counts it (moto alone drops EndTime's fraction of a second), and the period it is counted in starts on
     the minute, as CloudWatch's do (moto alone starts periods at the window's seconds)."""
@@ -621,7 +629,7 @@ def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minut
 
     (tmp_path / "handler.py").write_text("def handler(event, context):\n    return {}\n")
     at = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=20, microsecond=500_000)
-    clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+    clients = moto
     role = clients["iam"].create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     clients["logs"].create_log_group(logGroupName="/aws/lambda/fn")
     runtime = LambdaRuntime(base_environment={}, region=REGION, clients=clients, wall=lambda: at)
@@ -644,17 +652,15 @@ def test_invocations_put_before_an_investigation_reach_its_window_on_whole_minut
     target = Target(region=REGION, account=ACCOUNT, prefix="demo", bucket="b", function_name="fn", parameter_name="/p")
     window = Window.last(30, at + timedelta(milliseconds=100))
     with cloudwatch_metric_windows():
-        found = metrics.collect(
-            Scope(clients=Clients(boto3.session.Session(region_name=REGION)), target=target, window=window)
-        )
+        found = metrics.collect(Scope(clients=Clients(aws_mock), target=target, window=window))
     invocations = next(e.facts for e in found if e.facts["metric"] == "fn_invocations")
     assert invocations["sum"] == 2
     assert invocations["first"] == iso(at.replace(second=0))
 
 
-def test_the_alarms_reason_says_its_period_was_compressed(aws_mock):
+def test_the_alarms_reason_says_its_period_was_compressed(moto):
     """The reason is the alarm evidence in the report: the caveat stands beside the datapoint."""
-    aws = moto_aws(RecordingRuntime())
+    aws = moto_aws(moto, RecordingRuntime())
     cloudwatch = aws.client("cloudwatch")
     dimensions = [{"Name": "FunctionName", "Value": "image"}]
     cloudwatch.put_metric_alarm(
@@ -711,14 +717,14 @@ def test_the_notes_name_the_providers_settings_and_explain_why_the_counts_differ
     )
 
 
-def test_error_line_counts_are_worded_for_one_and_for_many(aws_mock):
+def test_error_line_counts_are_worded_for_one_and_for_many(moto, aws_mock):
     from drill.aws import Clients
     from drill.investigator.collectors import logs
     from drill.investigator.collectors._base import Scope
     from drill.investigator.conclusions import impact_path
     from drill.investigator.model import Hypothesis, Target, Window
 
-    client = boto3.client("logs", region_name=REGION)
+    client = moto["logs"]
     client.create_log_group(logGroupName="/aws/lambda/fn")
     client.create_log_stream(logGroupName="/aws/lambda/fn", logStreamName="s")
     now = datetime.now(UTC)
@@ -732,7 +738,7 @@ def test_error_line_counts_are_worded_for_one_and_for_many(aws_mock):
         logEvents=[{"timestamp": int(now.timestamp() * 1000) - 1000 + i, "message": m} for i, m in enumerate(events)],
     )  # fmt: skip
     target = Target(region=REGION, account=ACCOUNT, prefix="demo", bucket="b", function_name="fn", parameter_name="/p")
-    scope = Scope(clients=Clients(boto3.session.Session(region_name=REGION)), target=target, window=Window.last(5, now))
+    scope = Scope(clients=Clients(aws_mock), target=target, window=Window.last(5, now))
     found = logs.collect(scope)
     assert sorted(e.detail.split(" in ")[0] for e in found) == ["1 'aws call failed' line", "2 'aws call failed' lines"]
     root = Hypothesis("bucket_policy_deny", "b", 0.8, tuple(e.id for e in found), "the bucket policy denies")

@@ -367,7 +367,7 @@ def test_the_compared_state_holds_the_experiments_not_ended_and_the_configuratio
     from drill.aws import Clients
     from drill.rehearsal.scenario_state import experiments
 
-    clients = Clients(boto3.session.Session(region_name=REGION))
+    clients = Clients(boto3.DEFAULT_SESSION)  # the one aws_mock shares: a session of its own costs more than this test
     values = {"ImageApiFunctionName": "image"}
     plain = SimpleNamespace(outputs=StackOutputs(values=dict(values), origin="test"), clients=clients)
     assert experiments(plain) == {}  # no FIS on the stack: no FIS call
