@@ -10,9 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pulumi
 import pytest
-from conftest import ROOT, run_program, set_config, settled
+from conftest import ROOT, program_run
 
 from drill import outputs as contract
 
@@ -34,30 +33,23 @@ def declared_names() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("case", SWITCHES)
-@pulumi.runtime.test
-def test_the_program_exports_exactly_the_declared_outputs(mocks, case):
+def test_the_program_exports_exactly_the_declared_outputs(case):
     config, fault_chain, group, fis = SWITCHES[case]
-    set_config(config)
-    outputs = run_program()
-    names = sorted(outputs)
-
-    def check(values):
-        exported = dict(zip(names, values, strict=True))
-        assert set(exported) == contract.exports(fault_chain=fault_chain, investigation_group=group, fis=fis)
-        unknown = [k for k, v in exported.items() if not (isinstance(v, str) and v)]
-        assert unknown == [contract.SEED_RESULT]  # the mocks run no Invocation: it has no result
-        # The outputs that replace what the drill used to derive from naming rules carry the real names.
-        api = mocks.one("aws:apigateway/restApi:RestApi")
-        alarms = {a.name: a.inputs["name"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-        assert exported[contract.REST_API_NAME] == api.inputs["name"]
-        assert exported[contract.NAME_PREFIX] == PREFIX
-        assert exported[contract.API_5XX_ALARM] == alarms["observability-api-5xx"]
-        assert exported[contract.ERRORS_ALARM] == alarms["observability-image-api-errors"]
-        assert exported[contract.LATENCY_ALARM] == alarms["observability-api-latency"]
-        if fault_chain:
-            assert exported[contract.INVOCATIONS_ALARM] == alarms["fault-alarm"]
-
-    return settled(*[outputs[n] for n in names]).apply(check)
+    run = program_run(config)
+    mocks, exported = run.mocks, run.outputs
+    assert set(exported) == contract.exports(fault_chain=fault_chain, investigation_group=group, fis=fis)
+    unknown = [k for k, v in exported.items() if not (isinstance(v, str) and v)]
+    assert unknown == [contract.SEED_RESULT]  # the mocks run no Invocation: it has no result
+    # The outputs that replace what the drill used to derive from naming rules carry the real names.
+    api = mocks.one("aws:apigateway/restApi:RestApi")
+    alarms = {a.name: a.inputs["name"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert exported[contract.REST_API_NAME] == api.inputs["name"]
+    assert exported[contract.NAME_PREFIX] == PREFIX
+    assert exported[contract.API_5XX_ALARM] == alarms["observability-api-5xx"]
+    assert exported[contract.ERRORS_ALARM] == alarms["observability-image-api-errors"]
+    assert exported[contract.LATENCY_ALARM] == alarms["observability-api-latency"]
+    if fault_chain:
+        assert exported[contract.INVOCATIONS_ALARM] == alarms["fault-alarm"]
 
 
 def test_every_declared_name_is_one_the_program_may_export():
