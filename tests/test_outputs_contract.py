@@ -8,6 +8,7 @@ read as syntax trees: every output they read goes through the contract's constan
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,11 @@ def test_every_declared_name_is_one_the_program_may_export():
 
 
 # ------------------------------------------------------------------------------------------------ the drill
-def drill_sources() -> list[Path]:
-    return [p for p in sorted(DRILL.rglob("*.py")) if p != DRILL / "outputs.py"]
+@cache
+def drill_sources() -> tuple[tuple[Path, ast.Module], ...]:
+    """Every drill module but the contract, parsed once for the tests that read them (they only walk the trees)."""
+    paths = [p for p in sorted(DRILL.rglob("*.py")) if p != DRILL / "outputs.py"]
+    return tuple((path, ast.parse(path.read_text(encoding="utf-8"))) for path in paths)
 
 
 def _names_outputs(node: ast.expr) -> bool:
@@ -89,8 +93,7 @@ def literal_reads(tree: ast.AST) -> list[str]:
 def test_the_drill_reads_outputs_only_through_the_contracts_constants():
     names = set(contract.EXPORTS)
     offenders = []
-    for path in drill_sources():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for path, tree in drill_sources():
         where = path.relative_to(ROOT)
         offenders += [f"{where}: reads {key!r}" for key in literal_reads(tree)]
         offenders += [
@@ -105,8 +108,8 @@ def test_every_contract_name_the_drill_uses_is_declared():
     """`stack.X`, `contract.X` and names imported from drill.outputs/drill.stack: all are the contract's."""
     declared = set(declared_names())
     used = set()
-    for path in drill_sources():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for _, tree in drill_sources():
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module in ("drill.outputs", "drill.stack"):
                 used |= {a.name for a in node.names if a.name.isupper()}
             elif isinstance(node, ast.Attribute) and node.attr.isupper() and isinstance(node.value, ast.Name):
