@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import copy
+import gc
+import json
 import os
 import shutil
 import signal
@@ -208,13 +212,39 @@ def set_config(values: dict[str, Any] | None = None, *, region: str | None = REG
 def mocks(monkeypatch) -> RecordingMocks:
     """Fresh recording mocks, default config, project root as working directory (as `pulumi up` has)."""
     monkeypatch.chdir(ROOT)
+    skip_source_positions(monkeypatch)
     recording = RecordingMocks()
     pulumi.runtime.set_mocks(
         recording, project=PROJECT, stack=STACK, preview=False, monitor=RecordingMonitor(recording)
     )
     set_config()
-    yield recording
+    with no_cyclic_gc():
+        yield recording
     set_config()
+
+
+@contextlib.contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector held off while a program runs under the mocks. A run makes tens of thousands
+    of short-lived futures, tasks and outputs; collecting them as they come sweeps the heap again and again
+    (pulumi_aws's classes make it large): about a fifth of a Pulumi test's CPU. They are collected after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def skip_source_positions(patch: pytest.MonkeyPatch) -> None:
+    """Register resources without the stack trace the SDK sends the engine with each one (where the resource was
+    declared, for the CLI's messages), which the mock monitor ignores. The SDK walks the whole Python stack for
+    it, some 50 frames under pytest: about a quarter of the CPU of a component test."""
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    patch.setattr(resource, "_get_stack_trace", source_pb2.StackTrace)  # an empty trace: no source position
 
 
 def settled(*outputs: pulumi.Input[Any]) -> pulumi.Output[list[Any]]:
@@ -251,6 +281,69 @@ def run_program() -> dict[str, pulumi.Output[Any]]:
     stack.outputs.clear()
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     return dict(stack.outputs)
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """One settled run of __main__.py under recording mocks: every registration and invoke the mocks received,
+    the stack's outputs as resolved values, and the messages the program passed to pulumi.log.warn."""
+
+    mocks: RecordingMocks
+    outputs: dict[str, Any]
+    warnings: list[str]
+
+
+_PROGRAM_RUNS: dict[str, ProgramRun] = {}
+
+
+def program_run(
+    config: dict[str, Any] | None = None,
+    *,
+    region: str = REGION,
+    stack: str = STACK,
+    other_stacks: dict[str, dict[str, Any]] | None = None,
+) -> ProgramRun:
+    """__main__.py run as `pulumi up` runs it, under fresh recording mocks, with `config` (as `set_config` takes
+    it) in `stack` and `region`; `other_stacks` holds the outputs a `pulumi.StackReference` reads, by stack.
+
+    A run costs a few tenths of a CPU second and many tests only read what one run recorded: each distinct set of
+    arguments runs once per process, and every call returns a deep copy of that record, so no test sees what
+    another changed in it. The run has settled when this returns. It runs in a context of its own: Pulumi keeps
+    its settings, config and root stack in context variables, so the caller's mocks and config are left as they
+    were, and nothing of the caller's reaches the run. A run that fails raises, and is not kept."""
+    key = json.dumps([config or {}, region, stack, other_stacks or {}], sort_keys=True)
+    if key not in _PROGRAM_RUNS:
+        _PROGRAM_RUNS[key] = contextvars.copy_context().run(_run_program, config, region, stack, other_stacks or {})
+    return copy.deepcopy(_PROGRAM_RUNS[key])
+
+
+def _run_program(
+    config: dict[str, Any] | None, region: str, stack: str, other_stacks: dict[str, dict[str, Any]]
+) -> ProgramRun:
+    recording = RecordingMocks()
+    recording.other_stacks.update(copy.deepcopy(other_stacks))
+    run = ProgramRun(mocks=recording, outputs={}, warnings=[])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        skip_source_positions(patch)
+        patch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: run.warnings.append(message))
+        pulumi.runtime.settings.ROOT.set(None)  # a root stack of the run's own: set_mocks registers one
+        pulumi.runtime.set_mocks(
+            recording, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(recording)
+        )
+        set_config(config, region=region)
+
+        @pulumi.runtime.test
+        def program() -> pulumi.Output[Any]:
+            outputs = run_program()
+            names = sorted(outputs)
+            return settled(*[outputs[n] for n in names]).apply(
+                lambda values: run.outputs.update(zip(names, values, strict=True))
+            )
+
+        with no_cyclic_gc():
+            program()
+    return run
 
 
 def depends_on(dependent: Recorded, dependency: Recorded) -> bool:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-import pulumi
-from conftest import Recorded, RecordingMocks, depends_on, run_program, settled
+from conftest import Recorded, RecordingMocks, depends_on, program_run
 
 # Was 9: bucket → parameter → image role policy → image function → GET integration → deployment →
 # stage → execution-log group → method settings.
@@ -40,17 +39,11 @@ def named(mocks: RecordingMocks, typ: str, name: str) -> Recorded:
     return mocks.one(typ, name)
 
 
-@pulumi.runtime.test
-def test_critical_path_is_at_most_five_resources(mocks):
-    outputs = run_program()
-
-    def check(_):
-        path = longest_chain(mocks)
-        shown = " -> ".join(f"{r.name} ({r.typ.split(':')[-1]})" for r in path)
-        assert len(path) <= 5, shown
-        assert len(path) == EXPECTED_DEPTH, shown
-
-    return settled(*outputs.values()).apply(check)
+def test_critical_path_is_at_most_five_resources():
+    path = longest_chain(program_run().mocks)
+    shown = " -> ".join(f"{r.name} ({r.typ.split(':')[-1]})" for r in path)
+    assert len(path) <= 5, shown
+    assert len(path) == EXPECTED_DEPTH, shown
 
 
 def test_longest_chain_counts_explicit_and_property_dependencies():
@@ -66,53 +59,46 @@ def test_longest_chain_counts_explicit_and_property_dependencies():
     assert [r.name for r in longest_chain(mocks)] == ["a", "b", "c"]
 
 
-@pulumi.runtime.test
-def test_the_orderings_correctness_needs_still_hold(mocks):
-    outputs = run_program()
+def test_the_orderings_correctness_needs_still_hold():
+    mocks = program_run().mocks
+    fn = "aws:lambda/function:Function"
+    log_group = "aws:cloudwatch/logGroup:LogGroup"
+    policy = "aws:iam/rolePolicy:RolePolicy"
+    stage = mocks.one("aws:apigateway/stage:Stage")
+    method_settings = mocks.one("aws:apigateway/methodSettings:MethodSettings")
+    account = mocks.one("aws:apigateway/account:Account")
 
-    def check(_):
-        fn = "aws:lambda/function:Function"
-        log_group = "aws:cloudwatch/logGroup:LogGroup"
-        policy = "aws:iam/rolePolicy:RolePolicy"
-        stage = mocks.one("aws:apigateway/stage:Stage")
-        method_settings = mocks.one("aws:apigateway/methodSettings:MethodSettings")
-        account = mocks.one("aws:apigateway/account:Account")
-
-        # A log group before the function that writes to it...
-        for function, group in [
-            ("images-image-api-fn", "images-image-api-logs"),
-            ("images-image-seeder-fn", "images-image-seeder-logs"),
-            ("fault-injector-fn", "fault-injector-logs"),
-        ]:
-            assert depends_on(named(mocks, fn, function), named(mocks, log_group, group)), function
-        # ...and before method settings turn execution logging on; the account role before stage logging.
-        assert depends_on(method_settings, named(mocks, log_group, "observability-execution-logs"))
-        assert depends_on(method_settings, account)
-        assert depends_on(stage, account)
-        assert depends_on(stage, named(mocks, log_group, "api-logging-access-logs"))
-        # The public access block before the bucket policy.
-        assert depends_on(
-            mocks.one("aws:s3/bucketPolicy:BucketPolicy"),
-            mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"),
-        )
-        # A role's policy before anything invokes its function: API traffic (the stage), the deploy-time
-        # seeding, the alarm's permission.
-        assert depends_on(stage, named(mocks, policy, "images-image-api-policy"))
-        assert depends_on(
-            mocks.one("aws:lambda/invocation:Invocation"), named(mocks, policy, "images-image-seeder-policy")
-        )
-        assert depends_on(
-            named(mocks, "aws:lambda/permission:Permission", "fault-alarm-invoke"),
-            named(mocks, policy, "fault-injector-policy"),
-        )
-        # The Lambda permission (hence the function) exists before the stage serves traffic.
-        api_permission = named(mocks, "aws:lambda/permission:Permission", "images-api-invoke")
-        assert depends_on(stage, api_permission)
-        assert depends_on(api_permission, named(mocks, fn, "images-image-api-fn"))
-        # What no longer waits: the API for the function, the image function for the parameter,
-        # the execution-log group for the stage.
-        assert not depends_on(mocks.one("aws:apigateway/restApi:RestApi"), named(mocks, fn, "images-image-api-fn"))
-        assert not depends_on(named(mocks, fn, "images-image-api-fn"), mocks.one("aws:ssm/parameter:Parameter"))
-        assert not depends_on(named(mocks, log_group, "observability-execution-logs"), stage)
-
-    return settled(*outputs.values()).apply(check)
+    # A log group before the function that writes to it...
+    for function, group in [
+        ("images-image-api-fn", "images-image-api-logs"),
+        ("images-image-seeder-fn", "images-image-seeder-logs"),
+        ("fault-injector-fn", "fault-injector-logs"),
+    ]:
+        assert depends_on(named(mocks, fn, function), named(mocks, log_group, group)), function
+    # ...and before method settings turn execution logging on; the account role before stage logging.
+    assert depends_on(method_settings, named(mocks, log_group, "observability-execution-logs"))
+    assert depends_on(method_settings, account)
+    assert depends_on(stage, account)
+    assert depends_on(stage, named(mocks, log_group, "api-logging-access-logs"))
+    # The public access block before the bucket policy.
+    assert depends_on(
+        mocks.one("aws:s3/bucketPolicy:BucketPolicy"),
+        mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"),
+    )
+    # A role's policy before anything invokes its function: API traffic (the stage), the deploy-time
+    # seeding, the alarm's permission.
+    assert depends_on(stage, named(mocks, policy, "images-image-api-policy"))
+    assert depends_on(mocks.one("aws:lambda/invocation:Invocation"), named(mocks, policy, "images-image-seeder-policy"))
+    assert depends_on(
+        named(mocks, "aws:lambda/permission:Permission", "fault-alarm-invoke"),
+        named(mocks, policy, "fault-injector-policy"),
+    )
+    # The Lambda permission (hence the function) exists before the stage serves traffic.
+    api_permission = named(mocks, "aws:lambda/permission:Permission", "images-api-invoke")
+    assert depends_on(stage, api_permission)
+    assert depends_on(api_permission, named(mocks, fn, "images-image-api-fn"))
+    # What no longer waits: the API for the function, the image function for the parameter,
+    # the execution-log group for the stage.
+    assert not depends_on(mocks.one("aws:apigateway/restApi:RestApi"), named(mocks, fn, "images-image-api-fn"))
+    assert not depends_on(named(mocks, fn, "images-image-api-fn"), mocks.one("aws:ssm/parameter:Parameter"))
+    assert not depends_on(named(mocks, log_group, "observability-execution-logs"), stage)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pulumi
 import pytest
-from conftest import ACCOUNT, REGION, run_program, set_config, settled
+from conftest import ACCOUNT, REGION, program_run
 
 from components.function import XRAY_WRITE
 from drill import outputs as drill_outputs
@@ -211,59 +210,53 @@ def expected_fis_statements(template_ids: list[str]) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize(("fault_chain", "fis"), [(True, False), (False, False), (True, True)])
-@pulumi.runtime.test
-def test_operator_policy_is_exactly_what_the_catalogue_needs_by_arn(mocks, fault_chain, fis):
-    set_config({"faultInjectionEnabled": fault_chain, "fisEnabled": fis})
-    outputs = run_program()
-
-    def check(values):
-        [policy_arn, *template_ids] = values
-        policy = mocks.one(POLICY, "drill-operator").inputs
-        assert policy["name"] == f"{PREFIX}-drill-operator"
-        assert policy_arn == f"arn:aws:iam::{ACCOUNT}:policy/{PREFIX}-drill-operator"
-        document = json.loads(policy["policy"])
-        assert document["Version"] == "2012-10-17"
-        fis_part = expected_fis_statements(template_ids) if fis else []
-        assert document["Statement"] == expected_statements(TABLE_ARN, fault_chain) + fis_part
-        assert len(template_ids) == (2 if fis else 0)
-
-    templates = [outputs[k] for k in (drill_outputs.FIS_LATENCY_TEMPLATE, drill_outputs.FIS_ERRORS_TEMPLATE) if fis]
-    return settled(outputs["DrillOperatorPolicyArn"], *templates).apply(check)
+# The config of each combination: the fault chain is on and FIS off by default.
+COMBINATIONS = {(True, False): {}, (False, False): {"faultInjectionEnabled": False}, (True, True): {"fisEnabled": True}}
 
 
-@pulumi.runtime.test
-def test_record_table_standby_role_and_outputs(mocks):
+@pytest.mark.parametrize(("fault_chain", "fis"), list(COMBINATIONS))
+def test_operator_policy_is_exactly_what_the_catalogue_needs_by_arn(fault_chain, fis):
+    run = program_run(COMBINATIONS[fault_chain, fis])
+    mocks, outputs = run.mocks, run.outputs
+    template_ids = [outputs[k] for k in (drill_outputs.FIS_LATENCY_TEMPLATE, drill_outputs.FIS_ERRORS_TEMPLATE) if fis]
+    policy = mocks.one(POLICY, "drill-operator").inputs
+    assert policy["name"] == f"{PREFIX}-drill-operator"
+    assert outputs["DrillOperatorPolicyArn"] == f"arn:aws:iam::{ACCOUNT}:policy/{PREFIX}-drill-operator"
+    document = json.loads(policy["policy"])
+    assert document["Version"] == "2012-10-17"
+    fis_part = expected_fis_statements(template_ids) if fis else []
+    assert document["Statement"] == expected_statements(TABLE_ARN, fault_chain) + fis_part
+    assert len(template_ids) == (2 if fis else 0)
+
+
+def test_record_table_standby_role_and_outputs():
     """One program run: the table is on demand, keyed by scenario and goes with the stack; the standby role
     has no permission; no function role can touch the table; the outputs carry the drill's names."""
-    outputs = run_program()
+    run = program_run()
+    mocks, outputs = run.mocks, run.outputs
     assert {drill_outputs.OPERATOR_POLICY, drill_outputs.RECORD_TABLE, drill_outputs.STANDBY_ROLE} <= set(outputs)
     assert {drill_outputs.REST_API_ID, drill_outputs.IMAGE_ROLE} <= set(outputs)
 
-    def check(values):
-        table_name, standby_arn = values
-        table = mocks.one(TABLE).inputs
-        assert table_name == table["name"] == f"{PREFIX}-drill-records"
-        assert table["billingMode"] == "PAY_PER_REQUEST"
-        assert table["hashKey"] == "scenario"
-        assert table["attributes"] == [{"name": "scenario", "type": "S"}]
-        assert table["deletionProtectionEnabled"] is False  # `pulumi destroy` removes it with its records
-        # The standby role: trusted by Lambda, allowed X-Ray writes only (no attachment, no other statement).
-        standby = mocks.one(ROLE, "drill-standby-role")
-        assert standby_arn == STANDBY_ROLE_ARN
-        trust = json.loads(standby.inputs["assumeRolePolicy"])["Statement"]
-        assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
-        attachments = mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        role_policies = mocks.of_type("aws:iam/rolePolicy:RolePolicy")
-        standby_policies = [r for r in role_policies + attachments if str(r.inputs["role"]).startswith("drill-standby")]
-        assert [json.loads(p.inputs["policy"])["Statement"] for p in standby_policies] == [[XRAY_WRITE]]
-        # No function role may read the record: no DynamoDB action (nor "*") in any of their policies, and
-        # the operator policy is attached to nothing (facilitators attach it to their own role).
-        assert len(role_policies) >= 4  # the image, seeder, fault and standby roles
-        for policy in role_policies:
-            for statement in json.loads(policy.inputs["policy"])["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                assert not [a for a in actions if a.startswith("dynamodb:") or a == "*"], policy.name
-        assert not [a for a in attachments if "drill-operator" in str(a.inputs["policyArn"])]
-
-    return settled(outputs["DrillRecordTableName"], outputs["DrillStandbyRoleArn"]).apply(check)
+    table = mocks.one(TABLE).inputs
+    assert outputs["DrillRecordTableName"] == table["name"] == f"{PREFIX}-drill-records"
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["hashKey"] == "scenario"
+    assert table["attributes"] == [{"name": "scenario", "type": "S"}]
+    assert table["deletionProtectionEnabled"] is False  # `pulumi destroy` removes it with its records
+    # The standby role: trusted by Lambda, allowed X-Ray writes only (no attachment, no other statement).
+    standby = mocks.one(ROLE, "drill-standby-role")
+    assert outputs["DrillStandbyRoleArn"] == STANDBY_ROLE_ARN
+    trust = json.loads(standby.inputs["assumeRolePolicy"])["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+    attachments = mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    role_policies = mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+    standby_policies = [r for r in role_policies + attachments if str(r.inputs["role"]).startswith("drill-standby")]
+    assert [json.loads(p.inputs["policy"])["Statement"] for p in standby_policies] == [[XRAY_WRITE]]
+    # No function role may read the record: no DynamoDB action (nor "*") in any of their policies, and
+    # the operator policy is attached to nothing (facilitators attach it to their own role).
+    assert len(role_policies) >= 4  # the image, seeder, fault and standby roles
+    for policy in role_policies:
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not [a for a in actions if a.startswith("dynamodb:") or a == "*"], policy.name
+    assert not [a for a in attachments if "drill-operator" in str(a.inputs["policyArn"])]

@@ -6,9 +6,8 @@ through configuration, validation and wiring as `pulumi up` would run them.
 
 from __future__ import annotations
 
-import pulumi
 import pytest
-from conftest import ACCOUNT, REGION, depends_on, run_program, set_config, settled
+from conftest import ACCOUNT, REGION, depends_on, program_run
 
 PREFIX = "aiops-demo-dev"
 EXISTING_GROUP = f"arn:aws:aiops:{REGION}:{ACCOUNT}:investigation-group/AbCdEfGhIjKlMnOp"
@@ -42,47 +41,38 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES)
-@pulumi.runtime.test
-def test_program_runs_with_each_switch(mocks, monkeypatch, case):
+def test_program_runs_with_each_switch(case):
     config, region, account, data_trace, group, signals, warned, fault_alarm = CASES[case]
-    warnings: list[str] = []
-    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
-    set_config(config, region=region)
-    outputs = run_program()
-    names = sorted(outputs)
+    run = program_run(config, region=region)
+    mocks, exported = run.mocks, run.outputs
+    assert exported["ApiGateway5XXAlarmName"] == f"{PREFIX}-api-5xx-alarm"
+    assert exported["LambdaErrorsAlarmName"] == f"{PREFIX}-image-api-errors-alarm"
+    assert exported["DashboardUrl"] == (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{PREFIX}"
+    )
+    assert exported["ApiEndpoint"].endswith("/prod/random")
 
-    def check(values):
-        exported = dict(zip(names, values, strict=True))
-        assert exported["ApiGateway5XXAlarmName"] == f"{PREFIX}-api-5xx-alarm"
-        assert exported["LambdaErrorsAlarmName"] == f"{PREFIX}-image-api-errors-alarm"
-        assert exported["DashboardUrl"] == (
-            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{PREFIX}"
-        )
-        assert exported["ApiEndpoint"].endswith("/prod/random")
+    stage = mocks.one("aws:apigateway/stage:Stage")
+    assert len(mocks.of_type(ACCOUNT_TYPE)) == int(account)
+    if account:
+        assert depends_on(stage, mocks.one(ACCOUNT_TYPE))
+    settings = mocks.one("aws:apigateway/methodSettings:MethodSettings").inputs["settings"]
+    assert settings["dataTraceEnabled"] is data_trace
 
-        stage = mocks.one("aws:apigateway/stage:Stage")
-        assert len(mocks.of_type(ACCOUNT_TYPE)) == int(account)
-        if account:
-            assert depends_on(stage, mocks.one(ACCOUNT_TYPE))
-        settings = mocks.one("aws:apigateway/methodSettings:MethodSettings").inputs["settings"]
-        assert settings["dataTraceEnabled"] is data_trace
+    five_xx = mocks.one("aws:cloudwatch/metricAlarm:MetricAlarm", "observability-api-5xx").inputs
+    assert len(mocks.of_type(GROUP)) == int(group == "created")
+    if group is None:
+        assert "InvestigationGroupArn" not in exported
+        assert five_xx["alarmActions"] == []
+    else:
+        assert five_xx["alarmActions"] == [exported["InvestigationGroupArn"]]
+        if group == "adopted":
+            assert exported["InvestigationGroupArn"] == EXISTING_GROUP
 
-        five_xx = mocks.one("aws:cloudwatch/metricAlarm:MetricAlarm", "observability-api-5xx").inputs
-        assert len(mocks.of_type(GROUP)) == int(group == "created")
-        if group is None:
-            assert "InvestigationGroupArn" not in exported
-            assert five_xx["alarmActions"] == []
-        else:
-            assert five_xx["alarmActions"] == [exported["InvestigationGroupArn"]]
-            if group == "adopted":
-                assert exported["InvestigationGroupArn"] == EXISTING_GROUP
+    assert mocks.of_type(DISCOVERY) == []  # account-wide: a one-time step, never a stack resource
+    fn = mocks.one("aws:lambda/function:Function", "images-image-api-fn").inputs
+    assert fn.get("layers") == ([LAYER] if signals else None)
 
-        assert mocks.of_type(DISCOVERY) == []  # account-wide: a one-time step, never a stack resource
-        fn = mocks.one("aws:lambda/function:Function", "images-image-api-fn").inputs
-        assert fn.get("layers") == ([LAYER] if signals else None)
-
-        assert len(warnings) == int(warned) + int(signals)  # Application Signals names its discovery step
-        dashboard = mocks.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"]
-        assert (f"{PREFIX}-lambda-trigger-alarm" in dashboard) is fault_alarm
-
-    return settled(*[outputs[n] for n in names]).apply(check)
+    assert len(run.warnings) == int(warned) + int(signals)  # Application Signals names its discovery step
+    dashboard = mocks.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"]
+    assert (f"{PREFIX}-lambda-trigger-alarm" in dashboard) is fault_alarm

@@ -8,11 +8,11 @@ read as syntax trees: every output they read goes through the contract's constan
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
-import pulumi
 import pytest
-from conftest import ROOT, run_program, set_config, settled
+from conftest import ROOT, program_run
 
 from drill import outputs as contract
 
@@ -34,30 +34,23 @@ def declared_names() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("case", SWITCHES)
-@pulumi.runtime.test
-def test_the_program_exports_exactly_the_declared_outputs(mocks, case):
+def test_the_program_exports_exactly_the_declared_outputs(case):
     config, fault_chain, group, fis = SWITCHES[case]
-    set_config(config)
-    outputs = run_program()
-    names = sorted(outputs)
-
-    def check(values):
-        exported = dict(zip(names, values, strict=True))
-        assert set(exported) == contract.exports(fault_chain=fault_chain, investigation_group=group, fis=fis)
-        unknown = [k for k, v in exported.items() if not (isinstance(v, str) and v)]
-        assert unknown == [contract.SEED_RESULT]  # the mocks run no Invocation: it has no result
-        # The outputs that replace what the drill used to derive from naming rules carry the real names.
-        api = mocks.one("aws:apigateway/restApi:RestApi")
-        alarms = {a.name: a.inputs["name"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-        assert exported[contract.REST_API_NAME] == api.inputs["name"]
-        assert exported[contract.NAME_PREFIX] == PREFIX
-        assert exported[contract.API_5XX_ALARM] == alarms["observability-api-5xx"]
-        assert exported[contract.ERRORS_ALARM] == alarms["observability-image-api-errors"]
-        assert exported[contract.LATENCY_ALARM] == alarms["observability-api-latency"]
-        if fault_chain:
-            assert exported[contract.INVOCATIONS_ALARM] == alarms["fault-alarm"]
-
-    return settled(*[outputs[n] for n in names]).apply(check)
+    run = program_run(config)
+    mocks, exported = run.mocks, run.outputs
+    assert set(exported) == contract.exports(fault_chain=fault_chain, investigation_group=group, fis=fis)
+    unknown = [k for k, v in exported.items() if not (isinstance(v, str) and v)]
+    assert unknown == [contract.SEED_RESULT]  # the mocks run no Invocation: it has no result
+    # The outputs that replace what the drill used to derive from naming rules carry the real names.
+    api = mocks.one("aws:apigateway/restApi:RestApi")
+    alarms = {a.name: a.inputs["name"] for a in mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert exported[contract.REST_API_NAME] == api.inputs["name"]
+    assert exported[contract.NAME_PREFIX] == PREFIX
+    assert exported[contract.API_5XX_ALARM] == alarms["observability-api-5xx"]
+    assert exported[contract.ERRORS_ALARM] == alarms["observability-image-api-errors"]
+    assert exported[contract.LATENCY_ALARM] == alarms["observability-api-latency"]
+    if fault_chain:
+        assert exported[contract.INVOCATIONS_ALARM] == alarms["fault-alarm"]
 
 
 def test_every_declared_name_is_one_the_program_may_export():
@@ -67,8 +60,11 @@ def test_every_declared_name_is_one_the_program_may_export():
 
 
 # ------------------------------------------------------------------------------------------------ the drill
-def drill_sources() -> list[Path]:
-    return [p for p in sorted(DRILL.rglob("*.py")) if p != DRILL / "outputs.py"]
+@cache
+def drill_sources() -> tuple[tuple[Path, ast.Module], ...]:
+    """Every drill module but the contract, parsed once for the tests that read them (they only walk the trees)."""
+    paths = [p for p in sorted(DRILL.rglob("*.py")) if p != DRILL / "outputs.py"]
+    return tuple((path, ast.parse(path.read_text(encoding="utf-8"))) for path in paths)
 
 
 def _names_outputs(node: ast.expr) -> bool:
@@ -97,8 +93,7 @@ def literal_reads(tree: ast.AST) -> list[str]:
 def test_the_drill_reads_outputs_only_through_the_contracts_constants():
     names = set(contract.EXPORTS)
     offenders = []
-    for path in drill_sources():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for path, tree in drill_sources():
         where = path.relative_to(ROOT)
         offenders += [f"{where}: reads {key!r}" for key in literal_reads(tree)]
         offenders += [
@@ -113,8 +108,8 @@ def test_every_contract_name_the_drill_uses_is_declared():
     """`stack.X`, `contract.X` and names imported from drill.outputs/drill.stack: all are the contract's."""
     declared = set(declared_names())
     used = set()
-    for path in drill_sources():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for _, tree in drill_sources():
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module in ("drill.outputs", "drill.stack"):
                 used |= {a.name for a in node.names if a.name.isupper()}
             elif isinstance(node, ast.Attribute) and node.attr.isupper() and isinstance(node.value, ast.Name):

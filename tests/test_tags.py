@@ -14,9 +14,8 @@ import json
 import typing
 from functools import cache
 
-import pulumi
 import pulumi_aws as aws
-from conftest import PROJECT, REGION, STACK, Recorded, RecordingMocks, run_program, set_config, settled
+from conftest import PROJECT, REGION, STACK, Recorded, RecordingMocks, program_run
 
 TAGS = {"Application": PROJECT, "Stack": STACK, "NamePrefix": f"{PROJECT}-{STACK}"}
 SDK_ROOTS = {"aws": "pulumi_aws", "aws-native": "pulumi_aws_native"}
@@ -68,99 +67,70 @@ def default_tags(provider: Recorded) -> dict[str, str]:
     return json.loads(provider.inputs["defaultTags"])["tags"]
 
 
-@pulumi.runtime.test
-def test_every_taggable_resource_is_on_a_provider_that_tags_it(mocks):
-    set_config(ALL_FEATURES)
-    outputs = run_program()
-
-    def check(_):
-        by_package = providers(mocks)
-        assert set(by_package) == {"aws", "aws-native"}
-        for package, provider in by_package.items():
-            assert default_tags(provider) == TAGS, package
-            assert provider.inputs["region"] == REGION, package
-        resources = cloud_resources(mocks)
-        tagged = [r for r in resources if taggable(r.typ)]
-        # Not vacuous: roles, functions, log groups, the bucket, alarms, the API and the group at least.
-        assert {
-            "aws:iam/role:Role",
-            "aws:lambda/function:Function",
-            "aws:s3/bucket:Bucket",
-            "aws:cloudwatch/metricAlarm:MetricAlarm",
-            "aws:apigateway/restApi:RestApi",
-            "aws-native:aiops:InvestigationGroup",
-        } <= {r.typ for r in tagged}
-        on_default_provider = [f"{r.typ} {r.name}" for r in tagged if not uses(r, by_package[r.typ.split(":")[0]])]
-        assert on_default_provider == [], "taggable resources on the default provider get no tags"
-        # Untaggable ones too: the stack has one region, whichever way a resource is created.
-        assert all(uses(r, by_package[r.typ.split(":")[0]]) for r in resources)
-
-    return settled(*outputs.values()).apply(check)
+def test_every_taggable_resource_is_on_a_provider_that_tags_it():
+    mocks = program_run(ALL_FEATURES).mocks
+    by_package = providers(mocks)
+    assert set(by_package) == {"aws", "aws-native"}
+    for package, provider in by_package.items():
+        assert default_tags(provider) == TAGS, package
+        assert provider.inputs["region"] == REGION, package
+    resources = cloud_resources(mocks)
+    tagged = [r for r in resources if taggable(r.typ)]
+    # Not vacuous: roles, functions, log groups, the bucket, alarms, the API and the group at least.
+    assert {
+        "aws:iam/role:Role",
+        "aws:lambda/function:Function",
+        "aws:s3/bucket:Bucket",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:apigateway/restApi:RestApi",
+        "aws-native:aiops:InvestigationGroup",
+    } <= {r.typ for r in tagged}
+    on_default_provider = [f"{r.typ} {r.name}" for r in tagged if not uses(r, by_package[r.typ.split(":")[0]])]
+    assert on_default_provider == [], "taggable resources on the default provider get no tags"
+    # Untaggable ones too: the stack has one region, whichever way a resource is created.
+    assert all(uses(r, by_package[r.typ.split(":")[0]]) for r in resources)
 
 
-@pulumi.runtime.test
-def test_invokes_ask_the_stacks_provider(mocks):
-    outputs = run_program()
-
-    def check(_):
-        aws_provider = providers(mocks)["aws"]
-        identity = [p for token, p in mocks.call_providers if token == "aws:index/getCallerIdentity:getCallerIdentity"]
-        assert identity, "the program looks up its account"
-        assert all(p.rsplit("::", 1)[0] == aws_provider.urn for p in identity), identity
-
-    return settled(*outputs.values()).apply(check)
+def test_invokes_ask_the_stacks_provider():
+    mocks = program_run().mocks
+    aws_provider = providers(mocks)["aws"]
+    identity = [p for token, p in mocks.call_providers if token == "aws:index/getCallerIdentity:getCallerIdentity"]
+    assert identity, "the program looks up its account"
+    assert all(p.rsplit("::", 1)[0] == aws_provider.urn for p in identity), identity
 
 
-@pulumi.runtime.test
-def test_investigation_group_bounds_investigations_by_the_application_tag(mocks):
-    outputs = run_program()
-
-    def check(_):
-        group = mocks.one("aws-native:aiops:InvestigationGroup")
-        assert "Application" in group.inputs["tagKeyBoundaries"]
-        assert taggable(group.typ)  # its tags ({key, value} list) come from the aws-native default tags
-
-    return settled(*outputs.values()).apply(check)
+def test_investigation_group_bounds_investigations_by_the_application_tag():
+    mocks = program_run().mocks
+    group = mocks.one("aws-native:aiops:InvestigationGroup")
+    assert "Application" in group.inputs["tagKeyBoundaries"]
+    assert taggable(group.typ)  # its tags ({key, value} list) come from the aws-native default tags
 
 
-@pulumi.runtime.test
-def test_adopted_investigation_group_is_left_alone(mocks):
-    set_config({"investigationGroupArn": f"arn:aws:aiops:{REGION}:123456789012:investigation-group/abcdefghijklmnop"})
-    outputs = run_program()
-
-    def check(_):
-        assert mocks.of_type("aws-native:aiops:InvestigationGroup") == []
-
-    return settled(*outputs.values()).apply(check)
+def test_adopted_investigation_group_is_left_alone():
+    adopted = f"arn:aws:aiops:{REGION}:123456789012:investigation-group/abcdefghijklmnop"
+    mocks = program_run({"investigationGroupArn": adopted}).mocks
+    assert mocks.of_type("aws-native:aiops:InvestigationGroup") == []
 
 
-@pulumi.runtime.test
-def test_explicit_providers_keep_the_stacks_provider_config(mocks):
+def test_explicit_providers_keep_the_stacks_provider_config():
     # An explicit provider reads no stack config: what the default provider would have had is forwarded.
     role = "arn:aws:iam::123456789012:role/deployer"
-    set_config(
-        {
-            "aws:profile": "demo",
-            "aws:assumeRoles": json.dumps([{"roleArn": role}]),
-            "aws:maxRetries": "5",
-            "aws:defaultTags": json.dumps({"tags": {"CostCenter": "42", "Application": "overridden"}}),
-            "aws-native:profile": "demo",
-            "aws-native:defaultTags": json.dumps({"tags": {"CostCenter": "42"}}),
-        }
-    )
-    outputs = run_program()
-
-    def check(_):
-        by_package = providers(mocks)
-        classic, native = by_package["aws"], by_package["aws-native"]
-        assert classic.inputs["profile"] == "demo" and native.inputs["profile"] == "demo"
-        assert json.loads(classic.inputs["assumeRoles"]) == [{"roleArn": role}]
-        assert json.loads(classic.inputs["maxRetries"]) == 5
-        # The stack's own default tags stay; the application tags are not overridden by them.
-        assert default_tags(classic) == {"CostCenter": "42", **TAGS}
-        assert default_tags(native) == {"CostCenter": "42", **TAGS}
-
-    return settled(*outputs.values()).apply(check)
+    config = {
+        "aws:profile": "demo",
+        "aws:assumeRoles": json.dumps([{"roleArn": role}]),
+        "aws:maxRetries": "5",
+        "aws:defaultTags": json.dumps({"tags": {"CostCenter": "42", "Application": "overridden"}}),
+        "aws-native:profile": "demo",
+        "aws-native:defaultTags": json.dumps({"tags": {"CostCenter": "42"}}),
+    }
+    by_package = providers(program_run(config).mocks)
+    classic, native = by_package["aws"], by_package["aws-native"]
+    assert classic.inputs["profile"] == "demo" and native.inputs["profile"] == "demo"
+    assert json.loads(classic.inputs["assumeRoles"]) == [{"roleArn": role}]
+    assert json.loads(classic.inputs["maxRetries"]) == 5
+    # The stack's own default tags stay; the application tags are not overridden by them.
+    assert default_tags(classic) == {"CostCenter": "42", **TAGS}
+    assert default_tags(native) == {"CostCenter": "42", **TAGS}
 
 
 def test_sdk_class_lookup_follows_python_names():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from conftest import PROJECT, ROOT, RecordingMocks, RecordingMonitor, run_program, set_config, settled
+from conftest import PROJECT, ROOT, RecordingMocks, RecordingMonitor, program_run, set_config
 
 from components.names import EXPLICIT_NAMES, prefix_limits, prefix_problems
 
@@ -41,14 +41,7 @@ def built_names(mocks: RecordingMocks) -> set[str]:
 
 def program_names(stack: str, config: dict[str, Any]) -> tuple[set[str], RecordingMocks]:
     """Run __main__.py for `stack` with `config` and return every explicit physical name it registered."""
-    mocks = use_stack(stack)
-    set_config(config)
-
-    @pulumi.runtime.test
-    def program():
-        return settled(*run_program().values())
-
-    program()
+    mocks = program_run(config, stack=stack).mocks
     return built_names(mocks), mocks
 
 
@@ -64,12 +57,12 @@ def project_root(monkeypatch):
 ALL_NAMES = {"fisEnabled": True}
 
 
-def test_the_table_holds_every_explicit_name_the_program_builds(project_root):
+def test_the_table_holds_every_explicit_name_the_program_builds():
     names, _ = program_names("dev", ALL_NAMES)
     assert names == {explicit.of(f"{PROJECT}-dev") for explicit in EXPLICIT_NAMES}
 
 
-def test_two_stacks_named_dev_with_their_own_prefixes_get_disjoint_names_and_tags(project_root):
+def test_two_stacks_named_dev_with_their_own_prefixes_get_disjoint_names_and_tags():
     alice, alice_mocks = program_names("dev", {**ALL_NAMES, "namePrefix": "alice-lab"})
     bob, _ = program_names("dev", {**ALL_NAMES, "namePrefix": "bob-lab"})
     assert alice == {explicit.of("alice-lab") for explicit in EXPLICIT_NAMES}
@@ -110,7 +103,7 @@ def test_a_stack_name_that_breaks_the_default_prefix_fails_at_preview(project_ro
     assert "allowed values are 1 to 49 characters of A-Z a-z 0-9 - _" in message
 
 
-def test_a_long_stack_name_deploys_with_a_short_name_prefix(project_root):
+def test_a_long_stack_name_deploys_with_a_short_name_prefix():
     names, _ = program_names("s" * 49, {"namePrefix": "alice-lab"})
     assert "alice-lab-fault-injector" in names
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import runpy
 
-import pulumi
 import pytest
-from conftest import ACCOUNT, PROJECT, REGION, ROOT, depends_on, run_program, set_config, settled
+from conftest import ACCOUNT, PROJECT, REGION, ROOT, depends_on, program_run, set_config
 
 SHARED = f"workshop-org/{PROJECT}/facilitator"
 SHARED_GROUP = f"arn:aws:aiops:{REGION}:{ACCOUNT}:investigation-group/SharedGroup00001"
@@ -16,63 +15,39 @@ GROUP = "aws-native:aiops:InvestigationGroup"
 ACCOUNT_SETTING = "aws:apigateway/account:Account"
 
 
-@pulumi.runtime.test
-def test_a_stack_with_shared_stack_reads_its_group_and_creates_no_account_wide_resource(mocks):
-    mocks.other_stacks[SHARED] = {"InvestigationGroupArn": SHARED_GROUP}
-    set_config(ATTENDEE)
-    outputs = run_program()
-
-    def check(values):
-        group_arn, alarm_name = values
-        reference = mocks.one(REFERENCE)
-        assert reference.inputs["name"] == SHARED
-        assert not mocks.of_type(GROUP) and not mocks.of_type(ACCOUNT_SETTING)
-        roles = [r.name for r in mocks.of_type("aws:iam/role:Role")]
-        assert not [r for r in roles if "investigation" in r or "cloudwatch-role" in r]
-        alarm = mocks.one("aws:cloudwatch/metricAlarm:MetricAlarm", "observability-api-5xx").inputs
-        assert alarm_name == "alice-lab-api-5xx-alarm"
-        assert alarm["alarmActions"] == [SHARED_GROUP]
-        assert group_arn == SHARED_GROUP  # exported again, so the drill finds the group from this stack
-
-    return settled(outputs["InvestigationGroupArn"], outputs["ApiGateway5XXAlarmName"]).apply(check)
+def test_a_stack_with_shared_stack_reads_its_group_and_creates_no_account_wide_resource():
+    run = program_run(ATTENDEE, other_stacks={SHARED: {"InvestigationGroupArn": SHARED_GROUP}})
+    mocks = run.mocks
+    reference = mocks.one(REFERENCE)
+    assert reference.inputs["name"] == SHARED
+    assert not mocks.of_type(GROUP) and not mocks.of_type(ACCOUNT_SETTING)
+    roles = [r.name for r in mocks.of_type("aws:iam/role:Role")]
+    assert not [r for r in roles if "investigation" in r or "cloudwatch-role" in r]
+    alarm = mocks.one("aws:cloudwatch/metricAlarm:MetricAlarm", "observability-api-5xx").inputs
+    assert run.outputs["ApiGateway5XXAlarmName"] == "alice-lab-api-5xx-alarm"
+    assert alarm["alarmActions"] == [SHARED_GROUP]
+    assert run.outputs["InvestigationGroupArn"] == SHARED_GROUP  # exported again, so the drill finds the group here
 
 
-@pulumi.runtime.test
-def test_without_shared_stack_there_is_no_reference_and_the_stack_owns_the_group(mocks):
-    outputs = run_program()
-
-    def check(_):
-        assert not mocks.of_type(REFERENCE)
-        assert len(mocks.of_type(GROUP)) == 1 and len(mocks.of_type(ACCOUNT_SETTING)) == 1
-
-    return settled(outputs["InvestigationGroupArn"]).apply(check)
+def test_without_shared_stack_there_is_no_reference_and_the_stack_owns_the_group():
+    mocks = program_run().mocks
+    assert not mocks.of_type(REFERENCE)
+    assert len(mocks.of_type(GROUP)) == 1 and len(mocks.of_type(ACCOUNT_SETTING)) == 1
 
 
-def test_a_shared_stack_without_the_group_output_fails_naming_the_stack_and_the_output(mocks):
-    mocks.other_stacks[SHARED] = {"ApiEndpoint": "https://example/prod/random"}
-    set_config(ATTENDEE)
-
-    @pulumi.runtime.test
-    def program():
-        return settled(*run_program().values())
-
+def test_a_shared_stack_without_the_group_output_fails_naming_the_stack_and_the_output():
     with pytest.raises(ValueError) as error:
-        program()
+        program_run(ATTENDEE, other_stacks={SHARED: {"ApiEndpoint": "https://example/prod/random"}})
     message = str(error.value)
     assert f"{PROJECT}:sharedStack = {SHARED!r}" in message
     assert "has no output InvestigationGroupArn" in message
 
 
-def test_a_shared_group_in_another_region_is_refused(mocks):
-    mocks.other_stacks[SHARED] = {"InvestigationGroupArn": SHARED_GROUP.replace(REGION, "eu-west-1")}
-    set_config(ATTENDEE)
-
-    @pulumi.runtime.test
-    def program():
-        return settled(*run_program().values())
-
+def test_a_shared_group_in_another_region_is_refused():
     with pytest.raises(ValueError, match=f"is not in {REGION}"):
-        program()
+        program_run(
+            ATTENDEE, other_stacks={SHARED: {"InvestigationGroupArn": SHARED_GROUP.replace(REGION, "eu-west-1")}}
+        )
 
 
 @pytest.mark.parametrize(
@@ -114,16 +89,11 @@ def test_a_malformed_shared_stack_name_fails_with_the_form_it_takes(mocks, value
     assert allowed in str(error.value)
 
 
-@pulumi.runtime.test
-def test_the_investigation_group_waits_for_its_role_policy_and_the_image_function(mocks):
-    outputs = run_program()
-
-    def check(_):
-        group = mocks.one(GROUP)
-        assert depends_on(
-            group,
-            mocks.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "observability-investigation-role-policy"),
-        )
-        assert depends_on(group, mocks.one("aws:lambda/function:Function", "images-image-api-fn"))
-
-    return settled(outputs["InvestigationGroupArn"]).apply(check)
+def test_the_investigation_group_waits_for_its_role_policy_and_the_image_function():
+    mocks = program_run().mocks
+    group = mocks.one(GROUP)
+    assert depends_on(
+        group,
+        mocks.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "observability-investigation-role-policy"),
+    )
+    assert depends_on(group, mocks.one("aws:lambda/function:Function", "images-image-api-fn"))
