@@ -471,17 +471,9 @@ def aws_mock(monkeypatch):
 
 @pytest.fixture(scope="module")
 def moto_for_module() -> Iterator[None]:
-    """moto started once for a module: each start registers ~1,300 URL callbacks (about 10 ms a test).
-
-    What is alive when such a module starts (libraries, botocore's shared service models, moto's backends) lives
-    as long as the process: `gc.freeze` takes it out of the collector's full passes, which otherwise walk it
-    again each time (~0.25 s a pass, a third of these modules' CPU). The cost: cyclic garbage not yet collected
-    at that moment is never freed (peak memory of the handler test files measured unchanged, 285 MB)."""
-    import gc
-
+    """moto started once for a module: each start registers ~1,300 URL callbacks (about 10 ms a test)."""
     from moto import mock_aws
 
-    gc.freeze()
     with mock_aws():
         yield
 
@@ -505,25 +497,50 @@ def aws_reset(moto_for_module, monkeypatch):
 # done (pyproject.toml turns off its reordering by test count): started first, no long file is left to run
 # alone at the end while the other worker idles. Files not named here follow in their usual order.
 LONGEST_FIRST = (
+    # The README's command (measured there: `python -m pytest -q --durations=0`, seconds per file).
+    "test_image_api.py",
+    "test_image_seeder.py",
+    "test_rehearsal.py",
+    "test_fis_scenarios.py",
+    "test_fault_injector.py",
+    "test_observability.py",
+    "test_image_seeder_manifest.py",
+    "test_rehearsal_scenarios.py",
+    "test_fault_experiments.py",
+    "test_observability_program.py",
+    # The e2e step (`-m e2e`).
     "test_drill_run.py",
     "test_drill_investigator_drift.py",
     "test_drill_investigator_v3.py",
-    "test_image_api.py",
     "test_gameday.py",
     "test_drill_preflight.py",
-    "test_image_seeder.py",
-    "test_rehearsal.py",
-    "test_fault_experiments.py",
-    "test_fis_scenarios.py",
     "test_gameday_flow.py",
     "test_drill_investigator_fis.py",
     "test_rehearsal_fis.py",
-    "test_observability.py",
     "test_incident_e2e.py",
-    "test_observability_program.py",
-    "test_image_seeder_manifest.py",
-    "test_fault_injector.py",
 )
+
+
+E2E_MODULE = "pytestmark = pytest.mark.e2e"  # the line that makes every test of a module end-to-end
+
+
+def pytest_ignore_collect(collection_path, config):
+    """A module whose every test is end-to-end (its `pytestmark` line) is not even imported by a run that deselects
+    e2e, the README's command: importing a test module means rewriting its asserts, seconds for these in each
+    worker. Deselecting them after collection would run none of their tests either."""
+    test_module = collection_path.suffix == ".py" and collection_path.name.startswith("test_")
+    if test_module and not _selects_e2e(config):
+        return any(line.startswith(E2E_MODULE) for line in collection_path.read_text().splitlines()) or None
+    return None  # None: pytest's own rules decide
+
+
+def pytest_collection_finish(session):
+    """What is alive once the tests are collected (the libraries, pulumi_aws's classes, botocore's shared service
+    models) lives as long as the process: `gc.freeze` takes it out of the collector's full passes, which otherwise
+    walk it again and again (~0.25 s a pass, a third of a moto test file's CPU). Cyclic garbage not yet collected
+    then is never freed: collection makes little."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(config, items):
