@@ -27,8 +27,11 @@ import rehearsal_run
 import stack_plan
 from handler_harness import load_handler, use_fake_aws  # noqa: F401  (load_handler: the tests import it from here)
 
-# Handlers are imported from functions/<name>/; bytecode there would be packaged into the Lambda zip.
-sys.dont_write_bytecode = True
+# Bytecode is written while the tests are collected, so that pytest keeps each test module's rewritten asserts
+# (tests/__pycache__) and the next run does not rewrite them all again in each worker (~2 CPU-s a worker). Once
+# collected, never (`pytest_collection_finish`): the tests import handlers from functions/<name>/, and bytecode
+# there would be packaged into the Lambda zip.
+sys.dont_write_bytecode = False
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -541,6 +544,7 @@ def pytest_collection_finish(session):
     then is never freed: collection makes little."""
     gc.collect()
     gc.freeze()
+    sys.dont_write_bytecode = True  # see the top of this file
 
 
 def pytest_collection_modifyitems(config, items):
@@ -625,7 +629,7 @@ def pytest_configure(config):
         return
     # The drill caches the program's declared state in the user's cache directory: tests use one of their own,
     # never the person's (the workers and every drill subprocess inherit it).
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="aiops-test-cache-")
+    config.stash[_CACHE] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="aiops-test-cache-")
     if (
         rehearsal_run.FOLDER_VARIABLE not in os.environ
         and _selects(config, ("test_rehearsal.py",))
@@ -657,6 +661,11 @@ def pytest_unconfigure(config):
             rehearsal_run.stop(process, folder)
             shutil.rmtree(folder, ignore_errors=True)
 
+    cache = config.stash.get(_CACHE, None)
+    if cache is not None:  # the controller's (it made it): the workers have ended by now
+        shutil.rmtree(cache, ignore_errors=True)
 
+
+_CACHE = pytest.StashKey()
 _REHEARSAL = pytest.StashKey()
 _STACK_PLAN = pytest.StashKey()

@@ -97,12 +97,17 @@ def stack_plans() -> dict[str, stack_plan.Plan]:
     """The program's deploy, recorded once per test session: in the background since the session started
     (conftest.py), or now when this run did not start it (a single test file, say)."""
     folder = os.environ.get(stack_plan.FOLDER_VARIABLE)
-    if folder is None:
-        folder = tempfile.mkdtemp(prefix="aiops-stack-plan-")
-        stack_plan.start(Path(folder)).wait()
-    code, _, stderr, _ = rehearsal_run.result(Path(folder), timeout=stack_plan.TIMEOUT_SECONDS)
+    if folder is None:  # recorded here, into a folder of this call's own: nothing of it is left once read
+        with tempfile.TemporaryDirectory(prefix="aiops-stack-plan-") as own:
+            stack_plan.start(Path(own)).wait()
+            return _read_plans(Path(own))
+    return _read_plans(Path(folder))  # the session's (conftest removes it at the end)
+
+
+def _read_plans(folder: Path) -> dict[str, stack_plan.Plan]:
+    code, _, stderr, _ = rehearsal_run.result(folder, timeout=stack_plan.TIMEOUT_SECONDS)
     assert code == 0, f"recording the program's stack failed:\n{stderr}"
-    return stack_plan.load(Path(folder) / stack_plan.FILE)
+    return stack_plan.load(folder / stack_plan.FILE)
 
 
 @dataclass

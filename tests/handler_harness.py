@@ -61,10 +61,23 @@ def load_handler(name: str) -> ModuleType:
     return module
 
 
+def load_function_module(name: str, path: Path) -> ModuleType:
+    """The module at `path` (a function's own file, imported alone) as a new module `name`, through the loader
+    that never writes bytecode beside it."""
+    spec = importlib.util.spec_from_file_location(name, path, loader=_CompiledOnce(name, str(path)))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class _CompiledOnce(importlib.machinery.SourceFileLoader):
-    """Compiles a source text once per process: each load still runs the module afresh (cold-start state), but
-    without bytecode files (conftest turns them off, they would land in the Lambda zip) every load compiled it
-    again, about 10 ms a module and a test. Keyed by the text itself, so an edited file is compiled anew."""
+    """Compiles a source text once per process and never writes bytecode: each load still runs the module afresh
+    (cold-start state), but without bytecode files every load compiled it again, about 10 ms a module and a test.
+    Keyed by the text itself, so an edited file is compiled anew. Bytecode in functions/<name>/ would be packaged
+    into the Lambda zip (`pulumi.FileArchive` takes the folder as it is)."""
+
+    def set_data(self, path, data, *, _mode=0o666):  # type: ignore[override]
+        """Write nothing: this is where SourceFileLoader writes the bytecode it compiled."""
 
     def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
         key = (str(path), bytes(data))

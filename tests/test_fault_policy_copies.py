@@ -8,7 +8,6 @@ statements, and the drill's `is_fault` agrees with the function's own `is_ours` 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import inspect
 import random
 import string
@@ -17,6 +16,7 @@ from types import ModuleType
 
 import pytest
 from conftest import ROOT
+from handler_harness import load_function_module
 
 from drill import fault_policy as drill_rule
 
@@ -28,10 +28,7 @@ CASES = 150
 def function_rule() -> ModuleType:
     """functions/fault_injector/fault_policy.py as its own module (it imports nothing from its folder)."""
     path = ROOT / "functions" / "fault_injector" / "fault_policy.py"
-    spec = importlib.util.spec_from_file_location("fn_fault_injector_fault_policy_copy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function_module("fn_fault_injector_fault_policy_copy", path)
 
 
 FN = function_rule()

@@ -114,3 +114,11 @@ def test_instrumentation_adds_layers_and_managed_policies(mocks):
 def test_missing_code_folder_fails_with_a_clear_message(mocks):
     with pytest.raises(ValueError, match=r"functions/no_such_fn/handler.py not found"):
         build(code_dir="no_such_fn")
+
+
+def test_no_function_folder_holds_bytecode():
+    """`pulumi.FileArchive` packages functions/<name>/ as it is: bytecode there (from a test that imported a handler
+    and wrote it, or a local run) would be deployed with the code. conftest writes bytecode only while collecting."""
+    from conftest import ROOT
+
+    assert sorted(str(p.relative_to(ROOT)) for p in (ROOT / "functions").rglob("*.pyc")) == []
