@@ -609,6 +609,30 @@ def share_botocore_models() -> None:
         return loaders[search_path_string]
 
     botocore.session.create_loader = shared_loader
+    share_client_classes()
+
+
+def share_client_classes() -> None:
+    """One client class per service and session: botocore builds a new class for every client (a method per
+    operation, then the session's `creating-client-class` handlers), about a third of making a client, and the
+    handler tests make two clients per test (each handler's own, at its cold start). Same session, same service
+    model (one loader), same handlers: the same class. Each client is still a new object with its own state."""
+    import weakref
+
+    import botocore.client
+
+    build = botocore.client.ClientCreator._create_client_class
+    # By the session's event emitter (its handlers), weakly: a session's classes go with it.
+    classes: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], type]] = weakref.WeakKeyDictionary()
+
+    def shared_class(creator, service_name, service_model):  # noqa: ANN001, ANN202 (botocore's own signature)
+        built = classes.setdefault(creator._event_emitter, {})
+        key = (service_name, service_model.api_version)
+        if key not in built:
+            built[key] = build(creator, service_name, service_model)
+        return built[key]
+
+    botocore.client.ClientCreator._create_client_class = shared_class
 
 
 def pytest_configure(config):
