@@ -25,7 +25,11 @@ from typing import Any
 import pytest
 import rehearsal_run
 import stack_plan
-from handler_harness import load_handler, use_fake_aws  # noqa: F401  (load_handler: the tests import it from here)
+from handler_harness import (  # noqa: F401  (load_handler, load_function_module: the tests import them from here)
+    load_function_module,
+    load_handler,
+    use_fake_aws,
+)
 
 # Bytecode is written while the tests are collected, so that pytest keeps each test module's rewritten asserts
 # (tests/__pycache__) and the next run does not rewrite them all again in each worker (~2 CPU-s a worker). Once
@@ -483,7 +487,7 @@ def moto_for_module() -> Iterator[None]:
 
 @pytest.fixture
 def aws_reset(moto_for_module, monkeypatch):
-    """aws_mock for a module of handler tests: moto runs for the whole module and every backend is emptied
+    """`aws_mock` for a module of handler tests: moto runs for the whole module and every backend is emptied
     before each test, so each still starts from an empty account. Only for modules that start no moto of
     their own (a nested start would not reset)."""
     import boto3
@@ -491,7 +495,7 @@ def aws_reset(moto_for_module, monkeypatch):
 
     BackendDict.reset()
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", shared_session())
-    yield
+    yield shared_session()
 
 
 # --------------------------------------------------------------------------------------------- scheduling

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
-from conftest import ROOT
-from handler_harness import load_function_module
+from conftest import ROOT, load_function_module
 
 from drill import fault_policy as drill_rule
 
